@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Strict concurrency is the Swift 6 language mode's default; warnings are errors in CI
+// (`swift build -Xswiftc -warnings-as-errors`).
+let package = Package(
+    name: "vtpm",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "vtpm", targets: ["vtpm"]),
+        .library(name: "TPMEngine", targets: ["TPMEngine"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // TPM 2.0 constants, structures and the strict codec (Part 2). No I/O.
+        .target(name: "TPMWire"),
+        // Hashes, HMAC, KDFa, DRBG. Knows nothing about commands.
+        .target(
+            name: "TPMCrypto",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The TPM itself: a sans-I/O state machine, `execute(locality:command:)`.
+        .target(name: "TPMEngine", dependencies: ["TPMWire", "TPMCrypto"]),
+        // Servers and framers (mssim, swtpm control channel) around engine instances.
+        .target(
+            name: "VTPMHost",
+            dependencies: [
+                "TPMEngine", "TPMWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "vtpm",
+            dependencies: [
+                "VTPMHost", "TPMEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "TPMWireTests", dependencies: ["TPMWire"]),
+        .testTarget(name: "TPMCryptoTests", dependencies: ["TPMCrypto"]),
+        .testTarget(
+            name: "TPMEngineTests",
+            dependencies: ["TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+    ]
+)

@@ -1,0 +1,131 @@
+import TPMWire
+
+/// The authorization role a handle needs (Part 3, 5.6: @ in the command tables).
+enum AuthRole: Sendable {
+    case none, user, admin, dup
+}
+
+/// The interface type (TPMI_*) a handle in the handle area must satisfy. A value outside
+/// the type is TPM_RC_VALUE with the handle's number, as in Part 2's unmarshalling tables.
+enum HandleKind: Sendable {
+    /// TPMI_RH_HIERARCHY: owner, endorsement, platform, optionally NULL.
+    case hierarchy(allowNull: Bool)
+    /// TPMI_RH_HIERARCHY_AUTH: owner, endorsement, platform, lockout.
+    case hierarchyAuth
+    /// TPMI_RH_PROVISION: owner, platform.
+    case provision
+    /// TPMI_RH_PLATFORM.
+    case platform
+    /// TPMI_RH_CLEAR: lockout, platform.
+    case clear
+    /// TPMI_RH_LOCKOUT.
+    case lockout
+    /// TPMI_DH_PCR: a PCR handle, optionally NULL.
+    case pcr(allowNull: Bool)
+    /// TPMI_DH_OBJECT: transient or persistent, optionally NULL.
+    case object(allowNull: Bool)
+    /// TPMI_DH_CONTEXT: an HMAC or policy session or a transient object.
+    case context
+
+    func accepts(_ h: TPMHandle) -> Bool {
+        switch self {
+        case .hierarchy(let allowNull):
+            return h == .owner || h == .endorsement || h == .platform || (allowNull && h == .null)
+        case .hierarchyAuth:
+            return h == .owner || h == .endorsement || h == .platform || h == .lockout
+        case .provision: return h == .owner || h == .platform
+        case .platform: return h == .platform
+        case .clear: return h == .lockout || h == .platform
+        case .lockout: return h == .lockout
+        case .pcr(let allowNull):
+            return h.rawValue < UInt32(TPMLimits.pcrCount) || (allowNull && h == .null)
+        case .object(let allowNull):
+            return h.handleType == .transient || h.handleType == .persistent || (allowNull && h == .null)
+        case .context:
+            return h.handleType == .transient || h.handleType == .hmacSession || h.handleType == .policySession
+        }
+    }
+}
+
+struct HandleSpec: Sendable {
+    var kind: HandleKind
+    var role: AuthRole
+}
+
+/// One row of the command table: everything dispatch and GetCapability(TPM_CAP_COMMANDS)
+/// need to know about a command. Never stated twice.
+struct CommandDescriptor: Sendable {
+    var code: TPMCC
+    var handles: [HandleSpec]
+    /// The response carries a handle (TPMA_CC.rHandle).
+    var responseHandle = false
+    /// The command may write NV (TPMA_CC.nv).
+    var nv = false
+    /// The command may flush many objects (TPMA_CC.extensive).
+    var extensive = false
+    /// Its handles other than the response handle are flushed on success (TPMA_CC.flushed).
+    var flushed = false
+    /// The first command / response parameter is a TPM2B that sessions may encrypt.
+    var decrypt = false
+    var encrypt = false
+    /// Allowed in failure mode (Part 1, 12.4 lets GetTestResult and GetCapability answer).
+    var inFailureMode = false
+    var action: @Sendable (TPM, inout CommandContext) throws -> Void
+
+    var attributes: TPMACC {
+        TPMACC(
+            commandIndex: UInt16(truncatingIfNeeded: code.rawValue), nv: nv, extensive: extensive,
+            flushed: flushed, cHandles: handles.count, rHandle: responseHandle)
+    }
+
+    var authHandleCount: Int { handles.filter { $0.role != .none }.count }
+}
+
+extension TPM {
+    /// Every implemented command. A code not in this table is TPM_RC_COMMAND_CODE and is
+    /// not listed by GetCapability. Attribute bits agree with libtpms 0.9 (checked by the
+    /// differential tests).
+    static let commandTable: [CommandDescriptor] = [
+        CommandDescriptor(code: .clockSet, handles: [HandleSpec(kind: .provision, role: .user)], nv: true) { try $0.clockSetCommand(&$1) },
+        CommandDescriptor(code: .hierarchyChangeAuth, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
+            try $0.hierarchyChangeAuthCommand(&$1)
+        },
+        CommandDescriptor(code: .pcrAllocate, handles: [HandleSpec(kind: .platform, role: .user)], nv: true) { try $0.pcrAllocateCommand(&$1) },
+        CommandDescriptor(code: .clockRateAdjust, handles: [HandleSpec(kind: .provision, role: .user)]) { try $0.clockRateAdjustCommand(&$1) },
+        CommandDescriptor(code: .pcrEvent, handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user)], nv: true, decrypt: true) {
+            try $0.pcrEventCommand(&$1)
+        },
+        CommandDescriptor(code: .pcrReset, handles: [HandleSpec(kind: .pcr(allowNull: false), role: .user)], nv: true) { try $0.pcrResetCommand(&$1) },
+        CommandDescriptor(code: .sequenceComplete, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], flushed: true, decrypt: true, encrypt: true) {
+            try $0.sequenceCompleteCommand(&$1)
+        },
+        CommandDescriptor(code: .incrementalSelfTest, handles: [], nv: true) { try $0.incrementalSelfTestCommand(&$1) },
+        CommandDescriptor(code: .selfTest, handles: [], nv: true) { try $0.selfTestCommand(&$1) },
+        CommandDescriptor(code: .startup, handles: [], nv: true) { try $0.startupCommand(&$1) },
+        CommandDescriptor(code: .shutdown, handles: [], nv: true) { try $0.shutdownCommand(&$1) },
+        CommandDescriptor(code: .stirRandom, handles: [], nv: true, decrypt: true) { try $0.stirRandomCommand(&$1) },
+        CommandDescriptor(code: .sequenceUpdate, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true) {
+            try $0.sequenceUpdateCommand(&$1)
+        },
+        CommandDescriptor(code: .contextLoad, handles: [], responseHandle: true) { try $0.contextLoadCommand(&$1) },
+        CommandDescriptor(code: .contextSave, handles: [HandleSpec(kind: .context, role: .none)]) { try $0.contextSaveCommand(&$1) },
+        CommandDescriptor(code: .flushContext, handles: []) { try $0.flushContextCommand(&$1) },
+        CommandDescriptor(code: .getCapability, handles: [], inFailureMode: true) { try $0.getCapabilityCommand(&$1) },
+        CommandDescriptor(code: .getRandom, handles: [], encrypt: true) { try $0.getRandomCommand(&$1) },
+        CommandDescriptor(code: .getTestResult, handles: [], encrypt: true, inFailureMode: true) { try $0.getTestResultCommand(&$1) },
+        CommandDescriptor(code: .hash, handles: [], decrypt: true, encrypt: true) { try $0.hashCommand(&$1) },
+        CommandDescriptor(code: .pcrRead, handles: []) { try $0.pcrReadCommand(&$1) },
+        CommandDescriptor(code: .readClock, handles: []) { try $0.readClockCommand(&$1) },
+        CommandDescriptor(code: .pcrExtend, handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user)], nv: true) { try $0.pcrExtendCommand(&$1) },
+        CommandDescriptor(
+            code: .eventSequenceComplete,
+            handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: false), role: .user)],
+            nv: true, flushed: true, decrypt: true
+        ) { try $0.eventSequenceCompleteCommand(&$1) },
+        CommandDescriptor(code: .hashSequenceStart, handles: [], responseHandle: true, decrypt: true) { try $0.hashSequenceStartCommand(&$1) },
+        CommandDescriptor(code: .testParms, handles: []) { try $0.testParmsCommand(&$1) },
+    ].sorted { $0.code < $1.code }
+
+    static let commandIndex: [TPMCC: CommandDescriptor] = Dictionary(
+        uniqueKeysWithValues: commandTable.map { ($0.code, $0) })
+}

@@ -1,0 +1,105 @@
+import TPMCrypto
+import TPMWire
+
+/// An authorization value and policy of a permanent entity (a hierarchy or lockout).
+struct EntityAuth: Sendable, Equatable {
+    var authValue: [UInt8] = []
+    /// The policy's hash algorithm (TPM_ALG_NULL when no policy is set) and digest.
+    var policyAlg: TPMAlgID = .null
+    var policy: [UInt8] = []
+}
+
+/// What Shutdown(STATE) saves and Startup(STATE) or a TPM Restart reads back (Part 1, 12.2:
+/// the STATE_CLEAR and STATE_RESET data). Stored with the persistent state because a real
+/// TPM writes it to NV.
+struct SavedState: Sendable, Equatable {
+    var pcrBanks: [PCRBank]
+    var pcrUpdateCounter: UInt32
+    var platform: EntityAuth
+    var startupClear: TPMAStartupClear
+    var nullSeed: [UInt8]
+    var nullProof: [UInt8]
+    var contextCounter: UInt64
+    var restartCount: UInt32
+    var startupLocality: UInt8
+
+    var allocation: [PCRAllocation] { pcrBanks.map { PCRAllocation(alg: $0.alg, mask: $0.allocated) } }
+}
+
+/// Permanent data: survives power loss (the reference's PERSISTENT_DATA plus ORDERLY_DATA).
+/// Every change to it is reported to the host as an NV write before the response is sent.
+struct PersistentState: Sendable, Equatable {
+    /// Primary seeds (Part 1, 14.3): endorsement, storage (owner), platform.
+    var eps: [UInt8]
+    var sps: [UInt8]
+    var pps: [UInt8]
+    /// Hierarchy proofs (Part 1, 14.4), used for tickets and context integrity.
+    var ehProof: [UInt8]
+    var shProof: [UInt8]
+    var phProof: [UInt8]
+    var owner = EntityAuth()
+    var endorsement = EntityAuth()
+    var lockout = EntityAuth()
+    var disableClear = false
+    var tpmGeneratedEPS = true
+    /// The allocation in effect from the next TPM Reset (PCR_Allocate writes it): one
+    /// entry per implemented hash, in TPM_ALG_ID order.
+    var pcrAllocation: [PCRAllocation]
+    var resetCount: UInt32 = 0
+    var restartCount: UInt32 = 0
+    var clearCount: UInt32 = 0
+    /// The NV copy of Clock (Part 1, 36.4), updated every `clockUpdateInterval` ms and at
+    /// orderly shutdown.
+    var clock: UInt64 = 0
+    /// How the TPM last shut down: TPM_SU_CLEAR, TPM_SU_STATE, or `orderlyNone`.
+    var orderlyState: UInt16 = PersistentState.orderlyNone
+    var savedState: SavedState?
+
+    static let orderlyNone: UInt16 = 0xFFFF
+    static let seedSize = 64
+    static let proofSize = 64
+}
+
+/// A sequence object (Part 1, 32: hash, event and HMAC sequences).
+struct SequenceObject: Sendable {
+    enum Kind: Sendable {
+        case hash(ExportableHasher)
+        /// An event sequence hashes into every implemented bank at once.
+        case event([ExportableHasher])
+    }
+    var kind: Kind
+    var authValue: [UInt8]
+    /// Part 3, 17.3: a hash sequence whose first block might be a TPM-generated value
+    /// (starts with TPM_GENERATED_VALUE) cannot earn a ticket.
+    var firstBlockChecked = false
+    var ticketAllowed = true
+}
+
+enum TransientObject: Sendable {
+    case sequence(SequenceObject)
+}
+
+/// Volatile data: lost at power off (the reference's STATE_CLEAR, STATE_RESET data in RAM).
+struct VolatileState: Sendable {
+    var started = false
+    var startupLocality: UInt8 = 0
+    var pcrBanks: [PCRBank] = []
+    var pcrUpdateCounter: UInt32 = 0
+    var platform = EntityAuth()
+    var startupClear: TPMAStartupClear = [.phEnable, .shEnable, .ehEnable, .phEnableNV]
+    var nullSeed: [UInt8] = []
+    var nullProof: [UInt8] = []
+    var contextCounter: UInt64 = 0
+    /// Host milliseconds at _TPM_Init (Time counts from there) and the clock anchor.
+    var powerOnMillis: UInt64 = 0
+    var clockAnchorMillis: UInt64 = 0
+    var clockAnchorValue: UInt64 = 0
+    /// ClockRateAdjust's setting, in units of 1/30000 (CLOCK_NOMINAL), bounded by ±5000.
+    var clockAdjust: Int = 0
+    var clockSafe = true
+    var objects: [UInt32: TransientObject] = [:]
+    /// Algorithms whose self test has run (IncrementalSelfTest, SelfTest).
+    var testedAlgorithms: Set<TPMAlgID> = []
+    var failureMode = false
+    var failureCode: UInt32 = 0
+}

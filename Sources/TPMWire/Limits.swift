@@ -1,0 +1,50 @@
+/// Implementation limits this TPM exposes (Part 2, Annex A "implementation.h" values we
+/// choose; the PC Client profile fixes the PCR ones). One place, read by the codec and by
+/// GetCapability, so a limit is never stated twice.
+public enum TPMLimits {
+    /// Implemented PCRs (PC Client: 24).
+    public static let pcrCount = 24
+    /// PCR_SELECT_MIN (PC Client: 3 octets) and PCR_SELECT_MAX (ceil(IMPLEMENTATION_PCR/8)).
+    public static let pcrSelectMin = 3
+    public static let pcrSelectMax = 3
+    /// The hash algorithms this TPM implements, in TPM_ALG_ID order.
+    public static let hashAlgorithms: [TPMAlgID] = [.sha1, .sha256, .sha384, .sha512]
+    /// HASH_COUNT: the bound on TPML_PCR_SELECTION and TPML_DIGEST_VALUES counts.
+    public static let hashCount = hashAlgorithms.count
+    /// The largest digest (SHA-512).
+    public static let maxDigestSize = 64
+    /// MAX_DIGEST_BUFFER: TPM2B_MAX_BUFFER, TPM2B_EVENT.
+    public static let maxDigestBuffer = 1024
+    /// TPM2B_EVENT's bound (Part 2, 10.4.7).
+    public static let maxEventSize = 1024
+    /// MAX_NV_BUFFER_SIZE.
+    public static let maxNVBuffer = 1024
+    /// MAX_COMMAND_SIZE and MAX_RESPONSE_SIZE (the same values libtpms uses).
+    public static let maxCommandSize = 4096
+    public static let maxResponseSize = 4096
+    /// MAX_SESSION_NUM: sessions in one command.
+    public static let maxSessionNumber = 3
+    /// TPML_DIGEST holds at most 8 digests (Part 2, 10.9.2).
+    public static let maxDigestListCount = 8
+    /// MAX_CAP_BUFFER: the bound on a TPMS_CAPABILITY_DATA in one response.
+    public static let maxCapBuffer = 1024
+    /// Transient object slots (MAX_LOADED_OBJECTS) and session slots.
+    public static let maxLoadedObjects = 3
+    public static let maxLoadedSessions = 3
+    public static let maxActiveSessions = 64
+    /// TPM2B_SENSITIVE_DATA: MAX_SYM_DATA.
+    public static let maxSymData = 128
+    /// The size of a TPM2B_DATA: sizeof(TPMT_HA).
+    public static let maxDataSize = 2 + maxDigestSize
+
+    /// Digest size of an implemented hash algorithm, nil for any other value.
+    public static func digestSize(_ alg: TPMAlgID) -> Int? {
+        switch alg {
+        case .sha1: return 20
+        case .sha256: return 32
+        case .sha384: return 48
+        case .sha512: return 64
+        default: return nil
+        }
+    }
+}
