@@ -107,17 +107,17 @@ public struct TPMRC: RawRepresentable, Hashable, Sendable, CustomStringConvertib
 
     /// Adds parameter number `n` (1...15): RC_P + n * RC_1. Format-zero codes pass unchanged.
     public func parameter(_ n: Int) -> TPMRC {
-        guard isFormatOne, rawValue & 0xFC0 == 0, (1...15).contains(n) else { return self }
+        guard isFormatOne, rawValue & 0xF40 == 0, (1...15).contains(n) else { return self }
         return TPMRC(rawValue | 0x040 | (UInt32(n) << 8))
     }
     /// Adds handle number `n` (1...7): RC_H + n * RC_1.
     public func handle(_ n: Int) -> TPMRC {
-        guard isFormatOne, rawValue & 0xFC0 == 0, (1...7).contains(n) else { return self }
+        guard isFormatOne, rawValue & 0xF40 == 0, (1...7).contains(n) else { return self }
         return TPMRC(rawValue | (UInt32(n) << 8))
     }
     /// Adds session number `n` (1...7): RC_S + n * RC_1.
     public func session(_ n: Int) -> TPMRC {
-        guard isFormatOne, rawValue & 0xFC0 == 0, (1...7).contains(n) else { return self }
+        guard isFormatOne, rawValue & 0xF40 == 0, (1...7).contains(n) else { return self }
         return TPMRC(rawValue | 0x800 | (UInt32(n) << 8))
     }
 
