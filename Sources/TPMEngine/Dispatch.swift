@@ -112,7 +112,8 @@ extension TPM {
             var a = try r.subReader(authSize)
             while !a.isAtEnd {
                 let n = sessions.count + 1
-                guard n <= TPMLimits.maxSessionNumber else { throw TPMError(.authSize) }
+                // A fourth session: libtpms answers TPM_RC_SIZE numbered for that session.
+                guard n <= TPMLimits.maxSessionNumber else { throw TPMError.size.session(n) }
                 do {
                     let h = TPMHandle(try a.u32())
                     guard h == .passwordSession || h.handleType == .hmacSession || h.handleType == .policySession else {

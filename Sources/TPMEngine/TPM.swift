@@ -32,6 +32,9 @@ public final class TPM {
         persistent.ehProof = drbg.generate(PersistentState.proofSize)
         persistent.shProof = drbg.generate(PersistentState.proofSize)
         persistent.phProof = drbg.generate(PersistentState.proofSize)
+        // A new TPM counts as orderly shut down: its first Startup is a TPM Reset with Safe
+        // Clock (libtpms reports the same after manufacture).
+        persistent.orderlyState = TPMSU.clear.rawValue
         nvChanged = true
     }
 
