@@ -32,6 +32,10 @@ public enum TPMLimits {
     public static let maxLoadedObjects = 3
     public static let maxLoadedSessions = 3
     public static let maxActiveSessions = 64
+    /// MAX_CONTEXT_SIZE: the bound on TPM2B_CONTEXT_SENSITIVE; TPM2B_CONTEXT_DATA holds a
+    /// TPMS_CONTEXT_DATA (an integrity digest plus that), 2748 octets as in libtpms 0.9.
+    public static let maxContextSize = 2680
+    public static let maxContextDataSize = 2 + maxDigestSize + 2 + maxContextSize
     /// TPM2B_SENSITIVE_DATA: MAX_SYM_DATA.
     public static let maxSymData = 128
     /// The size of a TPM2B_DATA: sizeof(TPMT_HA).

@@ -2,14 +2,14 @@ import TPMCrypto
 import TPMWire
 
 extension TPM {
-    private func bankIndex(_ alg: TPMAlgID) -> Int? { volatile.pcrBanks.firstIndex { $0.alg == alg } }
+    func bankIndex(_ alg: TPMAlgID) -> Int? { volatile.pcrBanks.firstIndex { $0.alg == alg } }
 
     /// Counts a PCR change unless the PCR is exempt (TPM_PT_PCR_NO_INCREMENT).
-    private func pcrChanged(_ pcr: Int) {
+    func pcrChanged(_ pcr: Int) {
         if !PCRAttributes.table[pcr].noIncrement { volatile.pcrUpdateCounter &+= 1 }
     }
 
-    private func extendAllowed(_ pcr: Int, locality: UInt8) -> Bool {
+    func extendAllowed(_ pcr: Int, locality: UInt8) -> Bool {
         locality < 5 && PCRAttributes.table[pcr].extendLocalities & (1 << locality) != 0
     }
 
