@@ -62,7 +62,8 @@ extension TPM {
         guard encrypted.count <= TPMLimits.maxContextSize else { throw TPMError(.failure) }
         let integrity = contextIntegrity(proof: proof, sequence: sequence, savedHandle: savedHandle, encrypted: encrypted)
         let data = TPMSContextData(integrity: TPM2BDigest(integrity), encrypted: TPM2BContextSensitive(encrypted))
-        return TPMSContext(sequence: sequence, savedHandle: savedHandle, hierarchy: hierarchy, contextBlob: TPM2BContextData(data.wireBytes))
+        return TPMSContext(
+            sequence: sequence, savedHandle: savedHandle, hierarchy: hierarchy, contextBlob: TPM2BContextData(data.wireBytes))
     }
 
     /// Checks and decrypts a context; returns what `protectContext` was given as `contents`.

@@ -1,8 +1,9 @@
 import Crypto
 import TPMCrypto
-@testable import TPMEngine
 import TPMWire
 import XCTest
+
+@testable import TPMEngine
 
 extension TPM {
     func contextSave(_ h: TPMHandle) -> [UInt8] {
@@ -39,9 +40,11 @@ final class ContextTests: XCTestCase {
         let key = hex("603deb1015ca71be2b73aef0857d77811f352c073b6108d72d9810a30914dff4")
         let iv = hex("000102030405060708090a0b0c0d0e0f")
         let plain = hex(
-            "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710")
+            "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e5130c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710"
+        )
         let cipher = hex(
-            "dc7e84bfda79164b7ecd8486985d386039ffed143b28b1c832113c6331e5407bdf10132415e54b92a13ed0a8267ae2f975a385741ab9cef82031623d55b1e471")
+            "dc7e84bfda79164b7ecd8486985d386039ffed143b28b1c832113c6331e5407bdf10132415e54b92a13ed0a8267ae2f975a385741ab9cef82031623d55b1e471"
+        )
         XCTAssertEqual(try AESCFB.encrypt(key: key, iv: iv, plain), cipher)
         XCTAssertEqual(try AESCFB.decrypt(key: key, iv: iv, cipher), plain)
         // A partial last block (CFB needs no padding).
@@ -263,7 +266,8 @@ final class ContextTests: XCTestCase {
     }
 
     func testObjectEncodingRoundTripsAndRejectsGarbage() {
-        var seq = SequenceObject(kind: .hash(ExportableHasher(.sha384)), authValue: [1, 2, 3], firstBlockChecked: true, ticketAllowed: true)
+        var seq = SequenceObject(
+            kind: .hash(ExportableHasher(.sha384)), authValue: [1, 2, 3], firstBlockChecked: true, ticketAllowed: true)
         if case .hash(var h) = seq.kind {
             h.update((0..<300).map { UInt8(truncatingIfNeeded: $0) })
             seq.kind = .hash(h)
@@ -280,7 +284,10 @@ final class ContextTests: XCTestCase {
         for _ in 0..<2000 {
             let n = Int.random(in: 0..<120, using: &g)
             var b = (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
-            if b.count > 1 { b[0] = 1; b[1] = UInt8.random(in: 1...2, using: &g) }
+            if b.count > 1 {
+                b[0] = 1
+                b[1] = UInt8.random(in: 1...2, using: &g)
+            }
             _ = TransientObject(encoded: b)
         }
     }

@@ -1,8 +1,9 @@
 import Crypto
 import TPMCrypto
-@testable import TPMEngine
 import TPMWire
 import XCTest
+
+@testable import TPMEngine
 
 // MARK: helpers shared by the hash, sequence and context tests
 
@@ -153,7 +154,9 @@ final class SequenceTests: XCTestCase {
 
     func testTicketWhenFirstBlockIsSafe() throws {
         let tpm = startedTPM()
-        for (hierarchy, proof) in [(TPMHandle.owner, tpm.persistent.shProof), (.endorsement, tpm.persistent.ehProof), (.platform, tpm.persistent.phProof)] {
+        for (hierarchy, proof) in [
+            (TPMHandle.owner, tpm.persistent.shProof), (.endorsement, tpm.persistent.ehProof), (.platform, tpm.persistent.phProof),
+        ] {
             let h = responseHandle(tpm.startSequence(alg: .sha256))
             XCTAssertEqual(responseCode(tpm.update(h, Array("abcd".utf8))), 0)
             let r = tpm.complete(h, Array("efgh".utf8), hierarchy: hierarchy)
@@ -296,14 +299,17 @@ final class SequenceTests: XCTestCase {
         XCTAssertEqual(responseCode(tpm.execute(command: command(.hashSequenceStart, p.bytes))), 0x2C3)
         XCTAssertEqual(responseCode(tpm.startSequence(auth: [UInt8](repeating: 1, count: 64), alg: .sha256)), 0)
         XCTAssertEqual(responseCode(tpm.startSequence(auth: [UInt8](repeating: 1, count: 65), alg: .sha256)), 0x1D5)
+        // Parameters are decoded after authorization, so these use the right password.
         let h = TPMHandle(0x8000_0000)
-        XCTAssertEqual(responseCode(tpm.update(h, [UInt8](repeating: 0, count: 1025))), 0x1D5)
-        XCTAssertEqual(responseCode(tpm.complete(h, [], hierarchy: .lockout)), 0x2C4)
+        let auth = [UInt8](repeating: 1, count: 64)
+        XCTAssertEqual(responseCode(tpm.update(h, [UInt8](repeating: 0, count: 1025), auth: auth)), 0x1D5)
+        XCTAssertEqual(responseCode(tpm.complete(h, [], hierarchy: .lockout, auth: auth)), 0x2C4)
         var q = TPMWriter()
         q.sized([UInt8]())
         q.u32(TPMHandle.owner.rawValue)
         q.u8(0)
-        XCTAssertEqual(
-            responseCode(tpm.execute(command: command(.sequenceComplete, tag: .sessions, withPassword(handles: [h], params: q.bytes)))), 0x95)
+        let body = withPassword(handles: [h], password: auth, params: q.bytes)
+        XCTAssertEqual(responseCode(tpm.execute(command: command(.sequenceComplete, tag: .sessions, body))), 0x95)
+        XCTAssertEqual(tpm.volatile.objects.count, 1)
     }
 }

@@ -68,7 +68,8 @@ extension TPM {
             kind = .hash(ExportableHasher(try TPM.hashAlgorithm(hashAlg.alg)))
         }
         // Trailing zeros of an authValue are not significant (Part 1, 19.6.4).
-        let sequence = SequenceObject(kind: kind, authValue: stripTrailingZeros(auth.buffer), firstBlockChecked: false, ticketAllowed: false)
+        let sequence = SequenceObject(
+            kind: kind, authValue: stripTrailingZeros(auth.buffer), firstBlockChecked: false, ticketAllowed: false)
         c.responseHandle = try loadTransientObject(.sequence(sequence))
     }
 
