@@ -75,6 +75,16 @@ final class PCRCommandTests: XCTestCase {
         XCTAssertEqual(counter(), 0)
         _ = run(tpm, .pcrExtend, TPMHandle(4), d)
         XCTAssertEqual(counter(), 1)
+        // libtpms counts once per bank changed: two digests, two increments; PCR_Event
+        // changes both allocated banks.
+        let two = TPMLDigestValues([
+            TPMTHA(hashAlg: .sha1, digest: [UInt8](repeating: 1, count: 20)),
+            TPMTHA(hashAlg: .sha256, digest: [UInt8](repeating: 1, count: 32)),
+        ]).wireBytes
+        _ = run(tpm, .pcrExtend, TPMHandle(4), two)
+        XCTAssertEqual(counter(), 3)
+        _ = run(tpm, .pcrEvent, TPMHandle(4), TPM2BEvent([1]).wireBytes)
+        XCTAssertEqual(counter(), 5)
     }
 
     func testReadReturnsAtMostEightDigestsAndTrimsSelection() {

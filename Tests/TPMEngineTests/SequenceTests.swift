@@ -235,7 +235,7 @@ final class SequenceTests: XCTestCase {
             let expected = independentDigest(alg, [UInt8](repeating: 0, count: size) + independentDigest(alg, all))
             XCTAssertEqual(tpm.pcrValue(5, alg), expected)
         }
-        XCTAssertEqual(tpm.volatile.pcrUpdateCounter, before + 1)
+        XCTAssertEqual(tpm.volatile.pcrUpdateCounter, before + 2, "one increment per bank changed, as libtpms")
         XCTAssertTrue(tpm.volatile.objects.isEmpty)
     }
 

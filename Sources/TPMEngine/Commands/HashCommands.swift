@@ -135,9 +135,11 @@ extension TPM {
         }
         if let pcr {
             for d in results {
-                if let b = bankIndex(d.hashAlg), volatile.pcrBanks[b].isAllocated(pcr) { volatile.pcrBanks[b].extend(pcr, d.digest) }
+                if let b = bankIndex(d.hashAlg), volatile.pcrBanks[b].isAllocated(pcr) {
+                    volatile.pcrBanks[b].extend(pcr, d.digest)
+                    pcrChanged(pcr)
+                }
             }
-            pcrChanged(pcr)
         }
         flushTransientObject(handle)
         TPMLDigestValues(results).encode(to: &c.response)

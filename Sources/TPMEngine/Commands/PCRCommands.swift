@@ -4,7 +4,8 @@ import TPMWire
 extension TPM {
     func bankIndex(_ alg: TPMAlgID) -> Int? { volatile.pcrBanks.firstIndex { $0.alg == alg } }
 
-    /// Counts a PCR change unless the PCR is exempt (TPM_PT_PCR_NO_INCREMENT).
+    /// Counts a PCR change unless the PCR is exempt (TPM_PT_PCR_NO_INCREMENT). Extends count
+    /// once per bank changed, as libtpms does (an extend of two banks adds two).
     func pcrChanged(_ pcr: Int) {
         if !PCRAttributes.table[pcr].noIncrement { volatile.pcrUpdateCounter &+= 1 }
     }
@@ -48,9 +49,9 @@ extension TPM {
         for d in digests.digests {
             if let b = bankIndex(d.hashAlg), volatile.pcrBanks[b].isAllocated(pcr) {
                 volatile.pcrBanks[b].extend(pcr, d.digest)
+                pcrChanged(pcr)
             }
         }
-        pcrChanged(pcr)
     }
 
     /// TPM2_PCR_Event (Part 3, 22.3): the event data is hashed with every implemented hash;
@@ -67,9 +68,9 @@ extension TPM {
             out.append(TPMTHA(hashAlg: alg, digest: d))
             if let pcr, let b = bankIndex(alg), volatile.pcrBanks[b].isAllocated(pcr) {
                 volatile.pcrBanks[b].extend(pcr, d)
+                pcrChanged(pcr)
             }
         }
-        if let pcr { pcrChanged(pcr) }
         TPMLDigestValues(out).encode(to: &c.response)
     }
 
