@@ -14,6 +14,10 @@ private let support = TPMAlgorithmSupport(
     ],
     rsaKeyBits: [1024, 2048, 3072, 4096], aesKeyBits: [128, 192, 256], eccCurves: [.nistP256, .nistP384, .nistP521])
 
+private func aesObject(_ bits: UInt16, _ mode: TPMAlgID) -> TPMTPublicParms {
+    TPMTPublicParms(.symCipher(TPMSSymCipherParms(sym: TPMTSymDefObject(algorithm: .aes, keyBits: bits, mode: mode))))
+}
+
 private func decode(_ bytes: [UInt8], _ s: TPMAlgorithmSupport = support) throws -> TPMTPublicParms {
     var r = TPMReader(bytes)
     let p = try TPMTPublicParms(from: &r, support: s)
@@ -77,12 +81,12 @@ final class PublicParmsTests: XCTestCase {
         ("0008 000a 0004 0010",
          TPMTPublicParms(.keyedHash(TPMSKeyedHashParms(scheme: TPMTKeyedHashScheme(.xor(hashAlg: .sha1, kdf: .null)))))),
         // Symmetric cipher objects: every size and mode, and NULL mode (chosen at use).
-        ("0025 0006 0080 0043", TPMTPublicParms(.symCipher(TPMSSymCipherParms(sym: TPMTSymDefObject(algorithm: .aes, keyBits: 128, mode: .cfb))))),
-        ("0025 0006 00c0 0040", TPMTPublicParms(.symCipher(TPMSSymCipherParms(sym: TPMTSymDefObject(algorithm: .aes, keyBits: 192, mode: .ctr))))),
-        ("0025 0006 0100 0042", TPMTPublicParms(.symCipher(TPMSSymCipherParms(sym: TPMTSymDefObject(algorithm: .aes, keyBits: 256, mode: .cbc))))),
-        ("0025 0006 0080 0041", TPMTPublicParms(.symCipher(TPMSSymCipherParms(sym: TPMTSymDefObject(algorithm: .aes, keyBits: 128, mode: .ofb))))),
-        ("0025 0006 0080 0044", TPMTPublicParms(.symCipher(TPMSSymCipherParms(sym: TPMTSymDefObject(algorithm: .aes, keyBits: 128, mode: .ecb))))),
-        ("0025 0006 0080 0010", TPMTPublicParms(.symCipher(TPMSSymCipherParms(sym: TPMTSymDefObject(algorithm: .aes, keyBits: 128, mode: .null))))),
+        ("0025 0006 0080 0043", aesObject(128, .cfb)),
+        ("0025 0006 00c0 0040", aesObject(192, .ctr)),
+        ("0025 0006 0100 0042", aesObject(256, .cbc)),
+        ("0025 0006 0080 0041", aesObject(128, .ofb)),
+        ("0025 0006 0080 0044", aesObject(128, .ecb)),
+        ("0025 0006 0080 0010", aesObject(128, .null)),
     ]
 
     func testValidEncodingsDecodeAndReencodeExactly() throws {
