@@ -72,6 +72,10 @@ extension TPM {
         case .memory: return 0x0000_0006
         case .clockUpdate: return UInt32(truncatingIfNeeded: TPM.clockUpdateInterval)
         case .contextHash: return UInt32(TPM.contextIntegrityHash.rawValue)
+        case .contextSym: return UInt32(ContextProtection.symmetricAlgorithm.rawValue)
+        case .contextSymSize: return UInt32(ContextProtection.symmetricKeyBits)
+        // TPMS_CONTEXT: sequence(8) + savedHandle(4) + hierarchy(4) + TPM2B_CONTEXT_DATA(2 + max).
+        case .maxObjectContext, .maxSessionContext: return UInt32(18 + TPMLimits.maxContextDataSize)
         case .orderlyCount: return UInt32(TPMLimits.maxOrderlyCount)
         case .maxCommandSize: return UInt32(TPMLimits.maxCommandSize)
         case .maxResponseSize: return UInt32(TPMLimits.maxResponseSize)
