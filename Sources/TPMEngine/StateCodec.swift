@@ -68,6 +68,12 @@ struct StateReader {
         return n
     }
 
+    /// A structure read by its own TPMReader-based decoder (a transient object, say); any
+    /// failure there is a malformed field.
+    mutating func decode<T>(_ field: String, _ body: (inout TPMReader) throws -> T) throws -> T {
+        do { return try body(&r) } catch { throw StateError.malformed("\(field): \(error)") }
+    }
+
     /// An implemented hash algorithm (one of TPMLimits.hashAlgorithms).
     mutating func hashAlg(_ field: String) throws -> TPMAlgID {
         let alg = TPMAlgID(try u16(field))
@@ -237,82 +243,5 @@ extension PersistentState {
             throw StateError.malformed("orderlyState: \(orderlyState)")
         }
         savedState = try r.bool("savedState.present") ? try SavedState(state: &r) : nil
-    }
-}
-
-// MARK: - transient objects
-
-/// THE encoding of a transient object, used for every loaded object in the volatile part:
-///
-///   u8 encoding version (1) || u8 kind || kind-specific fields
-///   kind 1, hash sequence:  TPM2B authValue || u8 flags || TPM2B hash state
-///   kind 2, event sequence: TPM2B authValue || u8 count || count x TPM2B hash state
-///
-/// flags: bit 0 first block checked, bit 1 ticket allowed, the rest zero. A hash state is
-/// `ExportableHasher.exportedState`; an event sequence holds one per implemented hash, in
-/// TPMLimits.hashAlgorithms order. These are the same bytes as the saved-context encoding
-/// of the transient-object work (`TransientObject.encode(to:)` / `init(from:)`); once both
-/// are in one tree, these two functions become calls to that pair. A new object kind adds
-/// one case to each switch and a row to docs/state-format.md.
-enum TransientObjectCodec {
-    static let encodingVersion: UInt8 = 1
-    static let kindHashSequence: UInt8 = 1
-    static let kindEventSequence: UInt8 = 2
-    /// Bound on one exported hash state (SHA-512: 2 + 8 + 64 + 1 + 127 octets).
-    static let maxHashState = 256
-
-    static func encode(_ object: TransientObject, to w: inout TPMWriter) {
-        w.u8(encodingVersion)
-        switch object {
-        case .sequence(let s):
-            switch s.kind {
-            case .hash(let h):
-                w.u8(kindHashSequence)
-                w.sized(s.authValue)
-                w.u8((s.firstBlockChecked ? 1 : 0) | (s.ticketAllowed ? 2 : 0))
-                w.sized(h.exportedState)
-            case .event(let hs):
-                w.u8(kindEventSequence)
-                w.sized(s.authValue)
-                w.u8(UInt8(clamping: hs.count))
-                for h in hs.prefix(Int(UInt8.max)) { w.sized(h.exportedState) }
-            }
-        }
-    }
-
-    static func decode(_ r: inout StateReader, _ field: String) throws -> TransientObject {
-        let version = try r.u8("\(field).encodingVersion")
-        guard version == encodingVersion else { throw StateError.malformed("\(field).encodingVersion: \(version)") }
-        let kind = try r.u8("\(field).kind")
-        switch kind {
-        case kindHashSequence:
-            let auth = try r.sized(max: TPMLimits.maxDigestSize, "\(field).authValue")
-            let flags = try r.u8("\(field).flags")
-            guard flags & ~3 == 0 else { throw StateError.malformed("\(field).flags: \(flags)") }
-            let h = try hasher(&r, "\(field).hashState")
-            let s = SequenceObject(kind: .hash(h), authValue: auth, firstBlockChecked: flags & 1 != 0, ticketAllowed: flags & 2 != 0)
-            return .sequence(s)
-        case kindEventSequence:
-            let auth = try r.sized(max: TPMLimits.maxDigestSize, "\(field).authValue")
-            let algs = TPMLimits.hashAlgorithms
-            let n = try r.count(max: algs.count, "\(field).count")
-            guard n == algs.count else { throw StateError.malformed("\(field).count: \(n)") }
-            var hs: [ExportableHasher] = []
-            for (i, alg) in algs.enumerated() {
-                let h = try hasher(&r, "\(field).hashState[\(i)]")
-                guard h.algorithm.rawValue == alg.rawValue else { throw StateError.malformed("\(field).hashState[\(i)]: algorithm") }
-                hs.append(h)
-            }
-            return .sequence(SequenceObject(kind: .event(hs), authValue: auth))
-        default:
-            throw StateError.malformed("\(field).kind: \(kind)")
-        }
-    }
-
-    private static func hasher(_ r: inout StateReader, _ field: String) throws -> ExportableHasher {
-        guard let h = ExportableHasher(exportedState: try r.sized(max: maxHashState, field)) else {
-            throw StateError.malformed("\(field): not a hash state")
-        }
-        return h
     }
 }

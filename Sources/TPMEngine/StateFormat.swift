@@ -163,7 +163,9 @@ extension TPM {
         w.u8(UInt8(handles.count))
         for h in handles {
             w.u32(h)
-            if let o = s.objects[h] { TransientObjectCodec.encode(o, to: &w) }
+            // THE object encoding (Objects.swift), shared with saved contexts: a new object
+            // kind is one more case there and nothing here.
+            s.objects[h]?.encode(to: &w)
         }
         w.bytes(drbg.exportedState)
     }
@@ -205,7 +207,7 @@ extension TPM {
             guard TPMHandle(h).handleType == .transient else { throw StateError.malformed("objects[\(i)].handle: not transient") }
             guard lastHandle.map({ $0 < h }) ?? true else { throw StateError.malformed("objects: out of order") }
             lastHandle = h
-            s.objects[h] = try TransientObjectCodec.decode(&r, "objects[\(i)]")
+            s.objects[h] = try r.decode("objects[\(i)]") { try TransientObject(from: &$0) }
         }
         guard let drbg = HMACDRBG(exportedState: try r.fixed(drbgStateSize, "drbg")) else {
             throw StateError.malformed("drbg")
