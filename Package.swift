@@ -48,7 +48,8 @@ let package = Package(
         .testTarget(name: "TPMCryptoTests", dependencies: ["TPMCrypto"]),
         .testTarget(
             name: "TPMEngineTests",
-            dependencies: ["TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Fixtures")]
         ),
     ]
 )
