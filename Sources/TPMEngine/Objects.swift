@@ -131,7 +131,8 @@ extension TransientObject {
                 guard h.algorithm.rawValue == alg.rawValue else { throw TPMError(.integrity) }
                 hs.append(h)
             }
-            self = .sequence(SequenceObject(kind: .event(hs), authValue: auth))
+            // Event sequences never earn tickets; HashSequenceStart creates them this way too.
+            self = .sequence(SequenceObject(kind: .event(hs), authValue: auth, firstBlockChecked: false, ticketAllowed: false))
         default:
             throw TPMError(.integrity)
         }
