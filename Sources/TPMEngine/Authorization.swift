@@ -267,12 +267,12 @@ extension TPM {
         let s = area.sessions[d]
         guard let session = loadedSession(s.handle) else { throw TPMError(.referenceSession(d)) }
         var p = area.parameters
-        guard p.count >= 2 else { throw TPMError.size.session(d + 1) }
-        let size = Int(p[0]) << 8 | Int(p[1])
-        // The reference compares the size with the whole parameter area; a size that runs
-        // past it by one or two octets decrypts what there is and fails when unmarshalled.
-        guard size <= p.count else { throw TPMError.size.session(d + 1) }
-        let n = min(size, p.count - 2)
+        // The size field must be there (TPM_RC_INSUFFICIENT) and may not claim more octets
+        // than follow it (TPM_RC_SIZE), both for the decrypt session (as libtpms). A size
+        // that runs past the first parameter decrypts the octets after it too.
+        guard p.count >= 2 else { throw TPMError.insufficient.session(d + 1) }
+        let n = Int(p[0]) << 8 | Int(p[1])
+        guard n <= p.count - 2 else { throw TPMError.size.session(d + 1) }
         let key = session.sessionKey + (s.authorizes.map { authValue(of: $0) } ?? [])
         let plain = try TPM.parameterCipher(
             session, key: key, nonceNewer: s.nonceCaller, nonceOlder: session.nonceTPM, Array(p[2..<(2 + n)]), decrypt: true)
