@@ -266,3 +266,9 @@ extension TPM {
         }
     }
 }
+
+extension TPM {
+    /// Physical presence, as the platform signals it (the mssim platform port's PP on and
+    /// off): PolicyPhysicalPresence needs it asserted when the session is used.
+    public func setPhysicalPresence(_ asserted: Bool) { volatile.physicalPresence = asserted }
+}
