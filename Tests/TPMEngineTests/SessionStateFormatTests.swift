@@ -300,6 +300,36 @@ final class SessionStateFormatTests: XCTestCase {
         }
     }
 
+    /// Every single-octet edit of a state with sessions (digest recomputed) either loads and
+    /// exports to the same bytes, or throws StateError: the session encodings are canonical
+    /// and strict.
+    func testEditedSessionStateLoadsCanonicallyOrThrows() throws {
+        let clock = TestClock()
+        let (tpm, _) = try makeRunningInstance(seed: 6, clock: clock)
+        let p = tpm.exportPermanentState(), v = tpm.exportVolatileState()
+        // The session area of the volatile part: from the counter to the DRBG state.
+        let start = v.count - 32 - 72 - 24 - 200 * 3 - 40
+        var rng = SplitMix(seed: 0xC0FFEE)
+        var loaded = 0
+        for i in max(48, start)..<(v.count - 32 - 72) {
+            for _ in 0..<2 {
+                var blob = v
+                blob[i] = rng.next() % 2 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : blob[i] ^ (1 << UInt8(rng.next() % 8))
+                let body = Array(blob.dropLast(32))
+                blob = body + Array(SHA256.hash(data: body))
+                do {
+                    let t = try TPM(environment: testEnvironment(clock: clock), permanentState: p, volatileState: blob)
+                    loaded += 1
+                    XCTAssertEqual(t.exportVolatileState(), blob, "offset \(i)")
+                } catch is StateError {
+                } catch {
+                    XCTFail("offset \(i): \(error)")
+                }
+            }
+        }
+        XCTAssertGreaterThan(loaded, 0)
+    }
+
     // MARK: version-2 fixtures ("old formats keep loading")
 
     private func fixture(_ name: String) throws -> [UInt8] {
