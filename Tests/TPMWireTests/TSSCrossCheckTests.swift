@@ -103,7 +103,8 @@ final class TSSCrossCheckTests: XCTestCase {
             unique: .rsa(TPM2BPublicKeyRSA())), tpmtPublic)
         try check(V.tpmtPublicAkEcc, TPMTPublic(
             nameAlg: .sha256, objectAttributes: attributes,
-            parameters: .ecc(TPMSECCParms(symmetric: .null, scheme: TPMTECCScheme(.ecdsa(hashAlg: .sha256)), curveID: .nistP256, kdf: .null)),
+            parameters: .ecc(TPMSECCParms(symmetric: .null, scheme: TPMTECCScheme(.ecdsa(hashAlg: .sha256)),
+                                          curveID: .nistP256, kdf: .null)),
             unique: .empty(for: .ecc)!), tpmtPublic)
     }
 
@@ -187,7 +188,8 @@ final class TSSCrossCheckTests: XCTestCase {
 
     func testSignatures() throws {
         let sig: (inout TPMReader) throws -> TPMTSignature = { try TPMTSignature(from: &$0, allowNull: true, support: objectSupport) }
-        try check(V.tpmtSignatureRsassa, TPMTSignature(.rsassa(TPMSSignatureRSA(hash: .sha256, sig: TPM2BPublicKeyRSA((0...255).map(UInt8.init))))), sig)
+        try check(V.tpmtSignatureRsassa, TPMTSignature(.rsassa(TPMSSignatureRSA(
+            hash: .sha256, sig: TPM2BPublicKeyRSA((0...255).map(UInt8.init))))), sig)
         try check(V.tpmtSignatureRsapss, TPMTSignature(.rsapss(TPMSSignatureRSA(
             hash: .sha384, sig: TPM2BPublicKeyRSA([UInt8](repeating: 0xA5, count: 384))))), sig)
         try check(V.tpmtSignatureEcdsa, TPMTSignature(.ecdsa(TPMSSignatureECC(
