@@ -5,9 +5,9 @@
 public enum IVBound: TPM2BBound { public static var maxSize: Int { TPMLimits.maxSymBlockSize } }
 public enum SymKeyBound: TPM2BBound { public static var maxSize: Int { TPMLimits.maxSymKeyBytes } }
 
-/// TPM2B_IV (11.1): at most MAX_SYM_BLOCK_SIZE octets.
+/// TPM2B_IV (Part 2): at most MAX_SYM_BLOCK_SIZE octets.
 public typealias TPM2BIV = TPM2B<IVBound>
-/// TPM2B_SYM_KEY (11.1): at most MAX_SYM_KEY_BYTES octets.
+/// TPM2B_SYM_KEY (Part 2): at most MAX_SYM_KEY_BYTES octets.
 public typealias TPM2BSymKey = TPM2B<SymKeyBound>
 
 extension TPMAlgorithmSupport {
