@@ -83,10 +83,6 @@ extension TPM {
     /// 1...MAX_LOADED_SESSIONS to mean "loaded", and skips them when the low bits wrap, so
     /// saved sessions get the same sequence numbers as in libtpms.
     static let firstSessionContextID = UInt64(TPMLimits.maxLoadedSessions + 1)
-    /// TPM2B_ENCRYPTED_SECRET's bound, sizeof(TPMU_ENCRYPTED_SECRET) on this TPM: an RSA-4096
-    /// encrypted seed (the largest member).
-    static let maxEncryptedSecretSize = 512
-
     static func sessionIndex(_ h: TPMHandle) -> Int { Int(h.rawValue & 0x00FF_FFFF) }
 
     static func sessionHandle(index: Int, policy: Bool) -> TPMHandle {
@@ -250,8 +246,6 @@ extension TPM {
 /// trial sessions (PolicyState.encode).
 extension Session {
     static let formatVersion: UInt8 = 1
-    /// TPM2B_NAME's bound: sizeof(TPMU_NAME), a TPMT_HA.
-    static let maxNameSize = 2 + TPMLimits.maxDigestSize
 
     func encode(to w: inout TPMWriter) {
         w.u8(Session.formatVersion)
@@ -317,7 +311,7 @@ extension Session {
         var bound: BoundEntity?
         if flags & 8 != 0 {
             guard type == .hmac else { throw fail() }
-            bound = BoundEntity(name: try r.sized(max: Session.maxNameSize), authValue: try r.sized(max: TPMLimits.maxDigestSize))
+            bound = BoundEntity(name: try r.sized(max: TPMLimits.maxNameSize), authValue: try r.sized(max: TPMLimits.maxDigestSize))
         }
         let isAudit = flags & 4 != 0
         let audit = try r.sized(max: TPMLimits.maxDigestSize)

@@ -198,8 +198,8 @@ extension TPM {
     /// with objectName only when includeObject is YES. A restriction or command code set
     /// before: TPM_RC_CPHASH, TPM_RC_COMMAND_CODE.
     func policyDuplicationSelectCommand(_ c: inout CommandContext) throws {
-        let objectName = try c.param { try $0.sized(max: Session.maxNameSize) }
-        let newParentName = try c.param { try $0.sized(max: Session.maxNameSize) }
+        let objectName = try c.param(TPM2BName.self).buffer
+        let newParentName = try c.param(TPM2BName.self).buffer
         let includeObject = try c.param(TPMIYesNo.self).value
         try c.finish()
         var s = try policySession(c)

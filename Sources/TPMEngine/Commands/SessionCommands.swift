@@ -12,12 +12,12 @@ extension TPM {
     /// when the session is bound or salted; an empty key otherwise.
     func startAuthSessionCommand(_ c: inout CommandContext) throws {
         let nonceCaller = try c.param(TPM2BNonce.self).buffer
-        let encryptedSalt = try c.param { try $0.sized(max: TPM.maxEncryptedSecretSize) }
+        let encryptedSalt = try c.param(TPM2BEncryptedSecret.self).buffer
         let type = try c.param { r -> SessionType in
             guard let t = SessionType(rawValue: try r.u8()) else { throw TPMError.value }
             return t
         }
-        let symmetric = try c.param { try SessionSymmetricDefinition(from: &$0) }
+        let symmetric = try c.param { try TPMTSymDef(from: &$0, allowNull: true, support: TPM.algorithmSupport) }
         let authHashAlg = try c.param { try TPMIAlgHash(from: &$0, allowNull: false).alg }
         try c.finish()
         guard let authHash = HashAlgorithm(rawValue: authHashAlg.rawValue) else { throw TPMError(.hash).parameter(5) }
@@ -32,7 +32,7 @@ extension TPM {
         }
         // A transient bind entity must have its sensitive part loaded, and a PIN NV Index
         // cannot be bound (objects and NV issues): a sequence object always qualifies.
-        guard let sessionSymmetric = symmetric.sessionSymmetric else { throw TPMError(.mode).parameter(4) }
+        guard let sessionSymmetric = SessionSymmetric(symmetric) else { throw TPMError(.mode).parameter(4) }
 
         let nonceTPM = random(nonceCaller.count)
         var session = Session(
@@ -74,37 +74,18 @@ extension TPM {
     }
 }
 
-/// TPMT_SYM_DEF+ as StartAuthSession reads it (Part 2, 11.1.6): TPMI_ALG_SYM+ (an implemented
-/// block cipher, XOR, or NULL; TPM_RC_SYMMETRIC), then the key size (TPMI_AES_KEY_BITS,
-/// TPM_RC_VALUE) and mode (TPMI_ALG_SYM_MODE+, TPM_RC_MODE) of AES, or XOR's hash
-/// (TPMI_ALG_HASH, TPM_RC_HASH).
-struct SessionSymmetricDefinition: Sendable, Equatable {
-    var algorithm: TPMAlgID
-    var keyBits: UInt16 = 0
-    var mode: TPMAlgID = .null
-    var hash: TPMAlgID = .null
-
-    init(from r: inout TPMReader) throws {
-        let support = TPM.algorithmSupport
-        algorithm = try support.algorithm(from: &r, members: TPMAlgorithmSupport.symObjects + [.xor], allowNull: true, error: .symmetric)
-        switch algorithm {
-        case .null: break
-        case .xor: hash = try TPMIAlgHash(from: &r, allowNull: false).alg
-        case .aes:
-            keyBits = try r.u16()
-            guard support.aesKeyBits.contains(keyBits) else { throw TPMError.value }
-            mode = try support.algorithm(from: &r, members: TPMAlgorithmSupport.symModes, allowNull: true, error: .mode)
-        default: throw TPMError(.selector)
-        }
-    }
-
-    /// The session's symmetric algorithm; nil for a block cipher in a mode other than CFB
-    /// (Part 3, 11.1: parameter encryption is CFB only).
-    var sessionSymmetric: SessionSymmetric? {
-        switch algorithm {
-        case .aes: return mode == .cfb ? .aes(keyBits: keyBits) : nil
-        case .xor: return HashAlgorithm(rawValue: hash.rawValue).map { .xor($0) }
-        default: return .null
+extension SessionSymmetric {
+    /// The session's symmetric algorithm from StartAuthSession's TPMT_SYM_DEF; nil for a block
+    /// cipher in a mode other than CFB (Part 3, 11.1: parameter encryption is CFB only).
+    init?(_ def: TPMTSymDef) {
+        switch def {
+        case .null: self = .null
+        case .aes(let bits, let mode):
+            guard mode == .cfb else { return nil }
+            self = .aes(keyBits: bits)
+        case .xor(let h):
+            guard let hash = HashAlgorithm(rawValue: h.rawValue) else { return nil }
+            self = .xor(hash)
         }
     }
 }
