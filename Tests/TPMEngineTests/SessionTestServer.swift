@@ -1,6 +1,7 @@
 import Foundation
-import TPMEngine
 import XCTest
+
+@testable import TPMEngine
 
 #if canImport(Glibc)
 import Glibc
@@ -158,13 +159,21 @@ func runPython(_ script: String, args: [String], timeout: TimeInterval = 120) ->
 final class SessionHarnessTests: XCTestCase {
     /// A long-running engine for manual differential runs against swtpm:
     /// VTPM_SESSION_HARNESS_PORT_FILE=/path swift test --filter SessionHarnessTests writes the
-    /// chosen data port to that file and serves until the file is deleted.
+    /// chosen data port to that file and serves until the file is deleted. With
+    /// VTPM_SESSION_HARNESS_OWNER_POLICY=<hex SHA-256 digest> owner gets that policy (what
+    /// TPM2_SetPrimaryPolicy, not implemented yet, does on swtpm).
     func testServeWhenAsked() throws {
         guard let path = ProcessInfo.processInfo.environment["VTPM_SESSION_HARNESS_PORT_FILE"] else { return }
         let tpm = TPM(environment: TPMEnvironment(entropy: { n in (0..<n).map { _ in UInt8.random(in: 0...255) } }, milliseconds: {
             UInt64(Date().timeIntervalSince1970 * 1000)
         }))
         tpm.powerOn()
+        if let hex = ProcessInfo.processInfo.environment["VTPM_SESSION_HARNESS_OWNER_POLICY"], hex.count == 64 {
+            tpm.persistent.owner.policyAlg = .sha256
+            tpm.persistent.owner.policy = stride(from: 0, to: 64, by: 2).map { i in
+                UInt8(hex[hex.index(hex.startIndex, offsetBy: i)..<hex.index(hex.startIndex, offsetBy: i + 2)], radix: 16) ?? 0
+            }
+        }
         let server = try EngineTestServer(tpm: tpm)
         server.start()
         try "\(server.port)\n".write(toFile: path, atomically: true, encoding: .utf8)
