@@ -298,7 +298,8 @@ extension TPM {
             let m = kdfa(
                 session.authHash, key: key, label: "CFB", contextU: nonceNewer, contextV: nonceOlder,
                 bits: Int(bits) + 8 * AESCFB.blockSize)
-            let k = Array(m[0..<keyBytes]), iv = Array(m[keyBytes...])
+            let k = Array(m[0..<keyBytes])
+            let iv = Array(m[keyBytes...])
             do {
                 return decrypt ? try AESCFB.decrypt(key: k, iv: iv, data) : try AESCFB.encrypt(key: k, iv: iv, data)
             } catch {

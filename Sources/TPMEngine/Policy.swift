@@ -245,7 +245,8 @@ extension TPM {
         }
         func signed() -> Int {
             guard let x = a.first, let y = b.first else { return 0 }
-            let sa = x & 0x80 != 0, sb = y & 0x80 != 0
+            let sa = x & 0x80 != 0
+            let sb = y & 0x80 != 0
             if sa != sb { return sa ? -1 : 1 }
             return unsigned()
         }

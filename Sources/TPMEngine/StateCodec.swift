@@ -4,9 +4,10 @@ import TPMWire
 // The body encodings of the state format (docs/state-format.md). The encoders write the
 // current version (2); the decoders read every version ever written, each field added by a
 // later version only when the blob has it. Every field is written in a fixed order,
-// big-endian, with no padding; byte strings carry a u16 length and lists a u8 count. Decoding checks each field against the bound the engine relies on,
-// so a blob that decodes can never make the engine trap, and every count is bounded by
-// TPMLimits before anything is read.
+// big-endian, with no padding; byte strings carry a u16 length and lists a u8 count.
+// Decoding checks each field against the bound the engine relies on, so a blob that decodes
+// can never make the engine trap, and every count is bounded by TPMLimits before anything
+// is read.
 
 /// A reader over a state body whose failures are `StateError.malformed` naming the field.
 struct StateReader {

@@ -176,7 +176,9 @@ extension TPM {
         w.bytes(drbg.exportedState)
     }
 
-    private static func decodeVolatile(_ r: inout StateReader, now: UInt64, version: UInt32) throws -> (state: VolatileState, drbg: HMACDRBG) {
+    private static func decodeVolatile(
+        _ r: inout StateReader, now: UInt64, version: UInt32
+    ) throws -> (state: VolatileState, drbg: HMACDRBG) {
         var s = VolatileState()
         s.started = try r.bool("started")
         s.startupLocality = try r.u8("startupLocality")

@@ -7,7 +7,8 @@ import XCTest
 /// (the same sequences were run against swtpm); time moves with the test clock.
 final class DATests: XCTestCase {
     func lockoutCommand(_ tpm: TPM, _ cc: TPMCC, password: [UInt8] = [], _ params: [UInt8] = []) -> UInt32 {
-        responseCode(tpm.execute(command: command(cc, tag: .sessions, withPassword(handles: [.lockout], password: password, params: params))))
+        responseCode(
+            tpm.execute(command: command(cc, tag: .sessions, withPassword(handles: [.lockout], password: password, params: params))))
     }
 
     func parameters(_ tpm: TPM, maxTries: UInt32, recovery: UInt32, lockoutRecovery: UInt32) -> UInt32 {
@@ -43,7 +44,9 @@ final class DATests: XCTestCase {
         XCTAssertEqual(lockoutCommand(tpm, .dictionaryAttackParameters, Spec.u32(1) + Spec.u32(2)), 0x3DA)
         // Both commands need lockoutAuth (TPMI_RH_LOCKOUT: owner is TPM_RC_VALUE).
         XCTAssertEqual(
-            responseCode(tpm.execute(command: command(.dictionaryAttackLockReset, tag: .sessions, withPassword(handles: [.owner], params: [])))), 0x184)
+            responseCode(
+                tpm.execute(command: command(.dictionaryAttackLockReset, tag: .sessions, withPassword(handles: [.owner], params: [])))),
+            0x184)
     }
 
     func testLockoutAuthFailureDisablesLockoutForLockoutRecovery() {
@@ -61,7 +64,10 @@ final class DATests: XCTestCase {
         XCTAssertEqual(lockoutCommand(tpm, .dictionaryAttackLockReset), 0)
         // HierarchyChangeAuth of lockout is lockoutAuth too.
         XCTAssertEqual(
-            responseCode(tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.lockout], password: [2], params: [0, 0])))),
+            responseCode(
+                tpm.execute(
+                    command: command(
+                        .hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.lockout], password: [2], params: [0, 0])))),
             0x98E)
         XCTAssertEqual(lockoutCommand(tpm, .dictionaryAttackParameters, Spec.u32(1) + Spec.u32(1) + Spec.u32(1)), 0x921)
     }
@@ -88,7 +94,8 @@ final class DATests: XCTestCase {
         let owner = Entity(.owner)
         // libtpms: a session bound to lockoutAuth whose HMAC is wrong disables lockoutAuth,
         // whatever it authorized; while lockoutAuth is disabled the session cannot be used.
-        XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, entity: owner, hmac: [0])]).code, 0x98E)
+        XCTAssertEqual(
+            tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, entity: owner, hmac: [0])]).code, 0x98E)
         XCTAssertEqual(lockoutCommand(tpm, .dictionaryAttackLockReset), 0x921)
         XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, entity: owner)]).code, 0x921)
         XCTAssertEqual(tpm.run(.getRandom, Spec.u16(4), [SessionUse(session: s, attributes: 0x41)]).code, 0x921)
@@ -96,10 +103,12 @@ final class DATests: XCTestCase {
         XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, entity: owner)]).code, 0)
         // A session bound to owner (exempt): a wrong HMAC is TPM_RC_BAD_AUTH, nothing counts.
         let b = try XCTUnwrap(tpm.startSession(bind: owner))
-        XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: b, entity: owner, hmac: [0])]).code, 0x9A2)
+        XCTAssertEqual(
+            tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: b, entity: owner, hmac: [0])]).code, 0x9A2)
         // ... but used for lockout, lockout's protection applies.
         XCTAssertEqual(
-            tpm.run(.hierarchyChangeAuth, handles: [.lockout], Spec.b2([]), [SessionUse(session: b, entity: Entity(.lockout), hmac: [0])]).code, 0x98E)
+            tpm.run(.hierarchyChangeAuth, handles: [.lockout], Spec.b2([]), [SessionUse(session: b, entity: Entity(.lockout), hmac: [0])])
+                .code, 0x98E)
         XCTAssertEqual(lockoutCommand(tpm, .dictionaryAttackLockReset), 0x921)
     }
 
@@ -108,7 +117,9 @@ final class DATests: XCTestCase {
         let tpm = startedTPM(clock: clock)
         XCTAssertEqual(parameters(tpm, maxTries: 2, recovery: 10, lockoutRecovery: 1000), 0)
         let s = try daBoundSession(tpm)
-        func use(_ hmac: [UInt8]? = nil) -> UInt32 { tpm.run(.getRandom, Spec.u16(4), [SessionUse(session: s, attributes: 0x41, hmac: hmac)]).code }
+        func use(_ hmac: [UInt8]? = nil) -> UInt32 {
+            tpm.run(.getRandom, Spec.u16(4), [SessionUse(session: s, attributes: 0x41, hmac: hmac)]).code
+        }
         XCTAssertEqual(use(), 0)
         XCTAssertTrue(tpm.persistent.da.used, "a DA-protected authorization was checked")
         XCTAssertEqual(use([1]), 0x98E)
@@ -171,6 +182,8 @@ final class DATests: XCTestCase {
         XCTAssertEqual(lockoutCommand(tpm, .dictionaryAttackLockReset, password: [1]), 0x98E)
         tpm.persistent.da.failedTries = 4
         let again = try TPM(environment: testEnvironment(), permanentState: tpm.exportPermanentState())
-        XCTAssertEqual(again.persistent.da, DictionaryAttackState(failedTries: 4, maxTries: 9, recoveryTime: 8, lockoutRecovery: 7, lockoutAuthEnabled: false))
+        XCTAssertEqual(
+            again.persistent.da,
+            DictionaryAttackState(failedTries: 4, maxTries: 9, recoveryTime: 8, lockoutRecovery: 7, lockoutAuthEnabled: false))
     }
 }

@@ -34,7 +34,8 @@ final class PolicyTests: XCTestCase {
                 XCTAssertEqual(tpm.policyDigest(s), expected, name)
             }
             let a = [UInt8](repeating: 0xA1, count: 32)
-            check(.policyCommandCode, cc(.hierarchyChangeAuth), H(Self.zero, cc(.policyCommandCode), cc(.hierarchyChangeAuth)), "CommandCode")
+            check(
+                .policyCommandCode, cc(.hierarchyChangeAuth), H(Self.zero, cc(.policyCommandCode), cc(.hierarchyChangeAuth)), "CommandCode")
             check(.policyLocality, [0x03], H(Self.zero, cc(.policyLocality), [0x03]), "Locality")
             check(.policyAuthValue, [], H(Self.zero, cc(.policyAuthValue)), "AuthValue")
             // PolicyPassword extends with TPM_CC_PolicyAuthValue (Part 3, 23.18).
@@ -44,9 +45,12 @@ final class PolicyTests: XCTestCase {
             check(.policyNameHash, Spec.b2(a), H(Self.zero, cc(.policyNameHash), a), "NameHash")
             check(.policyTemplate, Spec.b2(a), H(Self.zero, cc(.policyTemplate), a), "Template")
             check(
-                .policyDuplicationSelect, Spec.b2([1, 2]) + Spec.b2([3]) + [1], H(Self.zero, cc(.policyDuplicationSelect), [1, 2], [3], [1]),
+                .policyDuplicationSelect, Spec.b2([1, 2]) + Spec.b2([3]) + [1],
+                H(Self.zero, cc(.policyDuplicationSelect), [1, 2], [3], [1]),
                 "DuplicationSelect with object")
-            check(.policyDuplicationSelect, Spec.b2([1, 2]) + Spec.b2([3]) + [0], H(Self.zero, cc(.policyDuplicationSelect), [3], [0]), "without")
+            check(
+                .policyDuplicationSelect, Spec.b2([1, 2]) + Spec.b2([3]) + [0], H(Self.zero, cc(.policyDuplicationSelect), [3], [0]),
+                "without")
             check(
                 .policyCounterTimer, Spec.b2([0]) + Spec.u16(24) + Spec.u16(1),
                 H(Self.zero, cc(.policyCounterTimer), H([0], Spec.u16(24), Spec.u16(1))), "CounterTimer")
@@ -73,9 +77,20 @@ final class PolicyTests: XCTestCase {
         let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
         let t = try XCTUnwrap(tpm.startSession(type: 3, symmetric: .null))
         // PCRs 0, 1 and 7 of SHA-256, and PCR 0 of SHA-384, which is not allocated here.
-        let sel = TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, select: [0x83, 0, 0]), TPMSPCRSelection(hash: .sha384, select: [1, 0, 0])])
-        let filtered = TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, select: [0x83, 0, 0]), TPMSPCRSelection(hash: .sha384, select: [0, 0, 0])])
-        XCTAssertEqual(code(tpm.execute(command: command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(1)], params: TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: Self.zero)]).wireBytes)))), 0)
+        let sel = TPMLPCRSelection([
+            TPMSPCRSelection(hash: .sha256, select: [0x83, 0, 0]), TPMSPCRSelection(hash: .sha384, select: [1, 0, 0]),
+        ])
+        let filtered = TPMLPCRSelection([
+            TPMSPCRSelection(hash: .sha256, select: [0x83, 0, 0]), TPMSPCRSelection(hash: .sha384, select: [0, 0, 0]),
+        ])
+        XCTAssertEqual(
+            code(
+                tpm.execute(
+                    command: command(
+                        .pcrExtend, tag: .sessions,
+                        withPassword(
+                            handles: [TPMHandle(1)], params: TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: Self.zero)]).wireBytes)))),
+            0)
         let pcr1 = H(Self.zero, Self.zero)
         let pcrDigest = H(Self.zero, pcr1, Self.zero)
         XCTAssertEqual(code(tpm.policy(.policyPCR, s, Spec.b2([UInt8](repeating: 1, count: 32)) + sel.wireBytes)), 0x1C4)
@@ -85,9 +100,20 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(tpm.policyDigest(s), H(Self.zero, cc(.policyPCR), filtered.wireBytes, pcrDigest))
         XCTAssertEqual(code(tpm.policy(.policyPCR, s, Spec.b2([]) + sel.wireBytes)), 0)
         // A PCR changes: the next PolicyPCR fails (PCR 16 does not count, PCR 1 does).
-        XCTAssertEqual(code(tpm.execute(command: command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(16)], params: TPMLDigestValues([]).wireBytes)))), 0)
+        XCTAssertEqual(
+            code(
+                tpm.execute(
+                    command: command(
+                        .pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(16)], params: TPMLDigestValues([]).wireBytes)))), 0)
         XCTAssertEqual(code(tpm.policy(.policyPCR, s, Spec.b2([]) + sel.wireBytes)), 0)
-        XCTAssertEqual(code(tpm.execute(command: command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(1)], params: TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: Self.zero)]).wireBytes)))), 0)
+        XCTAssertEqual(
+            code(
+                tpm.execute(
+                    command: command(
+                        .pcrExtend, tag: .sessions,
+                        withPassword(
+                            handles: [TPMHandle(1)], params: TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: Self.zero)]).wireBytes)))),
+            0)
         XCTAssertEqual(code(tpm.policy(.policyPCR, s, Spec.b2([]) + sel.wireBytes)), 0x128)
         // A trial session takes a given digest as it is.
         let given = [UInt8](repeating: 9, count: 32)
@@ -104,7 +130,8 @@ final class PolicyTests: XCTestCase {
         clock.advance(5_000)
         let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
         let t = try XCTUnwrap(tpm.startSession(type: 3, symmetric: .null))
-        let a = [UInt8](repeating: 1, count: 32), b = [UInt8](repeating: 2, count: 32)
+        let a = [UInt8](repeating: 1, count: 32)
+        let b = [UInt8](repeating: 2, count: 32)
         func p(_ c: TPMCC, _ x: ClientSession, _ params: [UInt8] = []) -> UInt32 { code(tpm.policy(c, x, params)) }
         XCTAssertEqual(p(.policyCommandCode, t, Spec.u32(0x1FF)), 0x1E4)
         XCTAssertEqual(p(.policyCommandCode, t, cc(.hierarchyChangeAuth)), 0)
@@ -163,7 +190,8 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(p(.policyCounterTimer, s, Spec.b2([1]) + Spec.u16(24) + Spec.u16(0)), 0, "safe == YES")
         XCTAssertEqual(p(.policyCounterTimer, s, Spec.b2([0]) + Spec.u16(24) + Spec.u16(0)), 0x126)
         XCTAssertEqual(p(.policyCounterTimer, s, Spec.b2([UInt8](repeating: 0, count: 8)) + Spec.u16(0) + Spec.u16(3)), 0, "Time > 0")
-        XCTAssertEqual(p(.policyCounterTimer, s, Spec.b2([UInt8](repeating: 0, count: 8)) + Spec.u16(0) + Spec.u16(4)), 0x126, "Time < 0 signed")
+        XCTAssertEqual(
+            p(.policyCounterTimer, s, Spec.b2([UInt8](repeating: 0, count: 8)) + Spec.u16(0) + Spec.u16(4)), 0x126, "Time < 0 signed")
         XCTAssertEqual(p(.policyCounterTimer, s, Spec.b2([UInt8](repeating: 0xFF, count: 8)) + Spec.u16(0) + Spec.u16(11)), 0x126)
         XCTAssertEqual(p(.policyCounterTimer, t, Spec.b2([0]) + Spec.u16(24) + Spec.u16(0)), 0, "a trial session checks nothing")
         XCTAssertEqual(p(.policyCounterTimer, t, Spec.b2([0]) + Spec.u16(26) + Spec.u16(0)), 0x2C4, "but the bounds")
@@ -177,7 +205,10 @@ final class PolicyTests: XCTestCase {
         XCTAssertEqual(code(tpm.execute(command: command(.policyGetDigest, Spec.u32(h.handle.rawValue + 0x0100_0000)))), 0x18B)
         // A password session on a policy command authorizes nothing.
         XCTAssertEqual(
-            code(tpm.execute(command: command(.policyGetDigest, tag: .sessions, Spec.u32(s.handle.rawValue) + Spec.u32(9) + [0x40, 0, 0, 9, 0, 0, 1, 0, 0]))),
+            code(
+                tpm.execute(
+                    command: command(
+                        .policyGetDigest, tag: .sessions, Spec.u32(s.handle.rawValue) + Spec.u32(9) + [0x40, 0, 0, 9, 0, 0, 1, 0, 0]))),
             0x98B)
     }
 
@@ -197,12 +228,19 @@ final class PolicyTests: XCTestCase {
     func testPolicySessionAuthorizesOwnerWhenEveryConditionHolds() throws {
         let policy = H(H(Self.zero, cc(.policyCommandCode), cc(.hierarchyChangeAuth)), cc(.policyAuthValue))
         let tpm = tpmWithOwnerPolicy(policy)
-        XCTAssertEqual(code(tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], params: Spec.b2(Array("pw".utf8)))))), 0)
+        XCTAssertEqual(
+            code(
+                tpm.execute(
+                    command: command(
+                        .hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], params: Spec.b2(Array("pw".utf8)))))), 0)
         let o = Entity(.owner, auth: Array("pw".utf8))
         let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .aes(128)))
         s.authValueNeeded = true
         func use(_ attrs: UInt8 = 1, locality: UInt8 = 0, hmac: [UInt8]? = nil) -> UInt32 {
-            tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2(o.auth), [SessionUse(session: s, attributes: attrs, entity: o, hmac: hmac)], locality: locality).code
+            tpm.run(
+                .hierarchyChangeAuth, handles: [.owner], Spec.b2(o.auth),
+                [SessionUse(session: s, attributes: attrs, entity: o, hmac: hmac)], locality: locality
+            ).code
         }
         // No policy commands yet: the digest is zeros, not owner's policy.
         XCTAssertEqual(use(), 0x99D)
@@ -289,12 +327,15 @@ final class PolicyTests: XCTestCase {
         // PCRs: a change after PolicyPCR is TPM_RC_PCR_CHANGED.
         let sel = TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, select: [2, 0, 0])]).wireBytes
         (tpm, s) = try tpmAndSession { _ = $0.policy(.policyPCR, $1, Spec.b2([]) + sel) }
-        let extend = command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(1)], params: TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: Self.zero)]).wireBytes))
+        let extend = command(
+            .pcrExtend, tag: .sessions,
+            withPassword(handles: [TPMHandle(1)], params: TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: Self.zero)]).wireBytes))
         XCTAssertEqual(code(tpm.execute(command: extend)), 0)
         XCTAssertEqual(use(tpm, s), 0x128)
         // A policy with no authValue or password: the HMAC key is the (empty) session key,
         // and an empty HMAC is accepted.
-        XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, entity: owner, hmac: [])]).code, 0x128)
+        XCTAssertEqual(
+            tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, entity: owner, hmac: [])]).code, 0x128)
         // DUP and ADMIN roles need a policy with a command code (no such command yet).
         XCTAssertTrue(tpm.isPolicySessionRequired(.owner, role: .admin))
     }

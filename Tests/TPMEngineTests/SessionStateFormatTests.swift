@@ -14,10 +14,14 @@ final class SessionStateFormatTests: XCTestCase {
     static let zero = [UInt8](repeating: 0, count: 32)
     static func cc(_ c: TPMCC) -> [UInt8] { Spec.u32(c.rawValue) }
     /// The owner policy the fixtures' policy session is working towards.
-    static let ownerPolicy = Spec.hash(.sha256, Spec.hash(.sha256, zero, cc(.policyCommandCode), cc(.hierarchyChangeAuth)), cc(.policyAuthValue))
+    static let ownerPolicy = Spec.hash(
+        .sha256, Spec.hash(.sha256, zero, cc(.policyCommandCode), cc(.hierarchyChangeAuth)), cc(.policyAuthValue))
 
     func changeOwnerAuth(_ tpm: TPM, _ auth: [UInt8], password: [UInt8] = []) -> UInt32 {
-        responseCode(tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], password: password, params: Spec.b2(auth)))))
+        responseCode(
+            tpm.execute(
+                command: command(
+                    .hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], password: password, params: Spec.b2(auth)))))
     }
 
     /// A started instance with: owner auth and policy set; an HMAC session bound to owner in
@@ -31,15 +35,26 @@ final class SessionStateFormatTests: XCTestCase {
         tpm.persistent.owner.policy = Self.ownerPolicy
         let owner = Entity(.owner, auth: ownerAuth)
         let bound = try XCTUnwrap(tpm.startSession(symmetric: .aes(128), bind: owner))
-        XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2(ownerAuth), [SessionUse(session: bound, attributes: 0x21, entity: owner)], responseAuth: ownerAuth).code, 0)
+        XCTAssertEqual(
+            tpm.run(
+                .hierarchyChangeAuth, handles: [.owner], Spec.b2(ownerAuth), [SessionUse(session: bound, attributes: 0x21, entity: owner)],
+                responseAuth: ownerAuth
+            ).code, 0)
         let policy = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .xor(.sha256)))
         XCTAssertEqual(responseCode(tpm.policy(.policyCommandCode, policy, Self.cc(.hierarchyChangeAuth))), 0)
         let saved = try XCTUnwrap(tpm.startSession(alg: .sha384, symmetric: .aes(256)))
         XCTAssertEqual(responseCode(tpm.contextSave(saved.handle)), 0)
         XCTAssertEqual(
-            responseCode(tpm.execute(command: command(.dictionaryAttackParameters, tag: .sessions, withPassword(handles: [.lockout], params: Spec.u32(5) + Spec.u32(60) + Spec.u32(120))))), 0)
+            responseCode(
+                tpm.execute(
+                    command: command(
+                        .dictionaryAttackParameters, tag: .sessions,
+                        withPassword(handles: [.lockout], params: Spec.u32(5) + Spec.u32(60) + Spec.u32(120))))), 0)
         XCTAssertEqual(
-            responseCode(tpm.execute(command: command(.dictionaryAttackLockReset, tag: .sessions, withPassword(handles: [.lockout], password: [1], params: [])))), 0x98E)
+            responseCode(
+                tpm.execute(
+                    command: command(
+                        .dictionaryAttackLockReset, tag: .sessions, withPassword(handles: [.lockout], password: [1], params: [])))), 0x98E)
         // Last, so that it stays the exclusive audit session (a failed command changes nothing).
         let audit = try XCTUnwrap(tpm.startSession(alg: .sha1, symmetric: .null))
         XCTAssertEqual(tpm.run(.getRandom, Spec.u16(4), [SessionUse(session: audit, attributes: 0x81)]).code, 0)
@@ -52,10 +67,18 @@ final class SessionStateFormatTests: XCTestCase {
     func continueWith(_ tpm: TPM, _ sessions: [ClientSession], savedContext: TPMSContext?) {
         let owner = Entity(.owner, auth: ownerAuth)
         let (bound, policy, saved) = (sessions[0], sessions[1], sessions[2])
-        XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2(ownerAuth), [SessionUse(session: bound, attributes: 0x21, entity: owner)], responseAuth: ownerAuth).code, 0)
+        XCTAssertEqual(
+            tpm.run(
+                .hierarchyChangeAuth, handles: [.owner], Spec.b2(ownerAuth), [SessionUse(session: bound, attributes: 0x21, entity: owner)],
+                responseAuth: ownerAuth
+            ).code, 0)
         XCTAssertEqual(responseCode(tpm.policy(.policyAuthValue, policy)), 0)
         policy.authValueNeeded = true
-        XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2(ownerAuth), [SessionUse(session: policy, attributes: 0x21, entity: owner)], responseAuth: ownerAuth).code, 0)
+        XCTAssertEqual(
+            tpm.run(
+                .hierarchyChangeAuth, handles: [.owner], Spec.b2(ownerAuth), [SessionUse(session: policy, attributes: 0x21, entity: owner)],
+                responseAuth: ownerAuth
+            ).code, 0)
         policy.authValueNeeded = false
         if let savedContext {
             XCTAssertEqual(responseCode(tpm.contextLoad(savedContext)), 0)
@@ -66,7 +89,8 @@ final class SessionStateFormatTests: XCTestCase {
     func testMidSessionExportImportContinues() throws {
         let clock = TestClock()
         let (tpm, sessions) = try makeRunningInstance(seed: 3, clock: clock)
-        let p = tpm.exportPermanentState(), v = tpm.exportVolatileState()
+        let p = tpm.exportPermanentState()
+        let v = tpm.exportVolatileState()
         XCTAssertEqual(Array(p[4..<8]), [0, 0, 0, 2])
         let other = TestClock()
         let copy = try TPM(environment: testEnvironment(seed: 9, clock: other), permanentState: p, volatileState: v)
@@ -102,7 +126,10 @@ final class SessionStateFormatTests: XCTestCase {
         XCTAssertEqual(copy.activeSessionCount, 2, "the saved sessions; the loaded ones are gone")
         XCTAssertEqual(responseCode(copy.contextLoad(ctx)), 0)
         XCTAssertEqual(
-            copy.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2(ownerAuth), [SessionUse(session: bound, attributes: 0x21, entity: Entity(.owner, auth: ownerAuth))], responseAuth: ownerAuth).code, 0)
+            copy.run(
+                .hierarchyChangeAuth, handles: [.owner], Spec.b2(ownerAuth),
+                [SessionUse(session: bound, attributes: 0x21, entity: Entity(.owner, auth: ownerAuth))], responseAuth: ownerAuth
+            ).code, 0)
     }
 
     // MARK: the documented layout
@@ -221,7 +248,10 @@ final class SessionStateFormatTests: XCTestCase {
         XCTAssertEqual(tpm.exportVolatileState(), v, "the document's encoding is the engine's")
         XCTAssertEqual(tpm.persistent.savedState?.sessionContextCounter, 0x1_0010)
         XCTAssertEqual(tpm.persistent.savedState?.savedSessions, [5: 9])
-        XCTAssertEqual(tpm.persistent.da, DictionaryAttackState(failedTries: 2, maxTries: 6, recoveryTime: 77, lockoutRecovery: 88, lockoutAuthEnabled: false, used: true))
+        XCTAssertEqual(
+            tpm.persistent.da,
+            DictionaryAttackState(failedTries: 2, maxTries: 6, recoveryTime: 77, lockoutRecovery: 88, lockoutAuthEnabled: false, used: true)
+        )
         XCTAssertEqual(tpm.volatile.sessionContextCounter, 0x2_0007)
         XCTAssertEqual(tpm.volatile.sessionSlots[2], .saved(5))
         XCTAssertEqual(tpm.volatile.exclusiveAuditSession, TPMHandle(0x0200_0001))
@@ -306,7 +336,8 @@ final class SessionStateFormatTests: XCTestCase {
     func testEditedSessionStateLoadsCanonicallyOrThrows() throws {
         let clock = TestClock()
         let (tpm, _) = try makeRunningInstance(seed: 6, clock: clock)
-        let p = tpm.exportPermanentState(), v = tpm.exportVolatileState()
+        let p = tpm.exportPermanentState()
+        let v = tpm.exportVolatileState()
         // The session area of the volatile part: from the counter to the DRBG state.
         let start = v.count - 32 - 72 - 24 - 200 * 3 - 40
         var rng = SplitMix(seed: 0xC0FFEE)
@@ -348,7 +379,9 @@ final class SessionStateFormatTests: XCTestCase {
         }
         return [
             try c(0x0200_0000, .sha256, .aes(128), policy: false), try c(0x0300_0001, .sha256, .xor(.sha256), policy: true),
-            ClientSession(handle: TPMHandle(0x0200_0002), alg: .sha384, nonceCaller: [], nonceTPM: [], sessionKey: [], symmetric: .aes(256), bound: nil, isPolicy: false),
+            ClientSession(
+                handle: TPMHandle(0x0200_0002), alg: .sha384, nonceCaller: [], nonceTPM: [], sessionKey: [], symmetric: .aes(256),
+                bound: nil, isPolicy: false),
         ]
     }
 
@@ -366,14 +399,21 @@ final class SessionStateFormatTests: XCTestCase {
     }
 
     func testVersion2RunningFixtureLoads() throws {
-        let tpm = try TPM(environment: testEnvironment(), permanentState: try fixture("v2-running.permanent.bin"), volatileState: try fixture("v2-running.volatile.bin"))
+        let tpm = try TPM(
+            environment: testEnvironment(), permanentState: try fixture("v2-running.permanent.bin"),
+            volatileState: try fixture("v2-running.volatile.bin"))
         XCTAssertEqual(tpm.persistent.owner.authValue, ownerAuth)
         XCTAssertEqual(tpm.persistent.owner.policy, Self.ownerPolicy)
-        XCTAssertEqual(tpm.persistent.da, DictionaryAttackState(failedTries: 0, maxTries: 5, recoveryTime: 60, lockoutRecovery: 120, lockoutAuthEnabled: false, used: false))
+        XCTAssertEqual(
+            tpm.persistent.da,
+            DictionaryAttackState(
+                failedTries: 0, maxTries: 5, recoveryTime: 60, lockoutRecovery: 120, lockoutAuthEnabled: false, used: false))
         XCTAssertEqual(tpm.volatile.sessionContextCounter, 5)
         XCTAssertEqual(tpm.volatile.sessionSlots[2], .saved(4))
         XCTAssertEqual(tpm.volatile.exclusiveAuditSession, TPMHandle(0x0200_0003))
-        XCTAssertEqual(tpm.loadedSession(TPMHandle(0x0300_0001))?.policy?.digest, Spec.hash(.sha256, Self.zero, Self.cc(.policyCommandCode), Self.cc(.hierarchyChangeAuth)))
+        XCTAssertEqual(
+            tpm.loadedSession(TPMHandle(0x0300_0001))?.policy?.digest,
+            Spec.hash(.sha256, Self.zero, Self.cc(.policyCommandCode), Self.cc(.hierarchyChangeAuth)))
         XCTAssertEqual(tpm.loadedSession(TPMHandle(0x0200_0000))?.bound?.authValue, ownerAuth)
         let audit = try XCTUnwrap(tpm.loadedSession(TPMHandle(0x0200_0003)))
         XCTAssertTrue(audit.isAudit)

@@ -4,7 +4,7 @@ import XCTest
 @testable import TPMEngine
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A minimal swtpm-style TCP front for one engine instance, so that real clients (tpm2-pytss
@@ -45,7 +45,8 @@ final class EngineTestServer: @unchecked Sendable {
     }
 
     func start() {
-        let d = dataFD, c = controlFD
+        let d = dataFD
+        let c = controlFD
         Thread { [self] in acceptLoop(d) { self.serveData($0) } }.start()
         Thread { [self] in acceptLoop(c) { self.serveControl($0) } }.start()
     }
@@ -164,9 +165,12 @@ final class SessionHarnessTests: XCTestCase {
     /// TPM2_SetPrimaryPolicy, not implemented yet, does on swtpm).
     func testServeWhenAsked() throws {
         guard let path = ProcessInfo.processInfo.environment["VTPM_SESSION_HARNESS_PORT_FILE"] else { return }
-        let tpm = TPM(environment: TPMEnvironment(entropy: { n in (0..<n).map { _ in UInt8.random(in: 0...255) } }, milliseconds: {
-            UInt64(Date().timeIntervalSince1970 * 1000)
-        }))
+        let tpm = TPM(
+            environment: TPMEnvironment(
+                entropy: { n in (0..<n).map { _ in UInt8.random(in: 0...255) } },
+                milliseconds: {
+                    UInt64(Date().timeIntervalSince1970 * 1000)
+                }))
         tpm.powerOn()
         if let hex = ProcessInfo.processInfo.environment["VTPM_SESSION_HARNESS_OWNER_POLICY"], hex.count == 64 {
             tpm.persistent.owner.policyAlg = .sha256

@@ -55,7 +55,8 @@ enum Spec {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
         let hex = { (b: [UInt8]) in b.map { String(format: "%02x", $0) }.joined() }
         p.arguments = ["enc", "-aes-\(key.count * 8)-cfb", "-K", hex(key), "-iv", hex(iv), "-nosalt"] + (decrypt ? ["-d"] : [])
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         p.standardInput = input
         p.standardOutput = output
         try? p.run()
@@ -108,8 +109,10 @@ final class ClientSession {
     var authValueNeeded = false
     var passwordNeeded = false
 
-    init(handle: TPMHandle, alg: TPMAlgID, nonceCaller: [UInt8], nonceTPM: [UInt8], sessionKey: [UInt8], symmetric: Symmetric,
-         bound: ([UInt8], [UInt8])?, isPolicy: Bool) {
+    init(
+        handle: TPMHandle, alg: TPMAlgID, nonceCaller: [UInt8], nonceTPM: [UInt8], sessionKey: [UInt8], symmetric: Symmetric,
+        bound: ([UInt8], [UInt8])?, isPolicy: Bool
+    ) {
         self.handle = handle
         self.alg = alg
         self.nonceCaller = nonceCaller
@@ -213,7 +216,8 @@ extension TPM {
         if let d = decrypt, let s = uses[d].session, p.count >= 2 {
             let n = min(Int(p[0]) << 8 | Int(p[1]), p.count - 2)
             let key = s.sessionKey + (uses[d].entity?.auth ?? [])
-            p.replaceSubrange(2..<(2 + n), with: Spec.cipher(s, key: key, newer: s.nonceCaller, older: s.nonceTPM, Array(p[2..<(2 + n)]), decrypt: false))
+            p.replaceSubrange(
+                2..<(2 + n), with: Spec.cipher(s, key: key, newer: s.nonceCaller, older: s.nonceTPM, Array(p[2..<(2 + n)]), decrypt: false))
         }
         var includes: [Bool] = []
         var area: [UInt8] = []
@@ -303,7 +307,8 @@ extension TPM {
             let n = min(Int(out[0]) << 8 | Int(out[1]), out.count - 2)
             let key = s.sessionKey + (uses[e].entity?.auth ?? [])
             out.replaceSubrange(
-                2..<(2 + n), with: Spec.cipher(s, key: key, newer: s.nonceTPM, older: s.nonceCaller, Array(out[2..<(2 + n)]), decrypt: true))
+                2..<(2 + n), with: Spec.cipher(s, key: key, newer: s.nonceTPM, older: s.nonceCaller, Array(out[2..<(2 + n)]), decrypt: true)
+            )
         }
         result.parameters = out
         return result

@@ -20,13 +20,17 @@ final class SessionTests: XCTestCase {
     func start(_ tpm: TPM, _ body: [UInt8]) -> UInt32 { responseCode(tpm.execute(command: command(.startAuthSession, body))) }
 
     /// HierarchyChangeAuth(owner) with the given sessions.
-    func changeOwnerAuth(_ tpm: TPM, _ newAuth: [UInt8], _ uses: [SessionUse], file: StaticString = #filePath, line: UInt = #line) -> UInt32 {
+    func changeOwnerAuth(_ tpm: TPM, _ newAuth: [UInt8], _ uses: [SessionUse], file: StaticString = #filePath, line: UInt = #line) -> UInt32
+    {
         tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2(newAuth), uses, responseAuth: newAuth, file: file, line: line).code
     }
 
     /// Owner auth by password (checks what a decrypted newAuth became).
     func ownerAuthIs(_ tpm: TPM, _ auth: [UInt8]) -> Bool {
-        responseCode(tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], password: auth, params: Spec.b2(auth))))) == 0
+        responseCode(
+            tpm.execute(
+                command: command(
+                    .hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], password: auth, params: Spec.b2(auth))))) == 0
     }
 
     // MARK: StartAuthSession
@@ -73,7 +77,8 @@ final class SessionTests: XCTestCase {
         }
         XCTAssertEqual(tpm.activeSessionCount, 0)
         // A password session has nothing to authorize here (libtpms: TPM_RC_HANDLE + S1).
-        let body = Spec.u32(0x4000_0007) + Spec.u32(0x4000_0007) + Spec.u32(9) + [0x40, 0, 0, 9, 0, 0, 1, 0, 0] + Array(startBody().dropFirst(8))
+        let body =
+            Spec.u32(0x4000_0007) + Spec.u32(0x4000_0007) + Spec.u32(9) + [0x40, 0, 0, 9, 0, 0, 1, 0, 0] + Array(startBody().dropFirst(8))
         XCTAssertEqual(responseCode(tpm.execute(command: command(.startAuthSession, tag: .sessions, body))), 0x98B)
         // Bound to a sequence object: allowed.
         XCTAssertEqual(start(tpm, startBody(bind: seq)), 0)
@@ -106,7 +111,8 @@ final class SessionTests: XCTestCase {
                 let s = try XCTUnwrap(tpm.startSession(alg: alg, symmetric: sym))
                 let next = Array("auth \(alg) \(sym)".utf8.prefix(32))
                 // Authorizes owner and decrypts the new authValue.
-                XCTAssertEqual(changeOwnerAuth(tpm, next, [SessionUse(session: s, attributes: 0x21, entity: Entity(.owner, auth: auth))]), 0)
+                XCTAssertEqual(
+                    changeOwnerAuth(tpm, next, [SessionUse(session: s, attributes: 0x21, entity: Entity(.owner, auth: auth))]), 0)
                 XCTAssertTrue(ownerAuthIs(tpm, next), "\(alg) \(sym)")
                 auth = next
                 XCTAssertEqual(tpm.flush(s.handle), 0)
@@ -138,12 +144,15 @@ final class SessionTests: XCTestCase {
         // caller's arithmetic, which leaves the authValue out for the bound entity).
         XCTAssertEqual(changeOwnerAuth(tpm, Array("owner".utf8), [SessionUse(session: b, attributes: 0x21, entity: o)]), 0)
         // For endorsement: session key and endorsement's authValue.
-        XCTAssertEqual(tpm.run(.hierarchyChangeAuth, handles: [.endorsement], Spec.b2([]), [SessionUse(session: b, entity: Entity(.endorsement))]).code, 0)
+        XCTAssertEqual(
+            tpm.run(.hierarchyChangeAuth, handles: [.endorsement], Spec.b2([]), [SessionUse(session: b, entity: Entity(.endorsement))])
+                .code, 0)
         // The response to a change of owner's authValue uses the new value (as libtpms and ESAPI).
         XCTAssertEqual(changeOwnerAuth(tpm, Array("new".utf8), [SessionUse(session: b, attributes: 0x21, entity: o)]), 0)
         // The binding was to the old authValue: now the new one goes into the HMAC key.
         b.bound = nil
-        XCTAssertEqual(changeOwnerAuth(tpm, Array("new".utf8), [SessionUse(session: b, entity: Entity(.owner, auth: Array("new".utf8)))]), 0)
+        XCTAssertEqual(
+            changeOwnerAuth(tpm, Array("new".utf8), [SessionUse(session: b, entity: Entity(.owner, auth: Array("new".utf8)))]), 0)
     }
 
     func testDecryptAndEncryptSessionNoncesEnterTheAuthorizingHMAC() throws {
@@ -167,7 +176,8 @@ final class SessionTests: XCTestCase {
     func testEncryptOnlySessionsOnGetRandomAndHash() throws {
         let tpm = startedTPM()
         let s = try XCTUnwrap(tpm.startSession(symmetric: .aes(128), bind: owner))
-        let r = tpm.run(.hash, Spec.b2(Array("hello world".utf8)) + Spec.u16(0x0B) + Spec.u32(0x4000_0007), [SessionUse(session: s, attributes: 0x61)])
+        let r = tpm.run(
+            .hash, Spec.b2(Array("hello world".utf8)) + Spec.u16(0x0B) + Spec.u32(0x4000_0007), [SessionUse(session: s, attributes: 0x61)])
         XCTAssertEqual(r.code, 0)
         XCTAssertEqual(Array(r.parameters.prefix(34)), Spec.b2(Spec.hash(.sha256, Array("hello world".utf8))))
         let g = tpm.run(.getRandom, Spec.u16(16), [SessionUse(session: s, attributes: 0x41)])
@@ -187,29 +197,50 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(tpm.run(.hash, hashParams, [SessionUse(session: n, attributes: 0x21)]).code, 0x996, "decrypt with NULL")
         XCTAssertEqual(tpm.run(.hash, hashParams, [SessionUse(session: n, attributes: 0x41)]).code, 0x996, "encrypt with NULL")
         XCTAssertEqual(
-            tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, entity: owner), SessionUse(session: e, attributes: 0x40)]).code,
+            tpm.run(
+                .hierarchyChangeAuth, handles: [.owner], Spec.b2([]),
+                [SessionUse(session: s, entity: owner), SessionUse(session: e, attributes: 0x40)]
+            ).code,
             0xA82, "encrypt on a command without an encryptable response")
         XCTAssertEqual(
-            tpm.run(.pcrExtend, handles: [TPMHandle(16)], Spec.u32(0), [SessionUse(session: s, entity: Entity(TPMHandle(16))), SessionUse(session: e, attributes: 0x20)])
-                .code, 0xA82, "decrypt on a command whose first parameter is not a TPM2B")
+            tpm.run(
+                .pcrExtend, handles: [TPMHandle(16)], Spec.u32(0),
+                [SessionUse(session: s, entity: Entity(TPMHandle(16))), SessionUse(session: e, attributes: 0x20)]
+            )
+            .code, 0xA82, "decrypt on a command whose first parameter is not a TPM2B")
         XCTAssertEqual(
             tpm.run(
-                .hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, attributes: 0x21, entity: owner), SessionUse(session: e, attributes: 0x20)]
+                .hierarchyChangeAuth, handles: [.owner], Spec.b2([]),
+                [SessionUse(session: s, attributes: 0x21, entity: owner), SessionUse(session: e, attributes: 0x20)]
             ).code, 0xA82, "two decrypt sessions")
-        XCTAssertEqual(tpm.run(.getRandom, Spec.u16(8), [SessionUse(session: e, attributes: 0x41), SessionUse(session: s, attributes: 0x40)]).code, 0xA82)
-        XCTAssertEqual(tpm.run(.getRandom, Spec.u16(8), [SessionUse(session: e, attributes: 0x81), SessionUse(session: s, attributes: 0x80)]).code, 0xA82)
         XCTAssertEqual(
-            tpm.run(.hierarchyChangeAuth, handles: [.owner], Spec.b2([]), [SessionUse(session: s, entity: owner), SessionUse(session: s, attributes: 0x20)]).code,
+            tpm.run(.getRandom, Spec.u16(8), [SessionUse(session: e, attributes: 0x41), SessionUse(session: s, attributes: 0x40)]).code,
+            0xA82)
+        XCTAssertEqual(
+            tpm.run(.getRandom, Spec.u16(8), [SessionUse(session: e, attributes: 0x81), SessionUse(session: s, attributes: 0x80)]).code,
+            0xA82)
+        XCTAssertEqual(
+            tpm.run(
+                .hierarchyChangeAuth, handles: [.owner], Spec.b2([]),
+                [SessionUse(session: s, entity: owner), SessionUse(session: s, attributes: 0x20)]
+            ).code,
             0xA8B, "the same session twice")
         let wrongType = ClientSession(
-            handle: TPMHandle(s.handle.rawValue + 0x0100_0000), alg: .sha256, nonceCaller: s.nonceCaller, nonceTPM: s.nonceTPM, sessionKey: [],
+            handle: TPMHandle(s.handle.rawValue + 0x0100_0000), alg: .sha256, nonceCaller: s.nonceCaller, nonceTPM: s.nonceTPM,
+            sessionKey: [],
             symmetric: .null, bound: nil, isPolicy: false)
-        XCTAssertEqual(changeOwnerAuth(tpm, [], [SessionUse(session: wrongType, entity: owner)]), 0x98B, "an HMAC session named as a policy session")
-        XCTAssertEqual(tpm.run(.getRandom, Spec.u16(8), [SessionUse(session: e, attributes: 0x01)]).code, 0x982, "a session that does nothing")
+        XCTAssertEqual(
+            changeOwnerAuth(tpm, [], [SessionUse(session: wrongType, entity: owner)]), 0x98B, "an HMAC session named as a policy session")
+        XCTAssertEqual(
+            tpm.run(.getRandom, Spec.u16(8), [SessionUse(session: e, attributes: 0x01)]).code, 0x982, "a session that does nothing")
         // Commands that take no sessions: TPM_RC_AUTH_CONTEXT.
         let pw: [UInt8] = [0x40, 0, 0, 9, 0, 0, 1, 0, 0]
-        XCTAssertEqual(responseCode(tpm.execute(command: command(.contextSave, tag: .sessions, Spec.u32(e.handle.rawValue) + Spec.u32(9) + pw))), 0x145)
-        XCTAssertEqual(responseCode(tpm.execute(command: command(.flushContext, tag: .sessions, Spec.u32(9) + pw + Spec.u32(e.handle.rawValue)))), 0x145)
+        XCTAssertEqual(
+            responseCode(tpm.execute(command: command(.contextSave, tag: .sessions, Spec.u32(e.handle.rawValue) + Spec.u32(9) + pw))), 0x145
+        )
+        XCTAssertEqual(
+            responseCode(tpm.execute(command: command(.flushContext, tag: .sessions, Spec.u32(9) + pw + Spec.u32(e.handle.rawValue)))),
+            0x145)
         XCTAssertEqual(responseCode(tpm.execute(command: command(.contextLoad, tag: .sessions, Spec.u32(9) + pw))), 0x145)
         // A trial session cannot be used in an authorization area (libtpms checks the
         // symmetric algorithm first: this one has AES, so TPM_RC_ATTRIBUTES + S1).

@@ -23,7 +23,8 @@ extension TPM {
         guard let authHash = HashAlgorithm(rawValue: authHashAlg.rawValue) else { throw TPMError(.hash).parameter(5) }
         guard nonceCaller.count >= 16, nonceCaller.count <= authHash.digestSize else { throw TPMError.size.parameter(1) }
 
-        let tpmKey = c.handles[0], bind = c.handles[1]
+        let tpmKey = c.handles[0]
+        let bind = c.handles[1]
         var salt: [UInt8] = []
         if tpmKey != .null {
             salt = try decryptSalt(tpmKey: tpmKey, encryptedSalt: encryptedSalt, nonceCaller: nonceCaller)
