@@ -268,6 +268,43 @@ extension TPM {
     }
 }
 
+// MARK: - the shared checks of PolicySigned, PolicySecret and PolicyTicket
+
+extension TPM {
+    /// The deadline an authorization with `expiration` sets (Part 3, 23.3; the reference's
+    /// ComputeAuthTimeout), in Time: 0 for none; |expiration| seconds after the session's
+    /// start when the caller gave the session's nonceTPM, otherwise |expiration| seconds of
+    /// Time (keeping the current millisecond, so that it never expires early).
+    func authTimeout(_ s: Session, expiration: Int32, nonceTPM: [UInt8]) -> UInt64 {
+        guard expiration != 0, let p = s.policy else { return 0 }
+        let seconds = UInt64(expiration.magnitude)
+        if nonceTPM.isEmpty { return seconds * 1000 + currentTime() % 1000 }
+        return p.startTime &+ seconds * 1000
+    }
+
+    /// The checks PolicySigned, PolicySecret and PolicyTicket make on their common parameters
+    /// (the reference's PolicyParameterChecks), each error numbered for the parameter given:
+    /// a nonceTPM that is not the session's (TPM_RC_NONCE), a deadline that has passed or
+    /// belongs to another power cycle (TPM_RC_EXPIRED), a cpHashA of the wrong size
+    /// (TPM_RC_SIZE) or other than the session's (TPM_RC_CPHASH).
+    func policyParameterChecks(
+        _ s: Session, authTimeout: UInt64, cpHashA: [UInt8], nonceTPM: [UInt8]?, nonceParameter: Int, cpHashParameter: Int,
+        expirationParameter: Int
+    ) throws {
+        guard let p = s.policy else { throw TPMError(.policyFail) }
+        if let nonceTPM, !nonceTPM.isEmpty, !constantTimeEqual(nonceTPM, s.nonceTPM) {
+            throw TPMError(.nonce).parameter(nonceParameter)
+        }
+        if authTimeout != 0 && (authTimeout < currentTime() || p.epoch != timeEpoch) {
+            throw TPMError(.expired).parameter(expirationParameter)
+        }
+        if !cpHashA.isEmpty {
+            guard cpHashA.count == p.digest.count else { throw TPMError.size.parameter(cpHashParameter) }
+            if let r = p.restriction, r.digest != cpHashA { throw TPMError(.cpHash) }
+        }
+    }
+}
+
 extension TPM {
     /// Physical presence, as the platform signals it (the mssim platform port's PP on and
     /// off): PolicyPhysicalPresence needs it asserted when the session is used.

@@ -339,4 +339,48 @@ final class PolicyTests: XCTestCase {
         // DUP and ADMIN roles need a policy with a command code (no such command yet).
         XCTAssertTrue(tpm.isPolicySessionRequired(.owner, role: .admin))
     }
+
+    // MARK: the machinery PolicySigned, PolicySecret and PolicyTicket will use
+
+    func testPolicyParameterChecksAndAuthTimeout() throws {
+        let clock = TestClock()
+        let tpm = startedTPM(clock: clock)
+        let c = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        clock.advance(2_500)
+        var s = try XCTUnwrap(tpm.loadedSession(c.handle))
+        XCTAssertEqual(tpm.authTimeout(s, expiration: 0, nonceTPM: s.nonceTPM), 0)
+        // With the session's nonce: seconds after the session started (Time 0 here).
+        XCTAssertEqual(tpm.authTimeout(s, expiration: -10, nonceTPM: s.nonceTPM), 10_000)
+        XCTAssertEqual(tpm.authTimeout(s, expiration: Int32.min, nonceTPM: s.nonceTPM), 2_147_483_648_000)
+        // Without: absolute seconds of Time, keeping the current millisecond.
+        XCTAssertEqual(tpm.authTimeout(s, expiration: 3, nonceTPM: []), 3_500)
+        func check(_ timeout: UInt64 = 0, cpHash: [UInt8] = [], nonce: [UInt8]? = nil) -> UInt32? {
+            do {
+                try tpm.policyParameterChecks(
+                    s, authTimeout: timeout, cpHashA: cpHash, nonceTPM: nonce, nonceParameter: 1, cpHashParameter: 2, expirationParameter: 4)
+                return nil
+            } catch let e as TPMError { return e.rc.rawValue } catch { return 0 }
+        }
+        XCTAssertNil(check(nonce: s.nonceTPM))
+        XCTAssertNil(check(nonce: []))
+        XCTAssertEqual(check(nonce: [UInt8](repeating: 1, count: 32)), 0x1CF)
+        XCTAssertNil(check(3_000))
+        XCTAssertEqual(check(2_499), 0x4E3)
+        XCTAssertEqual(check(cpHash: [1]), 0x2D5)
+        XCTAssertNil(check(cpHash: [UInt8](repeating: 1, count: 32)))
+        s.policy?.restriction = PolicyRestriction(kind: .cpHash, digest: [UInt8](repeating: 2, count: 32))
+        XCTAssertEqual(check(cpHash: [UInt8](repeating: 1, count: 32)), 0x151)
+        // Another power cycle: every deadline has passed.
+        s.policy?.epoch = tpm.timeEpoch + 1
+        XCTAssertEqual(check(UInt64.max), 0x4E3)
+        // The context update: H(H(old || code || name) || policyRef), cpHash and the earliest
+        // deadline kept.
+        var u = try XCTUnwrap(tpm.loadedSession(c.handle))
+        u.policyContextUpdate(.policySecret, name: [7], policyRef: [8], cpHash: [UInt8](repeating: 3, count: 32), timeout: 9_000)
+        u.policyContextUpdate(.policySecret, name: [7], policyRef: nil, cpHash: nil, timeout: 12_000)
+        let first = H(H(Self.zero, cc(.policySecret), [7]), [8])
+        XCTAssertEqual(u.policy?.digest, H(first, cc(.policySecret), [7]))
+        XCTAssertEqual(u.policy?.restriction, PolicyRestriction(kind: .cpHash, digest: [UInt8](repeating: 3, count: 32)))
+        XCTAssertEqual(u.policy?.timeout, 9_000)
+    }
 }
