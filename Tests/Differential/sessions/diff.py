@@ -26,7 +26,7 @@ for h in handles(0x02000000) + handles(0x03000000) + handles(0x80000000):
     flush(h)
 # owner auth empty (try a few known)
 def pwauth(p): return u32(9 + len(p)) + u32(0x40000009) + b2(b'') + b'\x01' + b2(p)
-for pw in [b'', b'owner', b'newowner', b'x']:
+for pw in [b'', b'owner', b'newowner', b'x', b'pw']:
     if rc(cmd(0x129, u32(0x40000001) + pwauth(pw) + b2(b''), 0x8002)) == 0: break
 log('pcr allocation', getcap(5, 0, 10).hex())
 
