@@ -165,7 +165,7 @@ extension TPM {
                 // A trial session cannot authorize, encrypt or audit anything.
                 if session.isTrial { throw TPMError(.attributes).session(n) }
                 // A session bound to a DA-protected entity is subject to lockout however it is
-                // used (a policy session stays usable: it is never bound).
+                // used (an unbound policy session stays usable in lockout).
                 if session.isDABound { try checkLockedOut(lockoutAuth: session.isLockoutBound) }
                 if s.attributes.contains(.audit) { _ = area.cpHash(session.authHash) }
             }

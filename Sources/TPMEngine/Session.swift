@@ -106,15 +106,6 @@ extension TPM {
         volatile.sessionSlots[i] = .loaded(s)
     }
 
-    /// The handle a loaded session is known by (its type decides 0x02 or 0x03).
-    func handleOfSlot(_ i: Int) -> TPMHandle? {
-        switch volatile.sessionSlots[i] {
-        case .free: return nil
-        case .loaded(let s): return TPM.sessionHandle(index: i, policy: s.isPolicy)
-        case .saved: return TPM.sessionHandle(index: i, policy: false)
-        }
-    }
-
     var loadedSessionCount: Int { volatile.sessionSlots.filter(\.isLoaded).count }
     var activeSessionCount: Int { volatile.sessionSlots.filter { !$0.isFree }.count }
 
