@@ -152,8 +152,12 @@ func runPython(_ script: String, args: [String], timeout: TimeInterval = 120) ->
     p.standardOutput = pipe
     p.standardError = pipe
     do { try p.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    // The scripts print little, so the pipe never fills while the child runs.
+    let deadline = Date().addingTimeInterval(timeout)
+    while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+    if p.isRunning { p.terminate() }
     p.waitUntilExit()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
     return (p.terminationStatus, String(decoding: data, as: UTF8.self))
 }
 
