@@ -20,11 +20,15 @@ public enum SymmetricMode: UInt16, CaseIterable, Sendable {
 public enum AESCipher {
     public static let blockSize = 16
 
-    public static func encrypt(_ mode: SymmetricMode, key: [UInt8], iv: [UInt8], _ input: [UInt8]) throws -> (output: [UInt8], ivOut: [UInt8]) {
+    public static func encrypt(_ mode: SymmetricMode, key: [UInt8], iv: [UInt8], _ input: [UInt8]) throws
+        -> (output: [UInt8], ivOut: [UInt8])
+    {
         try run(mode, key: key, iv: iv, input, encrypt: true)
     }
 
-    public static func decrypt(_ mode: SymmetricMode, key: [UInt8], iv: [UInt8], _ input: [UInt8]) throws -> (output: [UInt8], ivOut: [UInt8]) {
+    public static func decrypt(_ mode: SymmetricMode, key: [UInt8], iv: [UInt8], _ input: [UInt8]) throws
+        -> (output: [UInt8], ivOut: [UInt8])
+    {
         try run(mode, key: key, iv: iv, input, encrypt: false)
     }
 

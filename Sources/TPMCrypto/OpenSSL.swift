@@ -177,6 +177,27 @@ final class BigNum {
         return r
     }
 
+    /// The remainder of this number divided by a machine word (w > 0).
+    func remainder(dividingBy w: UInt) -> UInt {
+        let r = BN_mod_word(ref, w)
+        precondition(r != UInt.max, "BN_mod_word failed")
+        return r
+    }
+
+    /// a^e mod m through a Montgomery context prepared for m (public values: primality tests).
+    static func modExp(_ a: BigNum, _ e: BigNum, _ mont: MontgomeryContext, _ ctx: BNContext) -> BigNum {
+        let r = BigNum()
+        precondition(BN_mod_exp_mont(r.ref, a.ref, e.ref, mont.modulus.ref, ctx.ref, mont.ref) == 1, "BN_mod_exp_mont failed")
+        return r
+    }
+
+    /// a^2 mod m.
+    static func modSquare(_ a: BigNum, _ m: BigNum, _ ctx: BNContext) -> BigNum {
+        let r = BigNum()
+        precondition(BN_mod_sqr(r.ref, a.ref, m.ref, ctx.ref) == 1, "BN_mod_sqr failed")
+        return r
+    }
+
     /// Probable-prime test: trial division, then Miller-Rabin with OpenSSL's round count
     /// (64 rounds up to 2048 bits, 128 above), so a composite passes with probability < 2^-128.
     func isProbablePrime(_ ctx: BNContext) -> Bool {
@@ -184,6 +205,26 @@ final class BigNum {
         if r < 0 { ERR_clear_error() }
         return r == 1
     }
+}
+
+/// A Montgomery context for repeated exponentiation modulo one odd number.
+final class MontgomeryContext {
+    let ref: OpaquePointer
+    let modulus: BigNum
+
+    /// Nil unless m is odd and greater than 1.
+    init?(_ m: BigNum, _ ctx: BNContext) {
+        guard m.isOdd, !m.isOne, let mont = BN_MONT_CTX_new() else { return nil }
+        guard BN_MONT_CTX_set(mont, m.ref, ctx.ref) == 1 else {
+            BN_MONT_CTX_free(mont)
+            ERR_clear_error()
+            return nil
+        }
+        ref = mont
+        modulus = m
+    }
+
+    deinit { BN_MONT_CTX_free(ref) }
 }
 
 // MARK: - Elliptic curves

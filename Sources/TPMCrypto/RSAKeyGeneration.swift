@@ -10,9 +10,9 @@
 /// candidate, q the first accepted one after it. Each prime may use at most 32 * b
 /// candidates (the chance of needing more is below 2^-130); then generation fails.
 ///
-/// "Prime" is the mathematical property: OpenSSL's BN_check_prime (trial division, then 64 or
-/// 128 Miller-Rabin rounds) decides it, wrongly with probability below 2^-128, so the output is
-/// a pure function of the source's bits whatever test a later version uses.
+/// "Prime" is the mathematical property. `PrimalityTest` decides it (trial division, then
+/// Miller-Rabin with FIPS 186-5 round counts), wrongly with probability below 2^-112, so the
+/// output is a pure function of the source's bits whatever test a later version uses.
 extension RSAPrivateKey {
     public static let modulusBitsRangeForGeneration = 1024...4096
 
@@ -29,13 +29,13 @@ extension RSAPrivateKey {
         let b = modulusBits / 2
         let e = BigNum(UInt(exponent))
         let ctx = BNContext()
-        let p = try findPrime(bits: b, exponent: e, source: &source, ctx: ctx) { _ in true }
+        let p = try findPrime(bits: b, exponent: exponent, source: &source, ctx: ctx) { _ in true }
         let minDistance = BigNum(1)
         minDistance.setBit(b - 100)
         minDistance.setBit(0)  // > 2^(b-100) means >= 2^(b-100) + 1
         let dFloor = BigNum(0)
         dFloor.setBit(b)
-        let q = try findPrime(bits: b, exponent: e, source: &source, ctx: ctx) { q in
+        let q = try findPrime(bits: b, exponent: exponent, source: &source, ctx: ctx) { q in
             let diff = BigNum.compare(p, q) >= 0 ? p - q : q - p
             guard BigNum.compare(diff, minDistance) >= 0 else { return false }
             guard let d = privateExponent(p: p, q: q, e: e) else { return false }
@@ -45,11 +45,12 @@ extension RSAPrivateKey {
     }
 
     /// The first candidate of `bits` bits (top two and lowest bit set) that is prime, has
-    /// gcd(c - 1, e) = 1 and satisfies `accept`.
-    static func findPrime<S: BitSource>(bits b: Int, exponent e: BigNum, source: inout S, ctx: BNContext,
+    /// gcd(c - 1, e) = 1 and satisfies `accept`. The checks are ordered cheapest first; the
+    /// candidate accepted does not depend on the order.
+    static func findPrime<S: BitSource>(bits b: Int, exponent e: UInt32, source: inout S, ctx: BNContext,
                                         accept: (BigNum) -> Bool) throws -> BigNum
     {
-        let one = BigNum(1)
+        let eWord = UInt(e)
         for _ in 0..<(32 * b) {
             var raw = source.nextBits(b)
             let c = BigNum(raw)
@@ -57,9 +58,18 @@ extension RSAPrivateKey {
             c.setBit(b - 1)
             c.setBit(b - 2)
             c.setBit(0)
-            guard BigNum.gcd(c - one, e).isOne, c.isProbablePrime(ctx), accept(c) else { continue }
+            guard !PrimalityTest.hasSmallFactor(c) else { continue }
+            // gcd(c - 1, e) = gcd(e, (c - 1) mod e), in machine words.
+            guard wordGCD(eWord, (c.remainder(dividingBy: eWord) + eWord - 1) % eWord) == 1 else { continue }
+            guard PrimalityTest.isProbablePrime(c, ctx), accept(c) else { continue }
             return c
         }
         throw TPMCryptoError.noResult
     }
+}
+
+private func wordGCD(_ a: UInt, _ b: UInt) -> UInt {
+    var (x, y) = (a, b)
+    while y != 0 { (x, y) = (y, x % y) }
+    return x
 }

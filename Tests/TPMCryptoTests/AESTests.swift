@@ -103,7 +103,9 @@ final class AESTests: XCTestCase {
             }
             XCTAssertThrowsError(try AESCipher.decrypt(m, key: key, iv: iv, [UInt8](repeating: 0, count: 17)))
         }
-        XCTAssertThrowsError(try AESCipher.encrypt(.cfb, key: [1, 2, 3], iv: iv, [1])) { XCTAssertEqual($0 as? TPMCryptoError, .badKeyOrIV) }
+        XCTAssertThrowsError(try AESCipher.encrypt(.cfb, key: [1, 2, 3], iv: iv, [1])) {
+            XCTAssertEqual($0 as? TPMCryptoError, .badKeyOrIV)
+        }
         XCTAssertThrowsError(try AESCipher.encrypt(.ofb, key: key, iv: [1], [1])) { XCTAssertEqual($0 as? TPMCryptoError, .badKeyOrIV) }
         // Empty input: nothing out, the IV unchanged.
         for m in [SymmetricMode.cbc, .cfb, .ofb, .ctr] {
