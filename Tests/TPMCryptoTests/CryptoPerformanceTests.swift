@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import TPMCrypto
 import XCTest
@@ -49,6 +50,14 @@ final class CryptoPerformanceTests: XCTestCase {
             let peer = try ECCPrivateKey.generate(curve: curve, using: &drbg).publicKey
             try time("ECDH \(curve) ZGen", 1000) { _ in _ = try ecc.sharedPoint(with: peer) }
         }
+        // swift-crypto (BoringSSL) for comparison: it cannot take our nonces or return the
+        // full ECDH point, so TPMCrypto uses OpenSSL for ECC.
+        let p384 = P384.Signing.PrivateKey()
+        time("swift-crypto P-384 sign (random nonce, for comparison)", 1000) { _ in _ = try? p384.signature(for: digest) }
+        let p384ka = P384.KeyAgreement.PrivateKey(), p384peer = P384.KeyAgreement.PrivateKey().publicKey
+        time("swift-crypto P-384 ECDH x only (for comparison)", 1000) { _ in _ = try? p384ka.sharedSecretFromKeyAgreement(with: p384peer) }
+        let p256 = P256.Signing.PrivateKey()
+        time("swift-crypto P-256 sign (random nonce, for comparison)", 1000) { _ in _ = try? p256.signature(for: digest) }
         let aesKey = [UInt8](repeating: 1, count: 16), iv = [UInt8](repeating: 2, count: 16)
         let data = [UInt8](repeating: 3, count: 1024)
         try time("AES-128-CFB 1 KiB", 2000) { _ in _ = try AESCipher.encrypt(.cfb, key: aesKey, iv: iv, data) }
