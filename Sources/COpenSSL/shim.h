@@ -1,6 +1,6 @@
 // The system's OpenSSL libcrypto (libssl-dev), for TPMCrypto only. Besides the headers, three
-// small helpers that would need macros or pointer walking in Swift. TPMCrypto's OpenSSL.swift is
-// the only Swift file that calls into this module.
+// small helpers that would need macros, deprecated declarations or pointer walking in Swift.
+// TPMCrypto's OpenSSL.swift is the only Swift file that imports this module.
 #ifndef VTPM_COPENSSL_SHIM_H
 #define VTPM_COPENSSL_SHIM_H
 
@@ -51,31 +51,6 @@ done:
         for (OSSL_PARAM *p = params; p->key != NULL; p++) OPENSSL_cleanse(p->data, p->data_size);
         OSSL_PARAM_free(params);
     }
-    OSSL_PARAM_BLD_free(bld);
-    EVP_PKEY_CTX_free(ctx);
-    return pkey;
-}
-
-/// An RSA public key (EVP_PKEY) from n and e; NULL on failure.
-static inline EVP_PKEY *vtpm_rsa_public(const BIGNUM *n, const BIGNUM *e) {
-    EVP_PKEY *pkey = NULL;
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    OSSL_PARAM *params = NULL;
-    EVP_PKEY_CTX *ctx = NULL;
-    if (bld == NULL) goto done;
-    if (!OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n)
-        || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
-        goto done;
-    params = OSSL_PARAM_BLD_to_param(bld);
-    if (params == NULL) goto done;
-    ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-    if (ctx == NULL || EVP_PKEY_fromdata_init(ctx) <= 0
-        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        EVP_PKEY_free(pkey);
-        pkey = NULL;
-    }
-done:
-    OSSL_PARAM_free(params);
     OSSL_PARAM_BLD_free(bld);
     EVP_PKEY_CTX_free(ctx);
     return pkey;

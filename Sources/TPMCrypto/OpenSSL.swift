@@ -1,4 +1,4 @@
-import COpenSSL
+internal import COpenSSL
 
 // The one Swift file that touches OpenSSL's libcrypto and raw pointers (with
 // Sources/COpenSSL/shim.h). Everything here is internal: small owning wrappers whose deinit
