@@ -25,7 +25,8 @@ final class CryptoPerformanceTests: XCTestCase {
                                                 contextU: HashAlgorithm.sha256.digest([UInt8(i)]), contextV: [], modulusBits: 2048)
         }
         try time("RSA-3072 primary derivation", 5) { i in
-            _ = try PrimaryKeyDerivation.rsaKey(hash: .sha256, seed: seed, label: "P", contextU: [UInt8(i)], contextV: [], modulusBits: 3072)
+            _ = try PrimaryKeyDerivation.rsaKey(hash: .sha256, seed: seed, label: "P", contextU: [UInt8(i)], contextV: [],
+                                                modulusBits: 3072)
         }
         try time("ECC P-256 primary derivation", 200) { i in
             _ = try PrimaryKeyDerivation.eccKey(hash: .sha256, seed: seed, label: "P", contextU: [UInt8(i)], contextV: [], curve: .nistP256)
@@ -39,9 +40,12 @@ final class CryptoPerformanceTests: XCTestCase {
         var drbg = HMACDRBG(entropy: seed)
         try time("RSA-2048 RSAPSS sign", 500) { _ in _ = try key.signPSS(hash: .sha256, digest: digest, using: &drbg) }
         let sig = try key.signPKCS1v15(hash: .sha256, digest: digest)
-        time("RSA-2048 RSASSA verify", 2000) { _ in XCTAssertTrue(key.publicKey.verifyPKCS1v15(hash: .sha256, digest: digest, signature: sig)) }
-        let ct = try key.publicKey.encryptOAEP(hash: .sha256, label: RSAPublicKey.oaepLabel("DUPLICATE"), [1, 2, 3], using: &drbg)
-        try time("RSA-2048 OAEP decrypt", 500) { _ in _ = try key.decryptOAEP(hash: .sha256, label: RSAPublicKey.oaepLabel("DUPLICATE"), ct) }
+        time("RSA-2048 RSASSA verify", 2000) { _ in
+            XCTAssertTrue(key.publicKey.verifyPKCS1v15(hash: .sha256, digest: digest, signature: sig))
+        }
+        let label = RSAPublicKey.oaepLabel("DUPLICATE")
+        let ct = try key.publicKey.encryptOAEP(hash: .sha256, label: label, [1, 2, 3], using: &drbg)
+        try time("RSA-2048 OAEP decrypt", 500) { _ in _ = try key.decryptOAEP(hash: .sha256, label: label, ct) }
         for curve in ECCCurve.allCases {
             let ecc = try ECCPrivateKey.generate(curve: curve, using: &drbg)
             try time("ECDSA \(curve) sign", 1000) { _ in _ = try ecc.signECDSA(digest: digest, using: &drbg) }

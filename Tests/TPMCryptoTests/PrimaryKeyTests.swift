@@ -57,7 +57,8 @@ final class PrimaryKeyTests: XCTestCase {
     /// Every input matters: changing any one gives another key.
     func testEveryInputChangesTheKey() throws {
         let seed = [UInt8](repeating: 7, count: 32)
-        func key(_ h: HashAlgorithm = .sha256, seed s: [UInt8]? = nil, label: String = "L", u: [UInt8] = [1], v: [UInt8] = []) throws -> [UInt8] {
+        func key(_ h: HashAlgorithm = .sha256, seed s: [UInt8]? = nil, label: String = "L", u: [UInt8] = [1],
+                 v: [UInt8] = []) throws -> [UInt8] {
             try PrimaryKeyDerivation.eccKey(hash: h, seed: s ?? seed, label: label, contextU: u, contextV: v, curve: .nistP256).scalar()
         }
         let base = try key()
