@@ -68,6 +68,9 @@ public final class InstanceCore {
     public private(set) var isRunning = false
     /// The state on disk was replaced (SET_STATEBLOB): the next _TPM_Init loads it.
     private var reloadFromStore = false
+    /// A volatile blob may be on disk. It is bound to the permanent state it was saved
+    /// with, so the first later NV write makes it unloadable: it is removed then.
+    private var volatileMayBeStored = true
     /// Locality for commands that arrive without one (swtpm data channel; SET_LOCALITY).
     public var locality: UInt8 = 0
     /// TPM_ACCESS.tpmEstablishment (PC Client PTP): set only by an H-CRTM/DRTM event
@@ -183,6 +186,10 @@ public final class InstanceCore {
         guard let tpm, tpm.nvChanged else { return }
         try store.write(.permanent, tpm.exportPermanentState())
         tpm.acknowledgeNVWrite()
+        if volatileMayBeStored {
+            try store.delete(.volatile)
+            volatileMayBeStored = false
+        }
     }
 
     /// Makes sure nothing is left unsaved (graceful exit). The volatile state is not kept:
@@ -198,8 +205,11 @@ public final class InstanceCore {
     public func storeVolatile() throws(InstanceError) {
         guard isRunning, let tpm else { throw .wrongPowerState }
         do {
-            try persistIfNeeded()
+            // The pair on disk must match: the volatile part names the permanent part's digest.
+            try store.write(.permanent, tpm.exportPermanentState())
+            tpm.acknowledgeNVWrite()
             try store.write(.volatile, tpm.exportVolatileState())
+            volatileMayBeStored = true
         } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
     }
 
@@ -227,6 +237,7 @@ public final class InstanceCore {
             } else {
                 if blob == .permanent { _ = try TPM(environment: environment, permanentState: bytes) }
                 try store.write(blob, bytes)
+                if blob == .volatile { volatileMayBeStored = true }
             }
         } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
         reloadFromStore = true

@@ -81,6 +81,13 @@ enum Commands {
         be32(16) + be32(9) + be32(0x4000_0009) + [0, 0, 1, 0, 0] + be32(1) + [0x00, 0x0B] + [UInt8](repeating: 1, count: 32))
     /// PCR_Read(sha256: PCR 16).
     static let read16 = tpmCommand(.pcrRead, be32(1) + [0x00, 0x0B, 3, 0, 0, 1])
+    /// HierarchyChangeAuth(TPM_RH_OWNER) with a password session, setting `newAuth`.
+    static func changeOwnerAuth(password: [UInt8], newAuth: [UInt8]) -> [UInt8] {
+        let session = be32(0x4000_0009) + [0, 0, 1] + [0, UInt8(password.count)] + password
+        return tpmCommand(
+            .hierarchyChangeAuth, tag: .sessions,
+            be32(0x4000_0001) + be32(UInt32(session.count)) + session + [0, UInt8(newAuth.count)] + newAuth)
+    }
     /// SHA-256(32 x 0x00 || 32 x 0x01), computed with Python hashlib.
     static let extended16 = bytes(hex: "5c85955f709283ecce2b74f1b1552918819f390911816e7bb466805a38ab87f3")
 }

@@ -132,6 +132,97 @@ final class InstanceTests: XCTestCase {
         }
     }
 
+    /// An NV change survives a crash right after its response: no flush, no orderly exit.
+    /// (swtpm answers a wrong owner password with TPM_RC_BAD_AUTH for session 1, 0x9a2.)
+    func testNVChangeSurvivesCrash() throws {
+        let dir = temporaryDirectory(self)
+        do {
+            let instance = try makeInstance(self, dir: dir, seed: 1)
+            try instance.sync { core in
+                try core.powerOn(resumeVolatile: true)
+                XCTAssertEqual(responseCode(core.execute(Commands.startupClear)), 0)
+                XCTAssertEqual(responseCode(core.execute(Commands.changeOwnerAuth(password: [], newAuth: Array("abc".utf8)))), 0)
+                core.store.release()  // the process dies here
+            }
+        }
+        let instance = try makeInstance(self, dir: dir, seed: 2)
+        try instance.sync { core in
+            try core.powerOn(resumeVolatile: true)
+            XCTAssertEqual(responseCode(core.execute(Commands.startupClear)), 0)
+            XCTAssertEqual(responseCode(core.execute(Commands.changeOwnerAuth(password: [], newAuth: []))), 0x9A2)
+            XCTAssertEqual(responseCode(core.execute(Commands.changeOwnerAuth(password: Array("abc".utf8), newAuth: []))), 0)
+        }
+    }
+
+    /// QEMU's migration sequence: on the source GET_STATEBLOB permanent, volatile and
+    /// savestate; on the destination STOP, SET_STATEBLOB x3, INIT without "delete volatile".
+    /// The destination continues where the source was: started, same PCRs.
+    func testMigrationThroughStateBlobs() throws {
+        let source = try makeInstance(self, seed: 1)
+        var blobs: [[UInt8]] = []
+        try source.sync { core in
+            try core.powerOn(resumeVolatile: true)
+            XCTAssertEqual(responseCode(core.execute(Commands.startupClear)), 0)
+            XCTAssertEqual(responseCode(core.execute(Commands.extend16)), 0)
+            for type: UInt32 in [1, 2, 3] {
+                let reply = ControlChannel.stateBlobReply(type: type, offset: 0, core: core)
+                let result = reply[0..<4].reduce(0) { $0 << 8 | UInt32($1) }
+                XCTAssertEqual(result, type == 3 ? PTM.Result.retry : 0)
+                blobs.append(Array(reply[16...]))
+            }
+        }
+        XCTAssertFalse(blobs[0].isEmpty)
+        XCTAssertFalse(blobs[1].isEmpty)
+        let destination = try makeInstance(self, seed: 2)
+        try destination.sync { core in
+            try core.powerOn(resumeVolatile: true)
+            core.powerOff()
+            for (type, blob) in zip([UInt32(1), 2, 3], blobs) {
+                let m = ControlMessage(code: 13, body: be32(0) + be32(type) + be32(UInt32(blob.count)) + blob)
+                XCTAssertEqual(ControlChannel.handle(m, core: core).0, be32(0), "type \(type)")
+            }
+            try core.powerOn(resumeVolatile: true)
+            let read = core.execute(Commands.read16)
+            XCTAssertEqual(responseCode(read), 0, "already started: no Startup needed")
+            XCTAssertEqual(Array(read.suffix(32)), Commands.extended16)
+            XCTAssertNil(try core.store.read(.volatile), "a resumed volatile state is used once")
+        }
+    }
+
+    /// A stored volatile state names the permanent state it belongs to; the first NV write
+    /// after it makes it stale, and it is removed rather than left to fail a later start.
+    func testStaleVolatileStateIsRemoved() throws {
+        let instance = try makeInstance(self)
+        try instance.sync { core in
+            try core.powerOn(resumeVolatile: true)
+            XCTAssertEqual(responseCode(core.execute(Commands.startupClear)), 0)
+            try core.storeVolatile()
+            XCTAssertNotNil(try core.store.read(.volatile))
+            XCTAssertEqual(responseCode(core.execute(Commands.changeOwnerAuth(password: [], newAuth: [1]))), 0)
+            XCTAssertNil(try core.store.read(.volatile))
+        }
+    }
+
+    /// STORE_VOLATILE, then a new process: it resumes without Startup, PCRs kept.
+    func testSuspendAndResumeAcrossProcesses() throws {
+        let dir = temporaryDirectory(self)
+        do {
+            let instance = try makeInstance(self, dir: dir, seed: 1)
+            try instance.sync { core in
+                try core.powerOn(resumeVolatile: true)
+                XCTAssertEqual(responseCode(core.execute(Commands.startupClear)), 0)
+                XCTAssertEqual(responseCode(core.execute(Commands.extend16)), 0)
+                try core.storeVolatile()
+                core.store.release()
+            }
+        }
+        let instance = try makeInstance(self, dir: dir, seed: 2)
+        try instance.sync { core in
+            try core.powerOn(resumeVolatile: true)
+            XCTAssertEqual(Array(core.execute(Commands.read16).suffix(32)), Commands.extended16)
+        }
+    }
+
     func testPerform() async throws {
         let instance = try makeInstance(self)
         try instance.sync { try $0.powerOn(resumeVolatile: true) }
