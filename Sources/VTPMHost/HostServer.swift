@@ -49,6 +49,7 @@ public final class HostServer: @unchecked Sendable {
     private let terminated: EventLoopPromise<Void>
     private let terminating: NIOLoopBoundBox<Bool>
     private var signalSources: [any DispatchSourceSignal] = []
+    private var isShutDown = false
     /// `--terminate`: exit when a data connection ends.
     public var terminateOnDataDisconnect = false
 
@@ -141,8 +142,11 @@ public final class HostServer: @unchecked Sendable {
         shutdown()
     }
 
-    /// Stops listening and saves the state (what `waitForTermination` does after the request).
+    /// Stops listening and saves the state (what `waitForTermination` does after the
+    /// request). Call it from one thread; calls after the first do nothing.
     public func shutdown() {
+        guard !isShutDown else { return }
+        isShutDown = true
         try? loop.submit { self.markTerminated() }.wait()
         for c in channels { try? c.close().wait() }
         channels.removeAll()

@@ -203,7 +203,9 @@ public enum SwtpmCommandLine {
     static func port(_ s: String?, _ what: String) throws(SwtpmUsageError) -> Int? {
         guard let s else { return nil }
         let p = try number(s, what)
-        guard p < 0x10000 else { throw SwtpmUsageError("\(what == "ctrl" ? "TCP control channel port" : "TCP socket port") outside valid range") }
+        guard p < 0x10000 else {
+            throw SwtpmUsageError("\(what == "ctrl" ? "TCP control channel port" : "TCP socket port") outside valid range")
+        }
         return p
     }
 
@@ -231,16 +233,22 @@ public enum SwtpmCommandLine {
 
     static func parseControl(_ text: String) throws(SwtpmUsageError) -> Endpoint {
         let g = try group(text, "ctrl", allowed: ["type", "path", "port", "bindaddr", "ifname", "fd", "clientfd", "mode", "uid", "gid"])
-        if g["fd"] != nil || g["clientfd"] != nil { throw SwtpmUsageError("--ctrl fd=/clientfd= are not supported by vtpm; use port= or path=") }
+        if g["fd"] != nil || g["clientfd"] != nil {
+            throw SwtpmUsageError("--ctrl fd=/clientfd= are not supported by vtpm; use port= or path=")
+        }
         if g["ifname"] != nil { throw SwtpmUsageError("--ctrl ifname=... is not supported by vtpm; use bindaddr=") }
         if g["uid"] != nil || g["gid"] != nil { throw SwtpmUsageError("--ctrl uid=/gid= are not supported by vtpm") }
         guard let type = g["type"] else { throw SwtpmUsageError("Missing type parameter for control channel") }
         switch type {
         case "unixio":
-            guard let path = g["path"], !path.isEmpty else { throw SwtpmUsageError("Missing path and fd options for UnixIO control channel") }
+            guard let path = g["path"], !path.isEmpty else {
+                throw SwtpmUsageError("Missing path and fd options for UnixIO control channel")
+            }
             return .unix(path: path, mode: try g["mode"].map { m throws(SwtpmUsageError) in try mode(m, "ctrl") } ?? 0o770)
         case "tcp":
-            guard let port = try port(g["port"], "ctrl") else { throw SwtpmUsageError("Missing port and fd options for TCP control channel") }
+            guard let port = try port(g["port"], "ctrl") else {
+                throw SwtpmUsageError("Missing port and fd options for TCP control channel")
+            }
             return .tcp(host: g["bindaddr"] ?? "127.0.0.1", port: port)
         default:
             throw SwtpmUsageError("Unsupport control channel type: \(type)")
@@ -259,7 +267,8 @@ public enum SwtpmCommandLine {
     }
 
     static func parseFlags(_ text: String, into c: inout SwtpmConfiguration) throws(SwtpmUsageError) {
-        let g = try group(text, "flags", allowed: ["not-need-init", "startup-clear", "startup-state", "startup-deactivated", "startup-none"])
+        let g = try group(
+            text, "flags", allowed: ["not-need-init", "startup-clear", "startup-state", "startup-deactivated", "startup-none"])
         if g["not-need-init"] != nil { c.notNeedInit = true }
         if g["startup-clear"] != nil {
             c.startup = .clear

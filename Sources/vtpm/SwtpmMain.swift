@@ -92,7 +92,9 @@ enum SwtpmMain {
             }
             if let startup = config.startup {
                 let rc = instance.sync { $0.startup(startup == .clear ? .clear : .state) }
-                if rc != 0 { log.error("TPM2_Startup returned 0x\(String(rc, radix: 16))") }
+                // swtpm, too, goes on: a TPM resumed from a saved volatile state is already started
+                // (TPM_RC_INITIALIZE).
+                if rc != 0 { log.info("TPM2_Startup returned 0x\(String(rc, radix: 16))") }
             }
         }
         let server = HostServer(instance: instance, log: log)

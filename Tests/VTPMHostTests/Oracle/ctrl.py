@@ -1,3 +1,15 @@
+#!/usr/bin/env python3
+"""Records swtpm's control-channel answers (the expected values in ControlChannelTests).
+
+Start a reference swtpm, then run this against its control port:
+    swtpm socket --tpm2 --server type=tcp,port=P --ctrl type=tcp,port=Q --tpmstate dir=DIR \
+        --flags not-need-init --seccomp action=none &
+    python3 ctrl.py Q [name ...]
+Each request goes in one write on its own connection; the answer is whatever arrives within
+0.8 s (an incomplete request gets no answer: swtpm closes the connection after 500 ms).
+The sequence stops and restarts the TPM, so run it on a fresh instance. Run it against
+`vtpm swtpm socket ...` the same way to compare.
+"""
 import socket, struct, sys, time
 def ctrl(port, data, wait=1.0, read=True):
     s = socket.create_connection(('127.0.0.1', port))
