@@ -112,6 +112,12 @@ public final class HostServer: @unchecked Sendable {
         return channel.localAddress
     }
 
+    /// A listening error in a few words, as swtpm says it ("Address already in use").
+    public static func describe(_ error: any Error) -> String {
+        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
+        return "\(error)"
+    }
+
     /// Makes SIGTERM and SIGINT end the server gracefully.
     public func handleSignals() {
         for sig in [SIGTERM, SIGINT] {

@@ -99,17 +99,19 @@ enum SwtpmMain {
         }
         let server = HostServer(instance: instance, log: log)
         server.terminateOnDataDisconnect = config.terminate
-        do {
-            if let control = config.control {
-                try server.listen(control, speaking: .swtpmControl(ControlChannel.Options(rejectLocality4: config.rejectLocality4)))
+        var listeners: [(Endpoint, ServerProtocol)] = []
+        if let control = config.control {
+            listeners.append((control, .swtpmControl(ControlChannel.Options(rejectLocality4: config.rejectLocality4))))
+        }
+        if let data = config.server { listeners.append((data, .swtpmData(disconnect: config.disconnect))) }
+        for (endpoint, proto) in listeners {
+            do {
+                try server.listen(endpoint, speaking: proto)
+            } catch {
+                log.error("Could not open socket \(endpoint): \(HostServer.describe(error))")
+                server.shutdown()
+                return 1
             }
-            if let data = config.server {
-                try server.listen(data, speaking: .swtpmData(disconnect: config.disconnect))
-            }
-        } catch {
-            log.error("Could not open socket: \(error)")
-            server.shutdown()
-            return 1
         }
         if let pid = config.pid, !Daemon.writePid(pid) {
             log.error("Could not write the PID file: \(String(cString: strerror(errno)))")

@@ -53,13 +53,15 @@ struct Sim: ParsableCommand {
             throw ExitCode.failure
         }
         let server = HostServer(instance: instance, log: log)
-        do {
-            try server.listen(.tcp(host: host, port: port), speaking: .mssimCommand)
-            try server.listen(.tcp(host: host, port: port + 1), speaking: .mssimPlatform)
-        } catch {
-            log.error("cannot listen on \(host) port \(port) or \(port + 1): \(error)")
-            server.shutdown()
-            throw ExitCode.failure
+        for (endpoint, proto) in [(Endpoint.tcp(host: host, port: port), ServerProtocol.mssimCommand),
+                                  (.tcp(host: host, port: port + 1), .mssimPlatform)] {
+            do {
+                try server.listen(endpoint, speaking: proto)
+            } catch {
+                log.error("cannot listen on \(endpoint): \(HostServer.describe(error))")
+                server.shutdown()
+                throw ExitCode.failure
+            }
         }
         server.handleSignals()
         server.waitForTermination()
