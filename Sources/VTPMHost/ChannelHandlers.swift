@@ -263,11 +263,12 @@ final class MSSimPlatformHandler: OrderedReplyHandler {
         case MSSim.Code.powerOff:
             core.powerOff()
             return (MSSim.ack, .keepOpen)
-        case MSSim.Code.physicalPresenceOn, MSSim.Code.physicalPresenceOff,
-             MSSim.Code.cancelOn, MSSim.Code.cancelOff, MSSim.Code.nvOn, MSSim.Code.nvOff:
-            // Accepted without effect: no engine command depends on physical presence, a
-            // command always runs to completion before the next signal is handled, and NV
-            // stays available (see docs/servers.md).
+        case MSSim.Code.physicalPresenceOn, MSSim.Code.physicalPresenceOff:
+            core.setPhysicalPresence(code == MSSim.Code.physicalPresenceOn)
+            return (MSSim.ack, .keepOpen)
+        case MSSim.Code.cancelOn, MSSim.Code.cancelOff, MSSim.Code.nvOn, MSSim.Code.nvOff:
+            // Accepted without effect: a command always runs to completion before the next
+            // signal is handled, and NV stays available (see docs/servers.md).
             return (MSSim.ack, .keepOpen)
         default:
             core.log.error("unknown platform signal \(code)")

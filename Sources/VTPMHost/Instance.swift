@@ -73,6 +73,9 @@ public final class InstanceCore {
     private var volatileMayBeStored = true
     /// Locality for commands that arrive without one (swtpm data channel; SET_LOCALITY).
     public var locality: UInt8 = 0
+    /// Physical presence as the platform asserts it (mssim PHYS_PRES_ON/OFF). A platform
+    /// input, not TPM state: it outlasts power cycles and is handed to each new TPM.
+    public private(set) var physicalPresence = false
     /// TPM_ACCESS.tpmEstablishment (PC Client PTP): set only by an H-CRTM/DRTM event
     /// sequence (_TPM_Hash_Start), which this host does not offer, so it stays clear.
     public private(set) var tpmEstablished = false
@@ -144,6 +147,7 @@ public final class InstanceCore {
             }
             guard let tpm else { throw InstanceError.wrongPowerState }
             if !tpm.poweredOn { tpm.powerOn() }
+            tpm.setPhysicalPresence(physicalPresence)
             try persistIfNeeded()
             // A suspended state resumes once: kept, it could later roll the TPM back to it.
             if volatile != nil { try store.delete(.volatile) }
@@ -241,6 +245,12 @@ public final class InstanceCore {
             }
         } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
         reloadFromStore = true
+    }
+
+    /// The platform asserts or releases physical presence (PolicyPhysicalPresence checks it).
+    public func setPhysicalPresence(_ asserted: Bool) {
+        physicalPresence = asserted
+        tpm?.setPhysicalPresence(asserted)
     }
 
     /// swtpm RESET_TPMESTABLISHED: allowed from locality 3 or 4 only (PC Client PTP,

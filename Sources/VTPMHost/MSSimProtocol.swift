@@ -23,10 +23,9 @@ public enum MSSim {
     }
 
     /// REMOTE_HANDSHAKE answer: server version 1 and the end-point flags tpmPlatformAvailable
-    /// (0x01) | tpmInRawMode (0x04). tpmSupportsPP (0x08) is not claimed: physical
-    /// presence signals are accepted but nothing here depends on them.
+    /// (0x01) | tpmInRawMode (0x04) | tpmSupportsPP (0x08), as the reference simulator.
     public static let serverVersion: UInt32 = 1
-    public static let endpointFlags: UInt32 = 0x01 | 0x04
+    public static let endpointFlags: UInt32 = 0x01 | 0x04 | 0x08
 
     /// A SEND_COMMAND whose length is above MAX_COMMAND_SIZE is read past and answered
     /// with TPM_RC_COMMAND_SIZE; beyond this length (the reference simulator's own buffer,

@@ -187,7 +187,7 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(send(Commands.getRandom8).count, 20)
 
         tpm.send(be32(15) + be32(1))
-        XCTAssertEqual(tpm.receive(12), be32(1) + be32(5) + be32(0))
+        XCTAssertEqual(tpm.receive(12), be32(1) + be32(0x0D) + be32(0))
 
         platform.send(be32(2))
         XCTAssertEqual(platform.receive(4), be32(0))

@@ -59,7 +59,7 @@ final class MSSimFramerTests: XCTestCase {
         XCTAssertEqual(MSSim.commandReply([1, 2, 3]), be32(3) + [1, 2, 3] + be32(0))
         // Without power, the reference simulator sends an empty response.
         XCTAssertEqual(MSSim.commandReply([]), be32(0) + be32(0))
-        XCTAssertEqual(MSSim.handshakeReply, be32(1) + be32(5) + be32(0))
+        XCTAssertEqual(MSSim.handshakeReply, be32(1) + be32(0x0D) + be32(0))
     }
 
     func testPlatformFramer() {
@@ -99,8 +99,16 @@ final class MSSimFramerTests: XCTestCase {
             XCTAssertEqual(responseCode(core.execute(Commands.getRandom8)), 0)
             XCTAssertEqual(MSSimPlatformHandler.signal(MSSim.Code.reset, core: core).0, MSSim.ack)
             XCTAssertEqual(responseCode(core.execute(Commands.getRandom8)), 0x100, "reset needs a new Startup")
+            // Physical presence is the platform's: it outlasts a power cycle.
+            XCTAssertEqual(MSSimPlatformHandler.signal(MSSim.Code.physicalPresenceOn, core: core).0, MSSim.ack)
+            XCTAssertTrue(core.physicalPresence)
             XCTAssertEqual(MSSimPlatformHandler.signal(MSSim.Code.powerOff, core: core).0, MSSim.ack)
             XCTAssertFalse(core.isRunning)
+            XCTAssertEqual(MSSimPlatformHandler.signal(MSSim.Code.powerOn, core: core).0, MSSim.ack)
+            XCTAssertTrue(core.physicalPresence)
+            XCTAssertEqual(MSSimPlatformHandler.signal(MSSim.Code.physicalPresenceOff, core: core).0, MSSim.ack)
+            XCTAssertFalse(core.physicalPresence)
+            XCTAssertEqual(MSSimPlatformHandler.signal(MSSim.Code.powerOff, core: core).0, MSSim.ack)
             let (nak, after) = MSSimPlatformHandler.signal(99, core: core)
             XCTAssertEqual(nak, be32(1))
             XCTAssertEqual(after, .close)
