@@ -301,3 +301,14 @@ def require_tool(name: str) -> str:
     if path is None:
         raise RuntimeError(f"required tool '{name}' is not installed (scripts/test installs it)")
     return path
+
+
+def power_cycle(tpm: TPMUnderTest) -> None:
+    """_TPM_Init without restarting the process: the swtpm control channel's INIT, or the mssim
+    platform's POWER_OFF + POWER_ON. The TPM then needs a Startup."""
+    if tpm.transport == "swtpm":
+        res = wire.ctrl_result(tpm.aux_port, wire.CTRL_INIT, wire.u32(0))
+        assert res == 0, f"INIT result {res:#x}"
+    else:
+        for code in (wire.MS_POWER_OFF, wire.MS_POWER_ON):
+            assert wire.mssim_platform(tpm.aux_port, code) == 0
