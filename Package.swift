@@ -18,10 +18,13 @@ let package = Package(
     targets: [
         // TPM 2.0 constants, structures and the strict codec (Part 2). No I/O.
         .target(name: "TPMWire"),
-        // Hashes, HMAC, KDFa, DRBG. Knows nothing about commands.
+        // Hashes, HMAC, KDFa, DRBG, AES modes. Knows nothing about commands.
         .target(
             name: "TPMCrypto",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
         ),
         // The TPM itself: a sans-I/O state machine, `execute(locality:command:)`.
         .target(name: "TPMEngine", dependencies: ["TPMWire", "TPMCrypto"]),
@@ -45,7 +48,8 @@ let package = Package(
         .testTarget(name: "TPMCryptoTests", dependencies: ["TPMCrypto"]),
         .testTarget(
             name: "TPMEngineTests",
-            dependencies: ["TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Fixtures")]
         ),
     ]
 )

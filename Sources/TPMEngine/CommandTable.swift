@@ -39,10 +39,12 @@ enum HandleKind: Sendable {
         case .lockout: return h == .lockout
         case .pcr(let allowNull):
             return h.rawValue < UInt32(TPMLimits.pcrCount) || (allowNull && h == .null)
+        // Transient and session handles exist only up to TRANSIENT_LAST and *_SESSION_LAST
+        // (Part 2, 7.5); beyond them the value is outside the type (libtpms agrees).
         case .object(let allowNull):
-            return h.handleType == .transient || h.handleType == .persistent || (allowNull && h == .null)
+            return h.isInTransientRange || h.handleType == .persistent || (allowNull && h == .null)
         case .context:
-            return h.handleType == .transient || h.handleType == .hmacSession || h.handleType == .policySession
+            return h.isInTransientRange || h.isInSessionRange
         }
     }
 }

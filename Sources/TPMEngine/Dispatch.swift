@@ -89,7 +89,9 @@ extension TPM {
 
         // The command code is checked before the TPM's started state (libtpms agrees).
         guard let cmd = TPM.commandIndex[code] else { throw TPMError(.commandCode) }
-        if volatile.failureMode && !cmd.inFailureMode { throw TPMError(.failure) }
+        // Part 3, 5.3 mode checks: in failure mode only the commands allowed there, and only
+        // with TPM_ST_NO_SESSIONS (no session processing in failure mode).
+        if volatile.failureMode && (!cmd.inFailureMode || tag != .noSessions) { throw TPMError(.failure) }
         guard volatile.started || code == .startup else { throw TPMError(.initialize) }
         if volatile.started && code == .startup { throw TPMError(.initialize) }
 
@@ -112,7 +114,8 @@ extension TPM {
             var a = try r.subReader(authSize)
             while !a.isAtEnd {
                 let n = sessions.count + 1
-                guard n <= TPMLimits.maxSessionNumber else { throw TPMError(.authSize) }
+                // A fourth session: libtpms answers TPM_RC_SIZE numbered for that session.
+                guard n <= TPMLimits.maxSessionNumber else { throw TPMError.size.session(n) }
                 do {
                     let h = TPMHandle(try a.u32())
                     guard h == .passwordSession || h.handleType == .hmacSession || h.handleType == .policySession else {

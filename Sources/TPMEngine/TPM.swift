@@ -16,7 +16,11 @@ public final class TPM {
     /// Set by a command that changed persistent state; cleared by the host.
     public internal(set) var nvChanged = false
     /// Whether _TPM_Init has happened since the instance was created or powered off.
-    public private(set) var poweredOn = false
+    public internal(set) var poweredOn = false
+    /// Set when volatile state (with the DRBG's working state) was loaded: the same blob may
+    /// be loaded more than once (a VM snapshot restored twice), so the DRBG takes fresh host
+    /// entropy before its next output and the copies do not produce the same numbers.
+    var drbgReseedPending = false
 
     /// Manufactures a new TPM (Part 1, 14: fresh random seeds and proofs).
     public init(environment: TPMEnvironment, pcrBanks: [TPMAlgID] = [.sha1, .sha256]) {
@@ -32,6 +36,9 @@ public final class TPM {
         persistent.ehProof = drbg.generate(PersistentState.proofSize)
         persistent.shProof = drbg.generate(PersistentState.proofSize)
         persistent.phProof = drbg.generate(PersistentState.proofSize)
+        // A new TPM counts as orderly shut down: its first Startup is a TPM Reset with Safe
+        // Clock (libtpms reports the same after manufacture).
+        persistent.orderlyState = TPMSU.clear.rawValue
         nvChanged = true
     }
 
@@ -92,16 +99,20 @@ public final class TPM {
 
     /// Clock now, advancing the NV copy when an update interval has passed.
     func currentClock() -> UInt64 {
-        let now = env.milliseconds()
-        let elapsed = now &- volatile.clockAnchorMillis
-        let rate = UInt64(TPM.clockNominal + volatile.clockAdjust)
-        let clock = volatile.clockAnchorValue &+ elapsed &* rate / UInt64(TPM.clockNominal)
+        let clock = clockValue(atMillis: env.milliseconds())
         if clock / TPM.clockUpdateInterval != persistent.clock / TPM.clockUpdateInterval {
             persistent.clock = clock
             volatile.clockSafe = true
             nvChanged = true
         }
         return clock
+    }
+
+    /// Clock at host time `now`, leaving the NV copy alone (state export reads it this way).
+    func clockValue(atMillis now: UInt64) -> UInt64 {
+        let elapsed = now &- volatile.clockAnchorMillis
+        let rate = UInt64(TPM.clockNominal + volatile.clockAdjust)
+        return volatile.clockAnchorValue &+ elapsed &* rate / UInt64(TPM.clockNominal)
     }
 
     /// Sets Clock (ClockSet) and re-anchors it; the NV copy is written at once.
@@ -133,7 +144,13 @@ public final class TPM {
 
     // MARK: randomness
 
-    func random(_ count: Int) -> [UInt8] { drbg.generate(count) }
+    func random(_ count: Int) -> [UInt8] {
+        if drbgReseedPending {
+            drbg.reseed(entropy: env.entropy(32), additional: Array("vtpm resume".utf8))
+            drbgReseedPending = false
+        }
+        return drbg.generate(count)
+    }
 
     /// The banks with at least one allocated PCR.
     var activeBanks: [TPMAlgID] { volatile.pcrBanks.filter { $0.allocated != 0 }.map(\.alg) }

@@ -32,10 +32,52 @@ public enum TPMLimits {
     public static let maxLoadedObjects = 3
     public static let maxLoadedSessions = 3
     public static let maxActiveSessions = 64
+    /// MAX_CONTEXT_SIZE: the bound on TPM2B_CONTEXT_SENSITIVE; TPM2B_CONTEXT_DATA holds a
+    /// TPMS_CONTEXT_DATA (an integrity digest plus that), 2748 octets as in libtpms 0.9.
+    public static let maxContextSize = 2680
+    public static let maxContextDataSize = 2 + maxDigestSize + 2 + maxContextSize
     /// TPM2B_SENSITIVE_DATA: MAX_SYM_DATA.
     public static let maxSymData = 128
     /// The size of a TPM2B_DATA: sizeof(TPMT_HA).
     public static let maxDataSize = 2 + maxDigestSize
+
+    // Capability lists (Part 2, 10.9 and 10.10). MAX_CAP_DATA is what a TPMU_CAPABILITIES may
+    // hold: MAX_CAP_BUFFER less the TPM_CAP and the list count. Each list bound is MAX_CAP_DATA
+    // divided by the size of one entry in the reference implementation's memory layout (the
+    // Part 2 definition uses sizeof), which is also what libtpms and the TSS compute, so any
+    // count we send is one they accept: TPMS_ALG_PROPERTY and TPMS_TAGGED_PCR_SELECT occupy 8
+    // octets, TPMS_TAGGED_POLICY 72, TPMS_ACT_DATA 12.
+    public static let maxCapData = maxCapBuffer - 4 - 4
+    /// MAX_CAP_ALGS.
+    public static let maxCapAlgs = maxCapData / 8
+    /// MAX_CAP_HANDLES.
+    public static let maxCapHandles = maxCapData / 4
+    /// MAX_CAP_CC (TPML_CC and TPML_CCA).
+    public static let maxCapCC = maxCapData / 4
+    /// MAX_TPM_PROPERTIES.
+    public static let maxTPMProperties = maxCapData / 8
+    /// MAX_PCR_PROPERTIES (a TPMS_TAGGED_PCR_SELECT with PCR_SELECT_MAX = 3 occupies 8 octets).
+    public static let maxPCRProperties = maxCapData / 8
+    /// MAX_ECC_CURVES.
+    public static let maxECCCurves = maxCapData / 2
+    /// MAX_TAGGED_POLICIES.
+    public static let maxTaggedPolicies = maxCapData / 72
+    /// MAX_ACT_DATA.
+    public static let maxACTData = maxCapData / 12
+    /// MAX_ALG_LIST_SIZE: the bound on TPML_ALG (Part 2, 10.9.3).
+    public static let maxAlgListSize = 64
+
+    /// MIN_EVICT_OBJECTS: persistent objects the TPM holds at least (PC Client: 7), reported as
+    /// TPM_PT_HR_PERSISTENT_MIN.
+    public static let minEvictObjects = 7
+    /// MAX_NV_INDEX_SIZE: the largest NV Index data area (PC Client asks for at least 2048, room
+    /// for an EK certificate), TPM_PT_NV_INDEX_MAX.
+    public static let maxNVIndexSize = 2048
+    /// MAX_ORDERLY_COUNT: how far an orderly NV counter's RAM copy may run ahead of NV.
+    public static let maxOrderlyCount = 255
+    /// The largest difference between the context IDs of two saved sessions (16-bit context
+    /// slots), TPM_PT_CONTEXT_GAP_MAX.
+    public static let contextGapMax = 0xFFFF
 
     /// Digest size of an implemented hash algorithm, nil for any other value.
     public static func digestSize(_ alg: TPMAlgID) -> Int? {

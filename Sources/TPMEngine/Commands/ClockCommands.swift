@@ -7,12 +7,12 @@ extension TPM {
         timeInfo.encode(to: &c.response)
     }
 
-    /// TPM2_ClockSet (Part 3, 29.2): Clock only moves forward, and never past the value
-    /// that would roll the reserved top 16 bits (0xFFFF000000000000).
+    /// TPM2_ClockSet (Part 3, 29.2): Clock only moves forward, and never beyond
+    /// 0xFFFF000000000000 (that value itself is accepted, as libtpms does).
     func clockSetCommand(_ c: inout CommandContext) throws {
         let newTime = try c.param { try $0.u64() }
         try c.finish()
-        guard newTime < 0xFFFF_0000_0000_0000 else { throw TPMError.value.parameter(1) }
+        guard newTime <= 0xFFFF_0000_0000_0000 else { throw TPMError.value.parameter(1) }
         guard newTime >= currentClock() else { throw TPMError.value.parameter(1) }
         setClock(newTime)
     }

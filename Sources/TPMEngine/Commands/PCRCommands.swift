@@ -2,14 +2,15 @@ import TPMCrypto
 import TPMWire
 
 extension TPM {
-    private func bankIndex(_ alg: TPMAlgID) -> Int? { volatile.pcrBanks.firstIndex { $0.alg == alg } }
+    func bankIndex(_ alg: TPMAlgID) -> Int? { volatile.pcrBanks.firstIndex { $0.alg == alg } }
 
-    /// Counts a PCR change unless the PCR is exempt (TPM_PT_PCR_NO_INCREMENT).
-    private func pcrChanged(_ pcr: Int) {
+    /// Counts a PCR change unless the PCR is exempt (TPM_PT_PCR_NO_INCREMENT). Extends count
+    /// once per bank changed, as libtpms does (an extend of two banks adds two).
+    func pcrChanged(_ pcr: Int) {
         if !PCRAttributes.table[pcr].noIncrement { volatile.pcrUpdateCounter &+= 1 }
     }
 
-    private func extendAllowed(_ pcr: Int, locality: UInt8) -> Bool {
+    func extendAllowed(_ pcr: Int, locality: UInt8) -> Bool {
         locality < 5 && PCRAttributes.table[pcr].extendLocalities & (1 << locality) != 0
     }
 
@@ -48,9 +49,9 @@ extension TPM {
         for d in digests.digests {
             if let b = bankIndex(d.hashAlg), volatile.pcrBanks[b].isAllocated(pcr) {
                 volatile.pcrBanks[b].extend(pcr, d.digest)
+                pcrChanged(pcr)
             }
         }
-        pcrChanged(pcr)
     }
 
     /// TPM2_PCR_Event (Part 3, 22.3): the event data is hashed with every implemented hash;
@@ -67,9 +68,9 @@ extension TPM {
             out.append(TPMTHA(hashAlg: alg, digest: d))
             if let pcr, let b = bankIndex(alg), volatile.pcrBanks[b].isAllocated(pcr) {
                 volatile.pcrBanks[b].extend(pcr, d)
+                pcrChanged(pcr)
             }
         }
-        if let pcr { pcrChanged(pcr) }
         TPMLDigestValues(out).encode(to: &c.response)
     }
 
