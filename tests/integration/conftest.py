@@ -14,7 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness.servers import Impl, TPMUnderTest  # noqa: E402
+from harness.servers import HANGS, Impl, TPMUnderTest, check_breaker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 TRANSPORTS = ("swtpm", "mssim")
@@ -80,6 +80,32 @@ def _check_binary(impl: Impl):
                     "(build it: swift build -c release)", pytrace=False)
 
 
+# A server that stops answering would make every later test of that implementation wait for its
+# timeouts; after HANG_LIMIT timed-out tests of one implementation, its remaining tests fail at once.
+_TIMEOUT_MARKERS = ("TimeoutExpired", "TimeoutError", "timed out", "Timeout >", "no answer within")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.failed and call.excinfo is not None:
+        text = f"{call.excinfo.typename} {call.excinfo.value}"
+        if any(m in text for m in _TIMEOUT_MARKERS):
+            for name in _impl_names(item):
+                HANGS[name] = HANGS.get(name, 0) + 1
+
+
+def _impl_names(item) -> list[str]:
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    names = []
+    if "tpm_spec" in params:
+        names.append(params["tpm_spec"][0].name)
+    if "impl" in params:
+        names.append(params["impl"].name)
+    return names
+
+
 @pytest.fixture
 def tpm_factory(tmp_path):
     """Make more TPMs in one test: factory(impl, transport, startup_clear=True, start=True)."""
@@ -88,6 +114,7 @@ def tpm_factory(tmp_path):
     def make(impl: Impl, transport: str = "swtpm", startup_clear: bool = True, start: bool = True,
              name: str | None = None) -> TPMUnderTest:
         _check_binary(impl)
+        check_breaker(impl)
         t = TPMUnderTest(impl, transport, tmp_path / (name or f"{impl.name}-{transport}-{len(made)}"),
                          startup_clear)
         made.append(t)

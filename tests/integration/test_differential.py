@@ -32,6 +32,7 @@ def pair(request, swtpm_impl, candidate_impl, tpm_factory):
     return ref, other
 
 
+@pytest.mark.timeout(600)
 def test_differential(pair, request, tmp_path):
     ref, cand = pair
     seed = request.config.getoption("--seed")

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.servers import check_breaker
+
 SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrallocate", "hash", "getcap",
            "selftest", "incrementalselftest", "gettestresult", "startup", "readclock", "setclock",
            "clockrateadjust", "testparms", "send"]
-SCRIPT_TIMEOUT = 300
+SCRIPT_TIMEOUT = 150
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +42,12 @@ def suite_dir(request) -> Path:
     return p
 
 
+@pytest.mark.timeout(SCRIPT_TIMEOUT + 30)
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_tpm2_tools_script(impl, suite_dir, script, tmp_path):
     if not os.access(impl.binary, os.X_OK):
         pytest.fail(f"{impl.binary} missing", pytrace=False)
+    check_breaker(impl)
     sim_dir = tmp_path / "sim"
     sim_dir.mkdir()
     (sim_dir / "swtpm").symlink_to(Path(impl.binary).resolve())

@@ -26,7 +26,7 @@ from . import wire
 
 HARNESS_DIR = Path(__file__).resolve().parent
 READY_TIMEOUT = float(os.environ.get("VTPM_TEST_READY_TIMEOUT", "30"))
-TOOL_TIMEOUT = 120
+TOOL_TIMEOUT = 30
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,19 @@ def tail(path: Path, n: int = 4000) -> str:
         return path.read_text(errors="replace")[-n:]
     except OSError:
         return "(no log)"
+
+
+# Timed-out tests per implementation (conftest counts them). A server that stops answering would make
+# every later test of that implementation wait for its timeouts; after HANG_LIMIT of them its
+# remaining tests fail at once.
+HANG_LIMIT = 3
+HANGS: dict[str, int] = {}
+
+
+def check_breaker(impl: "Impl") -> None:
+    import pytest
+    if HANGS.get(impl.name, 0) >= HANG_LIMIT:
+        pytest.fail(f"{impl.name}: {HANGS[impl.name]} earlier tests timed out; not waiting again", pytrace=False)
 
 
 class ServerDied(RuntimeError):
@@ -249,7 +262,7 @@ class TPMUnderTest:
             return wire.RawConnection(self.port)
         return wire.MssimConnection(self.port)
 
-    def transact(self, cmd: bytes, timeout: float = 30.0, locality: int = 0) -> wire.Response:
+    def transact(self, cmd: bytes, timeout: float = 10.0, locality: int = 0) -> wire.Response:
         """Send one command on a fresh connection (the servers serve one client at a time, so no
         connection is held open between calls: tpm2-tools may come next)."""
         if self.transport == "swtpm" and locality != 0:
