@@ -18,10 +18,19 @@ let package = Package(
     targets: [
         // TPM 2.0 constants, structures and the strict codec (Part 2). No I/O.
         .target(name: "TPMWire"),
-        // Hashes, HMAC, KDFa, DRBG, AES modes. Knows nothing about commands.
+        // OpenSSL's libcrypto from the system (libssl-dev): bignums, RSA private operations, EC
+        // arithmetic. No build cost; only TPMCrypto/OpenSSL.swift calls it.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        // Hashes, HMAC, KDFa/KDFe, DRBG, AES modes, RSA, ECC, primary-key derivation.
+        // Knows nothing about commands.
         .target(
             name: "TPMCrypto",
             dependencies: [
+                "COpenSSL",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
@@ -45,7 +54,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TPMWireTests", dependencies: ["TPMWire"]),
-        .testTarget(name: "TPMCryptoTests", dependencies: ["TPMCrypto"]),
+        .testTarget(
+            name: "TPMCryptoTests",
+            dependencies: ["TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "TPMEngineTests",
             dependencies: ["TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")],

@@ -89,4 +89,51 @@ public enum TPMLimits {
         default: return nil
         }
     }
+
+    // Object, key and attestation structures (Part 2, 10-12 and 15), sized for the algorithm
+    // profile: RSA up to 4096 bits, ECC up to P-521, AES up to 256 bits. Where Part 2 bounds a
+    // TPM2B by sizeof() of a C structure, the bound here is the largest marshalled form of that
+    // structure on this TPM: no valid content is longer, and the value does not depend on any
+    // compiler's memory layout.
+
+    /// MAX_RSA_KEY_BYTES: TPM2B_PUBLIC_KEY_RSA (RSA 4096).
+    public static let maxRSAKeyBytes = 512
+    /// RSA_PRIVATE_SIZE: TPM2B_PRIVATE_KEY_RSA holds one prime. Part 2 (11.2.4.7) lets a vendor
+    /// choose MAX_RSA_KEY_BYTES / 2 or five times that (all CRT values); one prime is the
+    /// form every object's sensitive area carries and what the TSSes size the buffer for.
+    public static let rsaPrivateSize = maxRSAKeyBytes / 2
+    /// MAX_ECC_KEY_BYTES: TPM2B_ECC_PARAMETER (P-521: 66 octets).
+    public static let maxECCKeyBytes = 66
+    /// MAX_SYM_KEY_BYTES (AES-256): TPM2B_SYM_KEY.
+    public static let maxSymKeyBytes = 32
+    /// MAX_SYM_BLOCK_SIZE (AES): TPM2B_IV.
+    public static let maxSymBlockSize = 16
+    /// LABEL_MAX_BUFFER: TPM2B_LABEL, MIN(32, MAX(MAX_ECC_KEY_BYTES, MAX_DIGEST_SIZE)).
+    public static let labelMaxBuffer = min(32, max(maxECCKeyBytes, maxDigestSize))
+    /// sizeof(TPMS_DERIVE): TPM2B_DERIVE (two TPM2B_LABELs).
+    public static let maxDeriveSize = 2 * (2 + labelMaxBuffer)
+    /// sizeof(TPMU_NAME): TPM2B_NAME holds a TPMT_HA (or a handle, which is shorter).
+    public static let maxNameSize = 2 + maxDigestSize
+    /// The largest TPMU_PUBLIC_PARMS: ECC with a symmetric definition (6), an ECDAA scheme (6),
+    /// a curve (2) and a KDF scheme (4).
+    public static let maxPublicParmsSize = 6 + 6 + 2 + 4
+    /// The largest TPMU_PUBLIC_ID: an RSA modulus, an ECC point, a digest or a TPMS_DERIVE.
+    public static let maxPublicIDSize = max(2 + maxRSAKeyBytes, 2 * (2 + maxECCKeyBytes), 2 + maxDigestSize, maxDeriveSize)
+    /// sizeof(TPMT_PUBLIC): TPM2B_TEMPLATE. type, nameAlg, objectAttributes, authPolicy,
+    /// parameters, unique.
+    public static let maxPublicAreaSize = 2 + 2 + 4 + (2 + maxDigestSize) + maxPublicParmsSize + maxPublicIDSize
+    /// The largest TPMT_SENSITIVE: type, authValue, seedValue and the largest private value.
+    public static let maxSensitiveAreaSize =
+        2 + 2 * (2 + maxDigestSize) + 2 + max(rsaPrivateSize, maxECCKeyBytes, maxSymData, maxSymKeyBytes)
+    /// sizeof(_PRIVATE): TPM2B_PRIVATE (two integrity digests and a TPM2B_SENSITIVE).
+    public static let maxPrivateSize = 2 * (2 + maxDigestSize) + 2 + maxSensitiveAreaSize
+    /// sizeof(TPMS_ID_OBJECT): TPM2B_ID_OBJECT (an HMAC and an encrypted TPM2B_DIGEST).
+    public static let maxIDObjectSize = 2 * (2 + maxDigestSize)
+    /// sizeof(TPMU_ENCRYPTED_SECRET): TPM2B_ENCRYPTED_SECRET (an ECC point, an RSA-encrypted
+    /// seed, or a TPM2B_DIGEST).
+    public static let maxEncryptedSecretSize = max(2 * (2 + maxECCKeyBytes), maxRSAKeyBytes, 2 + maxDigestSize)
+    /// sizeof(TPMS_ATTEST): TPM2B_ATTEST. The header (magic, type, qualifiedSigner, extraData,
+    /// clockInfo, firmwareVersion) and the largest TPMU_ATTEST member, TPMS_NV_CERTIFY_INFO.
+    public static let maxAttestSize =
+        4 + 2 + (2 + maxNameSize) + (2 + maxDataSize) + 17 + 8 + (2 + maxNameSize) + 2 + (2 + maxNVBuffer)
 }

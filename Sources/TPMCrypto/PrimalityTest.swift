@@ -1,0 +1,80 @@
+/// The primality test of RSA key generation: trial division by the odd primes below 4096, then
+/// Miller-Rabin (FIPS 186-5, B.3.1) with the round counts of FIPS 186-5 Table B.1 for randomly
+/// generated candidates at the 2^-112 (1024-bit primes) and 2^-128 (1536 bits and more) error
+/// levels, and 8 rounds for smaller primes. The bases are derived from the candidate (KDFa over
+/// its octets), so the test is a pure function of its input.
+///
+/// Key generation defines its result by primality itself (RSAKeyGeneration.swift); this test
+/// only decides it, wrongly with probability below 2^-112 per candidate, so a faster or
+/// stronger test may replace it without changing any derived key.
+enum PrimalityTest {
+    /// Odd primes below 4096 grouped so that each group's product fits a machine word: one
+    /// bignum division per group, then word arithmetic.
+    static let smallPrimeGroups: [(product: UInt, primes: [UInt])] = {
+        let limit = 4096
+        var composite = [Bool](repeating: false, count: limit)
+        var groups: [(product: UInt, primes: [UInt])] = []
+        var product: UInt = 1
+        var primes: [UInt] = []
+        for n in 3..<limit where !composite[n] && n % 2 == 1 {
+            for m in stride(from: n * n, to: limit, by: 2 * n) { composite[m] = true }
+            let (next, overflow) = product.multipliedReportingOverflow(by: UInt(n))
+            if overflow {
+                groups.append((product, primes))
+                product = UInt(n)
+                primes = [UInt(n)]
+            } else {
+                product = next
+                primes.append(UInt(n))
+            }
+        }
+        groups.append((product, primes))
+        return groups
+    }()
+
+    /// True when an odd prime below 4096 divides `c` (for c above 4096 this proves it composite).
+    static func hasSmallFactor(_ c: BigNum) -> Bool {
+        for g in smallPrimeGroups {
+            let r = c.remainder(dividingBy: g.product)
+            for p in g.primes where r % p == 0 { return true }
+        }
+        return false
+    }
+
+    static func millerRabinRounds(bits: Int) -> Int {
+        bits >= 1536 ? 4 : bits >= 1024 ? 5 : 8
+    }
+
+    /// For odd w > 4096: no small factor and `millerRabinRounds` Miller-Rabin rounds passed.
+    static func isProbablePrime(_ w: BigNum, _ ctx: BNContext) -> Bool {
+        guard w.isOdd, w.bitCount > 12, !hasSmallFactor(w) else { return false }
+        let one = BigNum(1)
+        let wMinus1 = w - one
+        // w - 1 = 2^a * m with m odd
+        var a = 0
+        while !wMinus1.isBitSet(a) { a += 1 }
+        let m = wMinus1.shiftedRight(a)
+        guard let mont = MontgomeryContext(w, ctx) else { return false }
+        let wBytes = w.minimalBytes
+        let range = w - BigNum(3)
+        for i in 0..<millerRabinRounds(bits: w.bitCount) {
+            // base in [2, w - 2]
+            let raw = kdfa(.sha256, key: wBytes, label: "MR base", contextU: [], contextV: be32(UInt32(i)), bits: w.bitCount + 64)
+            guard let r = BigNum.mod(BigNum(raw), range) else { return false }
+            let b = r + BigNum(2)
+            var z = BigNum.modExp(b, m, mont, ctx)
+            if z.isOne || BigNum.compare(z, wMinus1) == 0 { continue }
+            var passed = false
+            for _ in 1..<max(a, 1) {
+                z = BigNum.modSquare(z, w, ctx)
+                if BigNum.compare(z, wMinus1) == 0 {
+                    passed = true
+                    break
+                }
+                if z.isOne { return false }
+            }
+            if !passed { return false }
+        }
+        return true
+    }
+}
