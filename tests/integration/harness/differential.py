@@ -30,13 +30,15 @@ class Scope:
     """What an implementation says it implements (TPM_CAP_COMMANDS / TPM_CAP_ALGS), for the
     'not implemented yet' rules."""
 
-    def __init__(self, commands: dict[int, int], algs: dict[int, int]):
+    def __init__(self, commands: dict[int, int], algs: dict[int, int], curves: set[int]):
         self.commands = commands
         self.algs = algs
+        self.curves = curves
 
 
 ALG_BY_NAME = {"rsa": 0x0001, "keyedhash": 0x0008, "aes": 0x0006, "ecc": 0x0023, "symcipher": 0x0025,
-               "hmac": 0x0005, "xor": 0x000A, "cfb": 0x0043}
+               "hmac": 0x0005, "xor": 0x000A, "cfb": 0x0043, "ecb": 0x0044, "ctr": 0x0040, "cmac": 0x003F}
+CAP_ECC_CURVES = 0x8
 
 
 def cmd_tag(cmd: bytes) -> int:
@@ -63,6 +65,19 @@ def accepted_reason(step: Step, cmd: bytes, a: wire.Response, b: wire.Response, 
     missing = [n for n in step.needs_algs if ALG_BY_NAME.get(n) not in cand.algs]
     if missing and b.rc != 0:
         return f"D5 algorithm not implemented by the candidate: {', '.join(missing)}"
+    params = cmd[10:]
+    if cc == wire.CC["TestParms"] and len(params) >= 8:
+        (alg_type,) = struct.unpack(">H", params[:2])
+        # D6: an ECC curve the candidate does not implement (absent from its TPM_CAP_ECC_CURVES):
+        # TPM_RC_CURVE for parameter 1. (TPMS_ECC_PARMS: symmetric NULL, scheme NULL, curveID.)
+        if alg_type == 0x0023 and params[2:6] == b"\x00\x10\x00\x10":
+            (curve,) = struct.unpack(">H", params[6:8])
+            if curve not in cand.curves and b.rc == wire.rc_param(0x0A6, 1):
+                return f"D6 ECC curve {curve:#x} not implemented by the candidate"
+        # D7: AES-192. Part 2's TPMI_AES_KEY_BITS is the implementation's list of key sizes;
+        # libtpms 0.9 has 128 and 256 only and answers TPM_RC_VALUE (parameter 1).
+        if alg_type == 0x0025 and params[2:6] == b"\x00\x06\x00\xc0" and a.rc == wire.rc_param(wire.RC_VALUE, 1):
+            return "D7 AES-192: libtpms does not implement it"
     return ""
 
 
@@ -102,6 +117,34 @@ def compare(kind: str, a: wire.Response, b: wire.Response) -> str:
         if pa[3] != pb[3]:
             return f"ticket HMAC sizes differ ({pa[3]} vs {pb[3]})"
         return "" if pb[4] else "trailing bytes"
+    if kind == "pcrread":
+        if a.raw == b.raw:
+            return ""
+        try:
+            ca, sa, da = wire.parse_pcr_read(a.body)
+            cb, sb, db = wire.parse_pcr_read(b.body)
+        except (ValueError, AssertionError) as e:
+            return f"unparsable PCR_Read response: {e}"
+        what = []
+        if sa != sb:
+            what.append(f"pcrSelectionOut {sa} vs {sb}")
+        if da != db:
+            what.append("PCR values differ")
+        if ca != cb:
+            what.append(f"pcrUpdateCounter {ca} vs {cb}")
+        return "; ".join(what) or "responses differ"
+    if kind == "context":
+        # TPMS_CONTEXT (Part 2, 14.5): sequence, savedHandle, hierarchy, blob. The blob's size and
+        # content are the implementation's; savedHandle and hierarchy are the spec's.
+        try:
+            ra, rb = wire.Reader(a.body), wire.Reader(b.body)
+            ca = (ra.u64(), ra.u32(), ra.u32(), ra.tpm2b())
+            cb = (rb.u64(), rb.u32(), rb.u32(), rb.tpm2b())
+        except ValueError as e:
+            return f"unparsable context: {e}"
+        if (ca[1], ca[2]) != (cb[1], cb[2]):
+            return f"savedHandle/hierarchy differ ({ca[1]:#x}/{ca[2]:#x} vs {cb[1]:#x}/{cb[2]:#x})"
+        return "" if cb[3] and rb.done() else "empty context blob or trailing bytes"
     if kind == "testresult":
         ra, rb = wire.Reader(a.body), wire.Reader(b.body)
         ra.tpm2b(), rb.tpm2b()
@@ -151,7 +194,10 @@ def scope_of(conn) -> Scope:
     _, data = get_capability(conn, wire.CAP_ALGS, 0, 256)
     rd = wire.Reader(data)
     algs = {rd.u16(): rd.u32() for _ in range(rd.u32())}
-    return Scope(cmds, algs)
+    _, data = get_capability(conn, CAP_ECC_CURVES, 0, 256)
+    rd = wire.Reader(data)
+    curves = {rd.u16() for _ in range(rd.u32())}
+    return Scope(cmds, algs, curves)
 
 
 def flush_transients(conn) -> None:

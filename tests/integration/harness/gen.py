@@ -102,14 +102,20 @@ class Generator:
     def hierarchy(self) -> int:
         return self.r.choice([RH_OWNER, RH_OWNER, RH_NULL, RH_ENDORSEMENT, RH_PLATFORM, 0x4000000A, 0x40000010])
 
+    SYM_MODES = {0x43: "cfb", 0x44: "ecb", 0x40: "ctr", 0x3F: "cmac"}
+
+    def _symcipher(self) -> tuple[bytes, tuple[str, ...]]:
+        bits, mode = self.r.choice([128, 192, 256, 100]), self.r.choice(list(self.SYM_MODES))
+        return (u16(ALG["symcipher"]) + u16(ALG["aes"]) + u16(bits) + u16(mode),
+                ("symcipher", "aes", self.SYM_MODES[mode]))
+
     # TestParms parameter sets and the algorithms each needs.
     def public_parms(self) -> tuple[bytes, tuple[str, ...]]:
         choices = [
             (u16(ALG["keyedhash"]) + u16(0x0010), ("keyedhash",)),
             (u16(ALG["keyedhash"]) + u16(ALG["hmac"]) + u16(ALG[self.hash_name()]), ("keyedhash", "hmac")),
             (u16(ALG["keyedhash"]) + u16(0x000A) + u16(ALG["sha256"]) + u16(0x0022), ("keyedhash", "xor")),
-            (u16(ALG["symcipher"]) + u16(ALG["aes"]) + u16(self.r.choice([128, 192, 256, 100])) +
-             u16(self.r.choice([0x43, 0x44, 0x40, 0x3F])), ("symcipher", "aes")),
+self._symcipher(),
             (u16(ALG["rsa"]) + u16(0x0010) + u16(0x0010) + u16(self.r.choice([1024, 2048, 3072, 4096, 1000])) +
              u32(self.r.choice([0, 65537, 3])), ("rsa",)),
             (u16(ALG["ecc"]) + u16(0x0010) + u16(0x0010) + u16(self.r.choice([1, 2, 3, 4, 0x10, 0x20, 0x99])) +
@@ -133,7 +139,7 @@ class Generator:
             return Step(kind, lambda c: _cmd(CC[kind], params=tpm2b(d)), "exact")
         if kind == "PCR_Read":
             sel = self.selection()
-            return Step(kind, lambda c: _cmd(CC[kind], params=sel), "exact")
+            return Step(kind, lambda c: _cmd(CC[kind], params=sel), "pcrread")
         if kind == "PCR_Extend":
             pcr = r.choice([16, 23, 16, 23, 0, 7, 15, 17, 24, RH_NULL, 0x40000000])
             dv, banks = self.digest_values()
@@ -218,7 +224,7 @@ class Generator:
             Step("HashSequenceStart", lambda c: _cmd(CC["HashSequenceStart"], params=tpm2b(b"") + u16(ALG["sha256"])),
                  "handle", post=_save_handle("seq")),
             Step("SequenceUpdate", lambda c: _cmd(CC["SequenceUpdate"], _seq_handle(c), tpm2b(d1), auth=True), "exact"),
-            Step("ContextSave", lambda c: _cmd(CC["ContextSave"], _seq_handle(c)), "rc_len", post=save_blob),
+            Step("ContextSave", lambda c: _cmd(CC["ContextSave"], _seq_handle(c)), "context", post=save_blob),
             Step("FlushContext", lambda c: _cmd(CC["FlushContext"], params=_seq_handle(c)), "exact"),
             Step("ContextLoad", lambda c: _cmd(CC["ContextLoad"], params=c.get("blob", b"")), "handle",
                  post=_save_handle("seq")),
