@@ -141,7 +141,11 @@ enum SwtpmMain {
 
 /// `--daemon` and `--pid`.
 enum Daemon {
-    enum Fork { case parent(Int32), child(Int32), failed(Int32) }
+    enum Fork {
+        case parent(Int32)
+        case child(Int32)
+        case failed(Int32)
+    }
 
     /// Forks; the parent waits until the child reports that it is serving (exit 0) or
     /// that it failed (exit 1), as swtpm's daemonize does.

@@ -26,7 +26,7 @@ struct Sim: ParsableCommand {
     var host: String = "127.0.0.1"
 
     @Option(name: .customLong("state-dir"), help: "The directory with the TPM's state (created if missing).")
-    var stateDir: String
+    var stateDir: String = "./vtpm-state"
 
     @Option(help: "1: errors; 2: also power and connection events; 3: also every command and response.")
     var logLevel: Int = 1
