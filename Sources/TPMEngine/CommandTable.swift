@@ -126,6 +126,32 @@ extension TPM {
         ) { try $0.eventSequenceCompleteCommand(&$1) },
         CommandDescriptor(code: .hashSequenceStart, handles: [], responseHandle: true, decrypt: true) { try $0.hashSequenceStartCommand(&$1) },
         CommandDescriptor(code: .testParms, handles: []) { try $0.testParmsCommand(&$1) },
+        // Objects (Part 3, 12 and 24.1); TPMA_CC as libtpms reports them.
+        CommandDescriptor(
+            code: .createPrimary, handles: [HandleSpec(kind: .hierarchy(allowNull: true), role: .user)], responseHandle: true,
+            decrypt: true, encrypt: true
+        ) { try $0.createPrimaryCommand(&$1) },
+        CommandDescriptor(code: .create, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+            try $0.createCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .load, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], responseHandle: true, decrypt: true,
+            encrypt: true
+        ) { try $0.loadCommand(&$1) },
+        CommandDescriptor(code: .loadExternal, handles: [], responseHandle: true, decrypt: true, encrypt: true) {
+            try $0.loadExternalCommand(&$1)
+        },
+        CommandDescriptor(code: .readPublic, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], encrypt: true) {
+            try $0.readPublicCommand(&$1)
+        },
+        CommandDescriptor(code: .unseal, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], encrypt: true) {
+            try $0.unsealCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .objectChangeAuth,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: false), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.objectChangeAuthCommand(&$1) },
     ].sorted { $0.code < $1.code }
 
     static let commandIndex: [TPMCC: CommandDescriptor] = Dictionary(

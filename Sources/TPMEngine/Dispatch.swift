@@ -209,11 +209,13 @@ extension TPM {
             guard s.attributes.subtracting(.continueSession).isEmpty else { throw TPMError(.attributes).session(n) }
             guard i < authHandles.count else { throw TPMError(.handle).session(n) }
             let handle = handles[authHandles[i]]
+            // Roles and object attributes decide whether an authValue may be used at all.
+            try checkAuthValueUse(handle, role: descriptor.handles[authHandles[i]].role)
             let expected = authValue(of: handle)
             if !constantTimeEqual(stripTrailingZeros(s.hmac), stripTrailingZeros(expected)) {
-                // Hierarchies other than lockout, PCRs and sequences are exempt from
-                // dictionary-attack protection: TPM_RC_BAD_AUTH. Lockout: TPM_RC_AUTH_FAIL.
-                throw TPMError(handle == .lockout ? .authFail : .badAuth).session(n)
+                // Hierarchies other than lockout, PCRs, sequences and noDA objects are exempt
+                // from dictionary-attack protection: TPM_RC_BAD_AUTH. Otherwise TPM_RC_AUTH_FAIL.
+                throw TPMError(isDAProtected(handle) ? .authFail : .badAuth).session(n)
             }
         }
     }
@@ -227,6 +229,7 @@ extension TPM {
         case .platform: return volatile.platform.authValue
         default:
             if h.handleType == .transient, case .sequence(let s)? = volatile.objects[h.rawValue] { return s.authValue }
+            if h.handleType == .transient, case .key(let k)? = volatile.objects[h.rawValue] { return stripTrailingZeros(k.authValue) }
             return []
         }
     }

@@ -1,0 +1,66 @@
+#!/usr/bin/env python3
+"""Replays differential cases on swtpm/libtpms and prints libtpms's response codes.
+
+The engine tests that call runDifferential() write their cases to the file named by
+VTPM_DIFF_DUMP (one JSON object per line: name, steps as hex commands, our codes):
+
+    VTPM_DIFF_DUMP=/tmp/cases.jsonl swift test --filter ObjectDifferentialTests
+    swtpm socket --tpm2 --server type=tcp,port=P --ctrl type=tcp,port=P+1 \
+        --tpmstate dir=DIR --flags not-need-init,startup-clear &
+    python3 tests/differential/replay.py /tmp/cases.jsonl P
+
+Before each case every loaded transient object is flushed, so handles are assigned from
+0x80000000 as in a freshly started engine. Prints, per case, libtpms's codes and whether they
+equal ours; the codes are what the Swift cases embed as `expected`.
+"""
+import json
+import socket
+import struct
+import sys
+
+
+def send(cmd, port):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(cmd)
+    data = b""
+    while len(data) < 10 or len(data) < struct.unpack(">I", data[2:6])[0]:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    s.close()
+    return data
+
+
+def rc(r):
+    return struct.unpack(">I", r[6:10])[0]
+
+
+def flush_all(port):
+    # GetCapability(TPM_CAP_HANDLES, TRANSIENT_FIRST, 64)
+    r = send(struct.pack(">HIIIII", 0x8001, 22, 0x17A, 1, 0x80000000, 64), port)
+    count = struct.unpack(">I", r[15:19])[0]
+    for i in range(count):
+        h = struct.unpack(">I", r[19 + 4 * i:23 + 4 * i])[0]
+        send(struct.pack(">HIII", 0x8001, 14, 0x165, h), port)
+
+
+def main():
+    path, port = sys.argv[1], int(sys.argv[2])
+    mismatches = 0
+    for line in open(path):
+        if not line.strip():
+            continue
+        case = json.loads(line)
+        flush_all(port)
+        codes = [rc(send(bytes.fromhex(step), port)) for step in case["steps"]]
+        same = codes == case["ours"]
+        mismatches += not same
+        lit = ", ".join("0x%03X" % c for c in codes)
+        print(("ok   " if same else "DIFF ") + case["name"] + ": [" + lit + "]"
+              + ("" if same else "  ours: [" + ", ".join("0x%03X" % c for c in case["ours"]) + "]"))
+    print("%d mismatches" % mismatches)
+
+
+if __name__ == "__main__":
+    main()
