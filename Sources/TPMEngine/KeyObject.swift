@@ -75,9 +75,10 @@ struct KeyObject: Sendable {
 /// OpenSSL handles that are built once at load rather than at every signature.
 enum KeyMaterial: Sendable {
     case rsa(public: RSAPublicKey, private: RSAPrivateKey?)
-    /// With a private key, `public` is the point computed from the scalar (for a key loaded
-    /// with a NULL nameAlg the TPM does not check the public area's point).
-    case ecc(public: ECCPublicKey, private: ECCPrivateKey?)
+    /// With a private key, `public` is the point computed from the scalar. nil: a public key
+    /// loaded with a NULL nameAlg, whose point the TPM does not check at load (as the
+    /// reference) and which is not on the curve; nothing can be done with it.
+    case ecc(public: ECCPublicKey?, private: ECCPrivateKey?)
     /// KEYEDHASH and SYMCIPHER: the secret is the sensitive area itself.
     case symmetric
 
@@ -94,7 +95,7 @@ enum KeyMaterial: Sendable {
         return nil
     }
     var eccPublic: ECCPublicKey? {
-        if case .ecc(let k, _) = self { return k }
+        if case .ecc(let k?, _) = self { return k }
         return nil
     }
 }
@@ -169,11 +170,9 @@ extension TPM {
             guard let curve = parms.curveID.curve else { throw TPMError(.curve) }
             guard let s else {
                 guard case .ecc(let q) = p.unique else { throw TPMError(.key) }
-                do {
-                    return .ecc(public: try ECCPublicKey(curve: curve, point: ECCPoint(x: q.x.buffer, y: q.y.buffer)), private: nil)
-                } catch {
-                    throw TPMError(.eccPoint)
-                }
+                let point = try? ECCPublicKey(curve: curve, point: ECCPoint(x: q.x.buffer, y: q.y.buffer))
+                if point == nil && p.nameAlg != .null { throw TPMError(.eccPoint) }
+                return .ecc(public: point, private: nil)
             }
             guard case .ecc(let d) = s.sensitive else { throw TPMError(.type) }
             let key: ECCPrivateKey

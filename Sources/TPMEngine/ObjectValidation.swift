@@ -227,7 +227,8 @@ enum ObjectValidation {
                     // The public point must be the one the scalar gives.
                     let computed = key.publicKey.point
                     if leftPad(q.x.buffer, to: computed.x.count) != computed.x || leftPad(q.y.buffer, to: computed.y.count) != computed.y {
-                        throw TPMError(.binding).parameter(pp)
+                        // The reference returns this one unnumbered too.
+                        throw TPMError(.binding)
                     }
                 }
             } else {

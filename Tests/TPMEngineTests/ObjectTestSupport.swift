@@ -247,3 +247,12 @@ func runDifferential(_ cases: [DifferentialCase], file: StaticString = #filePath
         }
     }
 }
+
+extension TPMTPublic {
+    /// The same public area with a keyed-hash/symmetric unique field of `n` octets.
+    func settingUnique(_ n: Int) -> TPMTPublic {
+        var p = self
+        p.unique = .keyedHash(TPM2BDigest([UInt8](repeating: 0xAB, count: n)))
+        return p
+    }
+}
