@@ -152,6 +152,13 @@ extension TPM {
             handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: false), role: .none)],
             decrypt: true, encrypt: true
         ) { try $0.objectChangeAuthCommand(&$1) },
+        // Signatures (Part 3, 20).
+        CommandDescriptor(code: .sign, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true) {
+            try $0.signCommand(&$1)
+        },
+        CommandDescriptor(code: .verifySignature, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], decrypt: true) {
+            try $0.verifySignatureCommand(&$1)
+        },
     ].sorted { $0.code < $1.code }
 
     static let commandIndex: [TPMCC: CommandDescriptor] = Dictionary(
