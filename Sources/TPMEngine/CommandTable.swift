@@ -20,6 +20,8 @@ enum HandleKind: Sendable {
     case clear
     /// TPMI_RH_LOCKOUT.
     case lockout
+    /// TPMI_RH_ENDORSEMENT (TPM2_GetTime's privacy administrator), optionally NULL.
+    case endorsement
     /// TPMI_DH_PCR: a PCR handle, optionally NULL.
     case pcr(allowNull: Bool)
     /// TPMI_DH_OBJECT: transient or persistent, optionally NULL.
@@ -37,6 +39,7 @@ enum HandleKind: Sendable {
         case .platform: return h == .platform
         case .clear: return h == .lockout || h == .platform
         case .lockout: return h == .lockout
+        case .endorsement: return h == .endorsement
         case .pcr(let allowNull):
             return h.rawValue < UInt32(TPMLimits.pcrCount) || (allowNull && h == .null)
         // Transient and session handles exist only up to TRANSIENT_LAST and *_SESSION_LAST
@@ -152,6 +155,25 @@ extension TPM {
             handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: false), role: .none)],
             decrypt: true, encrypt: true
         ) { try $0.objectChangeAuthCommand(&$1) },
+        // Attestation (Part 3, 18).
+        CommandDescriptor(
+            code: .quote, handles: [HandleSpec(kind: .object(allowNull: true), role: .user)], decrypt: true, encrypt: true
+        ) { try $0.quoteCommand(&$1) },
+        CommandDescriptor(
+            code: .certify,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: true), role: .user)],
+            decrypt: true, encrypt: true
+        ) { try $0.certifyCommand(&$1) },
+        CommandDescriptor(
+            code: .certifyCreation,
+            handles: [HandleSpec(kind: .object(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: false), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.certifyCreationCommand(&$1) },
+        CommandDescriptor(
+            code: .getTime,
+            handles: [HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user)],
+            decrypt: true, encrypt: true
+        ) { try $0.getTimeCommand(&$1) },
         // Signatures (Part 3, 20).
         CommandDescriptor(code: .sign, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true) {
             try $0.signCommand(&$1)

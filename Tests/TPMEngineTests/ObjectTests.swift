@@ -246,13 +246,18 @@ final class ObjectTests: XCTestCase {
     }
 }
 
-/// KDFa (Part 1, 11.4.10.2) with SHA-256, written from the specification with swift-crypto's HMAC.
-func testKDFa(key: [UInt8], label: String, contextU: [UInt8], contextV: [UInt8] = [], bits: Int) -> [UInt8] {
+/// KDFa (Part 1, 11.4.10.2) with SHA-256 or SHA-512, written from the specification with
+/// swift-crypto's HMAC.
+func testKDFa(key: [UInt8], label: String, contextU: [UInt8], contextV: [UInt8] = [], bits: Int, sha512: Bool = false) -> [UInt8] {
     var out: [UInt8] = []
     var i: UInt32 = 1
     while out.count * 8 < bits {
         let msg = be32(i) + Array(label.utf8) + [0] + contextU + contextV + be32(UInt32(bits))
-        out += Array(HMAC<SHA256>.authenticationCode(for: msg, using: SymmetricKey(data: key)))
+        if sha512 {
+            out += Array(HMAC<SHA512>.authenticationCode(for: msg, using: SymmetricKey(data: key)))
+        } else {
+            out += Array(HMAC<SHA256>.authenticationCode(for: msg, using: SymmetricKey(data: key)))
+        }
         i += 1
     }
     return Array(out.prefix(bits / 8))
