@@ -174,6 +174,29 @@ extension TPM {
             handles: [HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user)],
             decrypt: true, encrypt: true
         ) { try $0.getTimeCommand(&$1) },
+        // Asymmetric and symmetric primitives (Part 3, 14 and 15).
+        CommandDescriptor(code: .rsaEncrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], decrypt: true, encrypt: true) {
+            try $0.rsaEncryptCommand(&$1)
+        },
+        CommandDescriptor(code: .rsaDecrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+            try $0.rsaDecryptCommand(&$1)
+        },
+        CommandDescriptor(code: .ecdhKeyGen, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], encrypt: true) {
+            try $0.ecdhKeyGenCommand(&$1)
+        },
+        CommandDescriptor(code: .ecdhZGen, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+            try $0.ecdhZGenCommand(&$1)
+        },
+        CommandDescriptor(code: .eccParameters, handles: []) { try $0.eccParametersCommand(&$1) },
+        CommandDescriptor(code: .encryptDecrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], encrypt: true) {
+            try $0.encryptDecryptCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .encryptDecrypt2, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true
+        ) { try $0.encryptDecrypt2Command(&$1) },
+        CommandDescriptor(code: .hmac, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+            try $0.hmacCommand(&$1)
+        },
         // Signatures (Part 3, 20).
         CommandDescriptor(code: .sign, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true) {
             try $0.signCommand(&$1)

@@ -73,7 +73,8 @@ def main():
         case = json.loads(line)
         flush_all(port)
         codes = [run(bytes.fromhex(step), port) for step in case["steps"]]
-        same = codes == case["ours"]
+        # A case may record libtpms's codes where the engine deliberately differs.
+        same = codes == case.get("libtpms", case["ours"])
         mismatches += not same
         lit = ", ".join("0x%03X" % c for c in codes)
         print(("ok   " if same else "DIFF ") + case["name"] + ": [" + lit + "]"
