@@ -28,6 +28,8 @@ enum HandleKind: Sendable {
     case object(allowNull: Bool)
     /// TPMI_DH_CONTEXT: an HMAC or policy session or a transient object.
     case context
+    /// TPMI_DH_PARENT: an object or a hierarchy (owner, endorsement, platform), optionally NULL.
+    case parent(allowNull: Bool)
 
     func accepts(_ h: TPMHandle) -> Bool {
         switch self {
@@ -48,6 +50,9 @@ enum HandleKind: Sendable {
             return h.isInTransientRange || h.handleType == .persistent || (allowNull && h == .null)
         case .context:
             return h.isInTransientRange || h.isInSessionRange
+        case .parent(let allowNull):
+            return h.isInTransientRange || h.handleType == .persistent || h == .owner || h == .endorsement || h == .platform
+                || (allowNull && h == .null)
         }
     }
 }
@@ -197,6 +202,10 @@ extension TPM {
         CommandDescriptor(code: .hmac, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
             try $0.hmacCommand(&$1)
         },
+        CommandDescriptor(
+            code: .createLoaded, handles: [HandleSpec(kind: .parent(allowNull: true), role: .user)], responseHandle: true, decrypt: true,
+            encrypt: true
+        ) { try $0.createLoadedCommand(&$1) },
         // Signatures (Part 3, 20).
         CommandDescriptor(code: .sign, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true) {
             try $0.signCommand(&$1)

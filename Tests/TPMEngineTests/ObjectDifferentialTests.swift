@@ -230,4 +230,28 @@ final class ObjectDifferentialTests: XCTestCase {
         ]
         runDifferential(cases)
     }
+    func testCreateLoadedCodes() {
+        let s = Self.self
+        let child = Templates.ecc(attributes: Templates.signingAttributes, scheme: .ecdsa(hashAlg: .sha256))
+        let cl = { (h: TPMHandle, t: [UInt8], data: [UInt8]) in createLoadedCommand(parent: h, templateBytes: t, data: data) }
+        let cases: [C] = [
+            C(name: "cl owner", steps: [cl(.owner, child.wireBytes, [])], expected: [0x000]),
+            C(name: "cl null", steps: [cl(.null, child.wireBytes, [])], expected: [0x000]),
+            C(name: "cl lockout", steps: [cl(.lockout, child.wireBytes, [])], expected: [0x184]),
+            C(name: "cl under storage", steps: [s.cp(s.storage), cl(s.t0, child.wireBytes, [])], expected: [0x000, 0x000]),
+            C(name: "cl under signer", steps: [s.cp(s.signer), cl(s.t0, child.wireBytes, [])], expected: [0x000, 0x18A]),
+            // Derived objects (Part 1, 27.3) are not implemented: a derivation parent is refused like
+            // any non-parent; libtpms goes on to check the derived template.
+            C(name: "cl under derivation parent", steps: [s.cp(Templates.keyedHash(attributes: Templates.storageAttributes, scheme: .xor(hashAlg: .sha256, kdf: .kdf1SP800_108))), cl(s.t0, child.wireBytes, [])], expected: [0x000, 0x18A], libtpms: [0x000, 0x082]),
+            C(name: "cl trailing", steps: [cl(.owner, child.wireBytes + [0], [])], expected: [0x2D5]),
+            C(name: "cl short", steps: [cl(.owner, Array(child.wireBytes.dropLast()), [])], expected: [0x2DA]),
+            C(name: "cl empty", steps: [cl(.owner, [], [])], expected: [0x2DA]),
+            C(name: "cl null nameAlg", steps: [cl(.owner, s.with(child) { $0.nameAlg = .null }.wireBytes, [])], expected: [0x2C3]),
+            C(name: "cl bad attributes", steps: [cl(.owner, s.attrs(child, Templates.signingAttributes.subtracting(.fixedParent)).wireBytes, [])], expected: [0x2C2]),
+            C(name: "cl data with sdo under parent", steps: [s.cp(s.storage), cl(s.t0, child.wireBytes, [1])], expected: [0x000, 0x2C2]),
+            C(name: "cl seal under parent", steps: [s.cp(s.storage), cl(s.t0, s.seal.wireBytes, [1])], expected: [0x000, 0x000]),
+            C(name: "cl full", steps: [s.cp(s.signer), s.cp(s.signer), s.cp(s.signer), cl(.owner, child.wireBytes, [])], expected: [0x000, 0x000, 0x000, 0x902]),
+        ]
+        runDifferential(cases)
+    }
 }

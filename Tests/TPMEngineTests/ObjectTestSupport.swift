@@ -263,3 +263,10 @@ extension TPMTPublic {
         return p
     }
 }
+
+func createLoadedCommand(parent: TPMHandle, templateBytes: [UInt8], auth: [UInt8] = [], data: [UInt8] = []) -> [UInt8] {
+    var w = TPMWriter()
+    TPM2BSensitiveCreate(TPMSSensitiveCreate(userAuth: TPM2BAuth(auth), data: TPM2BSensitiveData(data))).encode(to: &w)
+    w.sized(templateBytes)
+    return command(.createLoaded, tag: .sessions, withPassword(handles: [parent], params: w.bytes))
+}

@@ -223,6 +223,40 @@ final class ObjectTests: XCTestCase {
         XCTAssertEqual(responseCode(tpm.contextLoad(ctx)), 0x1DF)
     }
 
+    /// CreateLoaded under a hierarchy makes the object CreatePrimary makes; under a storage
+    /// parent it returns a private area that TPM2_Load accepts.
+    func testCreateLoaded() throws {
+        let tpm = startedTPM()
+        let template = Templates.ecc(attributes: Templates.signingAttributes, scheme: .ecdsa(hashAlg: .sha256))
+        let primary = try makePrimary(tpm, .owner, template, data: [4])
+        let r = tpm.execute(command: createLoadedCommand(parent: .owner, templateBytes: template.wireBytes, data: [4]))
+        XCTAssertEqual(responseCode(r), 0)
+        var p = try checkedParameters(r, hasHandle: true)
+        XCTAssertEqual(try p.sized(max: 2048), [])
+        let pub = try TPM2BPublic(from: &p, allowNull: false, support: support).publicArea
+        XCTAssertEqual(pub, primary.publicArea)
+        XCTAssertEqual(try p.sized(max: 66), primary.name)
+        tpm.execute(command: flushCommand(responseHandle(r))).check()
+        tpm.execute(command: flushCommand(primary.handle)).check()
+
+        let srk = try makePrimary(tpm, .owner, Templates.ecc())
+        let sealed = Templates.keyedHash(attributes: Templates.sealAttributes)
+        let c = tpm.execute(command: createLoadedCommand(parent: srk.handle, templateBytes: sealed.wireBytes, auth: [3], data: [8, 9]))
+        XCTAssertEqual(responseCode(c), 0)
+        var cp = try checkedParameters(c, hasHandle: true)
+        let priv = try cp.sized(max: 2048)
+        let cpub = try TPM2BPublic(from: &cp, allowNull: false, support: support).publicArea
+        let name = try cp.sized(max: 66)
+        XCTAssertEqual(name, independentName(cpub.wireBytes))
+        XCTAssertEqual(try unseal(tpm, responseHandle(c), auth: [3]), [8, 9])
+        tpm.execute(command: flushCommand(responseHandle(c))).check()
+        let l = tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: priv, publicArea: cpub))
+        XCTAssertEqual(responseCode(l), 0)
+        XCTAssertEqual(try unseal(tpm, responseHandle(l), auth: [3]), [8, 9])
+        let (_, _, qn) = try readPublic(tpm, responseHandle(l))
+        XCTAssertEqual(qn, qualified(qualified([0x40, 0, 0, 1], srk.name), name))
+    }
+
     /// The encoding of a key object decodes to the same object and refuses damage.
     func testKeyObjectEncoding() throws {
         let tpm = startedTPM()

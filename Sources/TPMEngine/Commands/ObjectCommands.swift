@@ -271,3 +271,65 @@ extension TPM {
         try PrivateProtection.wrap(updated, name: k.name, parent: parent, iv: random(AESCipher.blockSize)).encode(to: &c.response)
     }
 }
+
+extension TPM {
+    // MARK: TPM2_CreateLoaded
+
+    /// TPM2_CreateLoaded (Part 3, 12.9): creates and loads an object in one step. Under a
+    /// hierarchy (or TPM_RH_NULL) the object is a primary object, derived exactly as
+    /// TPM2_CreatePrimary derives it from the same template and data; under a storage parent it
+    /// is an ordinary object, also returned wrapped. Checks: the parent is a storage parent
+    /// (TPM_RC_TYPE + H1; derivation parents, for derived objects, are not implemented and are
+    /// refused the same way), a free slot (TPM_RC_OBJECT_MEMORY), the template decoded whole
+    /// (its codes + P2), the authValue's size (TPM_RC_SIZE + P1), CreateChecks (P2).
+    func createLoadedCommand(_ c: inout CommandContext) throws {
+        let inSensitive = try c.param(TPM2BSensitiveCreate.self).sensitive
+        let templateBytes = try c.param(TPM2BTemplate.self)
+        try c.finish()
+        let parentHandle = c.handles[0]
+        var parent: KeyObject?
+        if parentHandle.handleType != .permanent {
+            guard let p = keyObject(parentHandle), p.isParent else { throw TPMError(.type).handle(1) }
+            parent = p
+        }
+        guard freeTransientHandle != nil else { throw TPMError(.objectMemory) }
+        let template: TPMTPublic
+        do {
+            template = try TPMTPublic(template: templateBytes, derivation: false, support: TPM.algorithmSupport)
+        } catch let e as TPMError {
+            throw e.parameter(2)
+        }
+        guard let auth = ObjectValidation.adjustAuthSize(inSensitive.userAuth.buffer, nameAlg: template.nameAlg) else {
+            throw TPMError.size.parameter(1)
+        }
+        do {
+            try ObjectValidation.createChecks(parent: parent, publicArea: template, sensitiveDataSize: inSensitive.data.count)
+        } catch let e as TPMError {
+            throw e.parameter(2)
+        }
+        let created: CreatedObject
+        if parent == nil {
+            var source = try ObjectCreation.primarySource(
+                seed: primarySeed(parentHandle), template: template, sensitiveData: inSensitive.data.buffer)
+            created = try ObjectCreation.create(template: template, auth: auth, data: inSensitive.data.buffer, source: &source)
+        } else {
+            created = try withRandomSource {
+                try ObjectCreation.create(template: template, auth: auth, data: inSensitive.data.buffer, source: &$0)
+            }
+        }
+        let name = try created.publicArea.name(hash: TPM.digest)
+        var outPrivate = TPM2BPrivate()
+        if let parent {
+            outPrivate = try PrivateProtection.wrap(created.sensitive, name: name, parent: parent, iv: random(AESCipher.blockSize))
+        }
+        let (hierarchy, flags) = inheritedFlags(parent: parentHandle, publicArea: created.publicArea)
+        let object = KeyObject(
+            publicArea: created.publicArea, sensitive: created.sensitive, name: name,
+            qualifiedName: try qualifiedName(of: name, nameAlg: template.nameAlg, parent: parentHandle), hierarchy: hierarchy,
+            flags: flags, material: created.material)
+        c.responseHandle = try loadKeyObject(object)
+        outPrivate.encode(to: &c.response)
+        TPM2BPublic(created.publicArea).encode(to: &c.response)
+        name.encode(to: &c.response)
+    }
+}
