@@ -30,6 +30,11 @@ enum HandleKind: Sendable {
     case context
     /// TPMI_DH_PARENT: an object or a hierarchy (owner, endorsement, platform), optionally NULL.
     case parent(allowNull: Bool)
+    /// TPMI_SH_POLICY: a policy session handle.
+    case policySession
+    /// TPMI_DH_ENTITY: a hierarchy or lockout, an object, an NV Index, a PCR, a vendor
+    /// authorization handle, optionally NULL (Part 2, 9.6).
+    case entity(allowNull: Bool)
 
     func accepts(_ h: TPMHandle) -> Bool {
         switch self {
@@ -53,6 +58,12 @@ enum HandleKind: Sendable {
         case .parent(let allowNull):
             return h.isInTransientRange || h.handleType == .persistent || h == .owner || h == .endorsement || h == .platform
                 || (allowNull && h == .null)
+        case .policySession:
+            return h.handleType == .policySession && h.isInSessionRange
+        case .entity(let allowNull):
+            return [.owner, .endorsement, .platform, .lockout].contains(h) || h.isInTransientRange
+                || h.handleType == .persistent || h.handleType == .nvIndex || h.rawValue < UInt32(TPMLimits.pcrCount)
+                || (TPMHandle.auth00...TPMHandle.authFF).contains(h) || (allowNull && h == .null)
         }
     }
 }
@@ -80,6 +91,9 @@ struct CommandDescriptor: Sendable {
     var encrypt = false
     /// Allowed in failure mode (Part 1, 12.4 lets GetTestResult and GetCapability answer).
     var inFailureMode = false
+    /// Takes no authorization area at all (TPM_RC_AUTH_CONTEXT when one is sent): the
+    /// context-management commands and Startup (the reference's NO_SESSIONS).
+    var noSessions = false
     var action: @Sendable (TPM, inout CommandContext) throws -> Void
 
     var attributes: TPMACC {
@@ -96,6 +110,8 @@ extension TPM {
     /// not listed by GetCapability. Attribute bits agree with libtpms 0.9 (checked by the
     /// differential tests).
     static let commandTable: [CommandDescriptor] = [
+        CommandDescriptor(code: .clear, handles: [HandleSpec(kind: .clear, role: .user)], nv: true, extensive: true) { try $0.clearCommand(&$1) },
+        CommandDescriptor(code: .clearControl, handles: [HandleSpec(kind: .clear, role: .user)], nv: true) { try $0.clearControlCommand(&$1) },
         CommandDescriptor(code: .clockSet, handles: [HandleSpec(kind: .provision, role: .user)], nv: true) { try $0.clockSetCommand(&$1) },
         CommandDescriptor(code: .hierarchyChangeAuth, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
             try $0.hierarchyChangeAuthCommand(&$1)
@@ -111,15 +127,17 @@ extension TPM {
         },
         CommandDescriptor(code: .incrementalSelfTest, handles: [], nv: true) { try $0.incrementalSelfTestCommand(&$1) },
         CommandDescriptor(code: .selfTest, handles: [], nv: true) { try $0.selfTestCommand(&$1) },
-        CommandDescriptor(code: .startup, handles: [], nv: true) { try $0.startupCommand(&$1) },
+        CommandDescriptor(code: .startup, handles: [], nv: true, noSessions: true) { try $0.startupCommand(&$1) },
         CommandDescriptor(code: .shutdown, handles: [], nv: true) { try $0.shutdownCommand(&$1) },
         CommandDescriptor(code: .stirRandom, handles: [], nv: true, decrypt: true) { try $0.stirRandomCommand(&$1) },
         CommandDescriptor(code: .sequenceUpdate, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true) {
             try $0.sequenceUpdateCommand(&$1)
         },
-        CommandDescriptor(code: .contextLoad, handles: [], responseHandle: true) { try $0.contextLoadCommand(&$1) },
-        CommandDescriptor(code: .contextSave, handles: [HandleSpec(kind: .context, role: .none)]) { try $0.contextSaveCommand(&$1) },
-        CommandDescriptor(code: .flushContext, handles: []) { try $0.flushContextCommand(&$1) },
+        CommandDescriptor(code: .contextLoad, handles: [], responseHandle: true, noSessions: true) { try $0.contextLoadCommand(&$1) },
+        CommandDescriptor(code: .contextSave, handles: [HandleSpec(kind: .context, role: .none)], noSessions: true) {
+            try $0.contextSaveCommand(&$1)
+        },
+        CommandDescriptor(code: .flushContext, handles: [], noSessions: true) { try $0.flushContextCommand(&$1) },
         CommandDescriptor(code: .getCapability, handles: [], inFailureMode: true) { try $0.getCapabilityCommand(&$1) },
         CommandDescriptor(code: .getRandom, handles: [], encrypt: true) { try $0.getRandomCommand(&$1) },
         CommandDescriptor(code: .getTestResult, handles: [], encrypt: true, inFailureMode: true) { try $0.getTestResultCommand(&$1) },
@@ -213,7 +231,41 @@ extension TPM {
         CommandDescriptor(code: .verifySignature, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], decrypt: true) {
             try $0.verifySignatureCommand(&$1)
         },
+
+        // Sessions and policy (Part 3, 11 and 23).
+        CommandDescriptor(
+            code: .startAuthSession,
+            handles: [HandleSpec(kind: .object(allowNull: true), role: .none), HandleSpec(kind: .entity(allowNull: true), role: .none)],
+            responseHandle: true, decrypt: true, encrypt: true
+        ) { try $0.startAuthSessionCommand(&$1) },
+        CommandDescriptor(code: .policyRestart, handles: [policySession]) { try $0.policyRestartCommand(&$1) },
+        CommandDescriptor(code: .policyPCR, handles: [policySession], decrypt: true) { try $0.policyPCRCommand(&$1) },
+        CommandDescriptor(code: .policyLocality, handles: [policySession]) { try $0.policyLocalityCommand(&$1) },
+        CommandDescriptor(code: .policyCommandCode, handles: [policySession]) { try $0.policyCommandCodeCommand(&$1) },
+        CommandDescriptor(code: .policyAuthValue, handles: [policySession]) { try $0.policyAuthValueCommand(&$1) },
+        CommandDescriptor(code: .policyPassword, handles: [policySession]) { try $0.policyPasswordCommand(&$1) },
+        CommandDescriptor(code: .policyGetDigest, handles: [policySession], encrypt: true) { try $0.policyGetDigestCommand(&$1) },
+        CommandDescriptor(code: .policyOR, handles: [policySession]) { try $0.policyORCommand(&$1) },
+        CommandDescriptor(code: .policyCpHash, handles: [policySession], decrypt: true) { try $0.policyCpHashCommand(&$1) },
+        CommandDescriptor(code: .policyNameHash, handles: [policySession], decrypt: true) { try $0.policyNameHashCommand(&$1) },
+        CommandDescriptor(code: .policyCounterTimer, handles: [policySession], decrypt: true) { try $0.policyCounterTimerCommand(&$1) },
+        CommandDescriptor(code: .policyPhysicalPresence, handles: [policySession]) { try $0.policyPhysicalPresenceCommand(&$1) },
+        CommandDescriptor(code: .policyDuplicationSelect, handles: [policySession], decrypt: true) {
+            try $0.policyDuplicationSelectCommand(&$1)
+        },
+        CommandDescriptor(code: .policyTemplate, handles: [policySession], decrypt: true) { try $0.policyTemplateCommand(&$1) },
+
+        // Dictionary-attack protection (Part 3, 25).
+        CommandDescriptor(code: .dictionaryAttackLockReset, handles: [HandleSpec(kind: .lockout, role: .user)], nv: true) {
+            try $0.dictionaryAttackLockResetCommand(&$1)
+        },
+        CommandDescriptor(code: .dictionaryAttackParameters, handles: [HandleSpec(kind: .lockout, role: .user)], nv: true) {
+            try $0.dictionaryAttackParametersCommand(&$1)
+        },
     ].sorted { $0.code < $1.code }
+
+    /// The policy session handle every policy command takes first (no authorization).
+    private static let policySession = HandleSpec(kind: .policySession, role: .none)
 
     static let commandIndex: [TPMCC: CommandDescriptor] = Dictionary(
         uniqueKeysWithValues: commandTable.map { ($0.code, $0) })

@@ -1,14 +1,6 @@
 import TPMCrypto
 import TPMWire
 
-/// One authorization session from a command's authorization area (Part 1, 18.7).
-struct CommandSession: Sendable {
-    var handle: TPMHandle
-    var nonceCaller: [UInt8]
-    var attributes: TPMASession
-    var hmac: [UInt8]
-}
-
 /// A command being executed: its handles, the reader over its parameter area, and the
 /// response being built. Handlers read parameters through `param`, which numbers them so an
 /// unmarshalling error carries the parameter's number (Part 2, 6.6.3).
@@ -16,17 +8,18 @@ struct CommandContext {
     let code: TPMCC
     let locality: UInt8
     var handles: [TPMHandle]
-    var sessions: [CommandSession]
+    /// The authorization area: the sessions, and which of them decrypt, encrypt and audit.
+    var auth: AuthorizationArea
     var parameters: TPMReader
     private(set) var parameterNumber = 0
     var response = TPMWriter(capacity: 256)
     var responseHandle: TPMHandle?
 
-    init(code: TPMCC, locality: UInt8, handles: [TPMHandle], sessions: [CommandSession], parameters: TPMReader) {
+    init(code: TPMCC, locality: UInt8, handles: [TPMHandle], auth: AuthorizationArea, parameters: TPMReader) {
         self.code = code
         self.locality = locality
         self.handles = handles
-        self.sessions = sessions
+        self.auth = auth
         self.parameters = parameters
     }
 
@@ -94,6 +87,9 @@ extension TPM {
         if volatile.failureMode && (!cmd.inFailureMode || tag != .noSessions) { throw TPMError(.failure) }
         guard volatile.started || code == .startup else { throw TPMError(.initialize) }
         if volatile.started && code == .startup { throw TPMError(.initialize) }
+        // Time moved on since the last command: dictionary-attack self-healing (the
+        // reference runs it with every time update at the start of a command).
+        if code != .startup { daSelfHeal() }
 
         // Handle area (Part 3, 5.3): each handle must be of its interface type.
         var handles: [TPMHandle] = []
@@ -106,37 +102,28 @@ extension TPM {
         // Each handle must refer to something present and enabled (EntityGetLoadStatus).
         for (i, h) in handles.enumerated() { try checkLoaded(h, index: i) }
 
-        // Authorization area (Part 1, 18.7; Part 3, 5.4).
-        var sessions: [CommandSession] = []
+        // Authorization area (Part 1, 18.7; Part 3, 5.4; Authorization.swift): parse every
+        // session, then associate sessions with the handles that need authorization.
+        var auth = AuthorizationArea()
+        auth.code = code
         if tag == .sessions {
             let authSize = Int(try r.u32())
             guard authSize >= 9, authSize <= r.remaining else { throw TPMError.size }
             var a = try r.subReader(authSize)
-            while !a.isAtEnd {
-                let n = sessions.count + 1
-                // A fourth session: libtpms answers TPM_RC_SIZE numbered for that session.
-                guard n <= TPMLimits.maxSessionNumber else { throw TPMError.size.session(n) }
-                do {
-                    let h = TPMHandle(try a.u32())
-                    guard h == .passwordSession || h.handleType == .hmacSession || h.handleType == .policySession else {
-                        throw TPMError.value
-                    }
-                    let nonce = try a.sized(max: TPMLimits.maxDigestSize)
-                    let attrs = try a.u8()
-                    // Bits 3 and 4 are reserved (Part 2, 8.4).
-                    guard attrs & 0x18 == 0 else { throw TPMError(.reservedBits) }
-                    let hmac = try a.sized(max: TPMLimits.maxDigestSize)
-                    sessions.append(CommandSession(handle: h, nonceCaller: nonce, attributes: TPMASession(rawValue: attrs), hmac: hmac))
-                } catch let e as TPMError {
-                    throw e.session(n)
-                }
-            }
+            // Commands that take no sessions (Part 3: ContextSave, ContextLoad, FlushContext,
+            // Startup) refuse an authorization area.
+            guard !cmd.noSessions else { throw TPMError(.authContext) }
+            auth = try parseAuthorizationArea(&a, descriptor: cmd)
+            auth.code = code
         }
-        let authHandles = cmd.handles.indices.filter { cmd.handles[$0].role != .none }
-        guard sessions.count >= authHandles.count else { throw TPMError(.authMissing) }
-        try authorize(handles: handles, authHandles: authHandles, sessions: sessions, descriptor: cmd)
+        for (i, spec) in cmd.handles.enumerated() where spec.role != .none {
+            guard i < auth.sessions.count else { throw TPMError(.authMissing) }
+        }
+        auth.parameters = r.rest()
+        try checkAuthorizations(&auth, handles: handles, descriptor: cmd, locality: locality)
+        let parameters = try decryptParameters(auth)
 
-        var ctx = CommandContext(code: code, locality: locality, handles: handles, sessions: sessions, parameters: r)
+        var ctx = CommandContext(code: code, locality: locality, handles: handles, auth: auth, parameters: TPMReader(parameters))
         try cmd.action(self, &ctx)
 
         if cmd.nv && !TPM.orderlyNeutral.contains(code) && persistent.orderlyState != PersistentState.orderlyNone && volatile.started {
@@ -145,30 +132,23 @@ extension TPM {
             persistent.savedState = nil
             nvChanged = true
         }
-        return buildResponse(tag: tag, ctx: ctx)
+        return buildResponse(tag: tag, ctx: &ctx, descriptor: cmd)
     }
 
     /// NV-attributed commands that leave a completed Shutdown standing (they change nothing
     /// that Shutdown saved).
     static let orderlyNeutral: Set<TPMCC> = [.shutdown, .selfTest, .incrementalSelfTest, .stirRandom]
 
-    private func buildResponse(tag: TPMST, ctx: CommandContext) -> [UInt8] {
-        var w = TPMWriter(capacity: 14 + ctx.response.count + 16 * ctx.sessions.count)
+    private func buildResponse(tag: TPMST, ctx: inout CommandContext, descriptor cmd: CommandDescriptor) -> [UInt8] {
+        let (parameters, sessions) = finishSessions(&ctx.auth, tag: tag, descriptor: cmd, parameters: ctx.response.bytes)
+        var w = TPMWriter(capacity: 18 + parameters.count + sessions.count)
         w.u16(tag.rawValue)
         w.u32(0)  // patched below
         w.u32(TPMRC.success.rawValue)
         if let h = ctx.responseHandle { w.u32(h.rawValue) }
-        if tag == .sessions { w.u32(UInt32(ctx.response.count)) }
-        w.bytes(ctx.response.bytes)
-        if tag == .sessions {
-            for _ in ctx.sessions {
-                // Password session response (Part 1, 19.6.4): empty nonce, continueSession
-                // set, empty HMAC.
-                w.sized([UInt8]())
-                w.u8(TPMASession.continueSession.rawValue)
-                w.sized([UInt8]())
-            }
-        }
+        if tag == .sessions { w.u32(UInt32(parameters.count)) }
+        w.bytes(parameters)
+        w.bytes(sessions)
         w.patchU32(at: 2, UInt32(w.count))
         return w.bytes
     }
@@ -181,6 +161,8 @@ extension TPM {
             case .owner: if !volatile.startupClear.contains(.shEnable) { throw TPMError(.hierarchy).handle(i + 1) }
             case .endorsement: if !volatile.startupClear.contains(.ehEnable) { throw TPMError(.hierarchy).handle(i + 1) }
             case .platform: if !volatile.startupClear.contains(.phEnable) { throw TPMError(.hierarchy).handle(i + 1) }
+            // Vendor authorization handles (TPMI_DH_ENTITY admits them): none is implemented.
+            case TPMHandle.auth00...TPMHandle.authFF: throw TPMError.value.handle(i + 1)
             default: break
             }
         case .transient:
@@ -189,56 +171,14 @@ extension TPM {
             // No persistent objects exist until EvictControl is implemented.
             throw TPMError(.handle).handle(i + 1)
         case .hmacSession, .policySession:
-            // Sessions arrive with the sessions issue; until then none is ever loaded.
-            throw TPMError(.referenceHandle(i))
+            // A session handle names a loaded session of its own type (0x02 HMAC, 0x03 policy).
+            guard let s = loadedSession(h) else { throw TPMError(.referenceHandle(i)) }
+            guard s.isPolicy == (h.handleType == .policySession) else { throw TPMError(.handle).handle(i + 1) }
+        case .nvIndex:
+            // No NV Index is defined until the NV commands exist.
+            throw TPMError(.handle).handle(i + 1)
         default:
             break
         }
     }
-
-    /// Checks each session against the handle it authorizes (Part 1, 19.6.4 for password
-    /// sessions); sessions beyond the authorized handles may not be password sessions.
-    private func authorize(handles: [TPMHandle], authHandles: [Int], sessions: [CommandSession], descriptor: CommandDescriptor) throws {
-        for (i, s) in sessions.enumerated() {
-            let n = i + 1
-            guard s.handle == .passwordSession else {
-                // HMAC and policy sessions are not implemented yet: none can be loaded.
-                throw TPMError(.referenceSession(i))
-            }
-            guard s.nonceCaller.isEmpty else { throw TPMError(.nonce).session(n) }
-            guard s.attributes.subtracting(.continueSession).isEmpty else { throw TPMError(.attributes).session(n) }
-            guard i < authHandles.count else { throw TPMError(.handle).session(n) }
-            let handle = handles[authHandles[i]]
-            // Roles and object attributes decide whether an authValue may be used at all.
-            try checkAuthValueUse(handle, role: descriptor.handles[authHandles[i]].role)
-            let expected = authValue(of: handle)
-            if !constantTimeEqual(stripTrailingZeros(s.hmac), stripTrailingZeros(expected)) {
-                // Hierarchies other than lockout, PCRs, sequences and noDA objects are exempt
-                // from dictionary-attack protection: TPM_RC_BAD_AUTH. Otherwise TPM_RC_AUTH_FAIL.
-                throw TPMError(isDAProtected(handle) ? .authFail : .badAuth).session(n)
-            }
-        }
-    }
-
-    /// The authValue an entity is authorized with.
-    func authValue(of h: TPMHandle) -> [UInt8] {
-        switch h {
-        case .owner: return persistent.owner.authValue
-        case .endorsement: return persistent.endorsement.authValue
-        case .lockout: return persistent.lockout.authValue
-        case .platform: return volatile.platform.authValue
-        default:
-            if h.handleType == .transient, case .sequence(let s)? = volatile.objects[h.rawValue] { return s.authValue }
-            if h.handleType == .transient, case .key(let k)? = volatile.objects[h.rawValue] { return stripTrailingZeros(k.authValue) }
-            return []
-        }
-    }
-}
-
-/// Part 1, 19.6.4 and the reference code: trailing zero octets of an authValue are not
-/// significant.
-func stripTrailingZeros(_ a: [UInt8]) -> [UInt8] {
-    var n = a.count
-    while n > 0 && a[n - 1] == 0 { n -= 1 }
-    return Array(a[0..<n])
 }

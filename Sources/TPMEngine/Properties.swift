@@ -97,15 +97,14 @@ extension TPM {
         // PT_VAR
         case .permanent: return permanentAttributes.rawValue
         case .startupClear: return volatile.startupClear.rawValue
-        // NV Indices, persistent objects and sessions do not exist yet in this engine: the
-        // counts are those of the state, zero; what is still available is what the limits
-        // allow (sessions, transient objects). NV-backed space is reported as none free until
-        // the NV store exists.
+        // NV Indices and persistent objects do not exist yet in this engine: their counts are
+        // zero, and NV-backed space is reported as none free until the NV store exists.
         case .hrNVIndex: return 0
-        case .hrLoaded: return 0
-        case .hrLoadedAvail: return UInt32(TPMLimits.maxLoadedSessions)
-        case .hrActive: return 0
-        case .hrActiveAvail: return UInt32(TPMLimits.maxActiveSessions)
+        // Sessions (Session.swift): loaded ones, and active ones (loaded or saved).
+        case .hrLoaded: return UInt32(loadedSessionCount)
+        case .hrLoadedAvail: return UInt32(TPMLimits.maxLoadedSessions - loadedSessionCount)
+        case .hrActive: return UInt32(activeSessionCount)
+        case .hrActiveAvail: return UInt32(TPMLimits.maxActiveSessions - activeSessionCount)
         case .hrTransientAvail: return UInt32(max(0, TPMLimits.maxLoadedObjects - volatile.objects.count))
         case .hrPersistent: return 0
         case .hrPersistentAvail: return 0
@@ -114,6 +113,11 @@ extension TPM {
         // TPM2_SetAlgorithmSet is not implemented: the algorithm set is the default, 0.
         case .algorithmSet: return 0
         case .loadedCurves: return UInt32(TPM.eccCurves.count)
+        // Dictionary-attack protection (DictionaryAttack.swift).
+        case .lockoutCounter: return persistent.da.failedTries
+        case .maxAuthFail: return persistent.da.maxTries
+        case .lockoutInterval: return persistent.da.recoveryTime
+        case .lockoutRecovery: return persistent.da.lockoutRecovery
         // NV writes are not rate-limited.
         case .nvWriteRecovery: return 0
         // The command audit counter: no command has ever been audited.
@@ -122,14 +126,15 @@ extension TPM {
         }
     }
 
-    /// TPMA_PERMANENT (Part 2, 8.6) from the persistent state. inLockout stays clear: there
-    /// is no dictionary-attack lockout yet.
+    /// TPMA_PERMANENT (Part 2, 8.6) from the persistent state; inLockout when failedTries has
+    /// reached maxTries.
     var permanentAttributes: TPMAPermanent {
         var a: TPMAPermanent = []
         if !persistent.owner.authValue.isEmpty { a.insert(.ownerAuthSet) }
         if !persistent.endorsement.authValue.isEmpty { a.insert(.endorsementAuthSet) }
         if !persistent.lockout.authValue.isEmpty { a.insert(.lockoutAuthSet) }
         if persistent.disableClear { a.insert(.disableClear) }
+        if inLockout { a.insert(.inLockout) }
         if persistent.tpmGeneratedEPS { a.insert(.tpmGeneratedEPS) }
         return a
     }

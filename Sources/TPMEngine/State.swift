@@ -22,6 +22,10 @@ struct SavedState: Sendable, Equatable {
     var contextCounter: UInt64
     var restartCount: UInt32
     var startupLocality: UInt8
+    /// The session context counter and the saved sessions (slot index: low bits of the
+    /// context ID), which stay loadable after a TPM Restart or Resume (Session.swift).
+    var sessionContextCounter: UInt64 = TPM.firstSessionContextID
+    var savedSessions: [Int: UInt16] = [:]
 
     var allocation: [PCRAllocation] { pcrBanks.map { PCRAllocation(alg: $0.alg, mask: $0.allocated) } }
 }
@@ -54,6 +58,8 @@ struct PersistentState: Sendable, Equatable {
     /// How the TPM last shut down: TPM_SU_CLEAR, TPM_SU_STATE, or `orderlyNone`.
     var orderlyState: UInt16 = PersistentState.orderlyNone
     var savedState: SavedState?
+    /// Dictionary-attack counters and parameters (DictionaryAttack.swift).
+    var da = DictionaryAttackState()
 
     static let orderlyNone: UInt16 = 0xFFFF
     static let seedSize = 64
@@ -104,4 +110,15 @@ struct VolatileState: Sendable {
     var testedAlgorithms: Set<TPMAlgID> = []
     var failureMode = false
     var failureCode: UInt32 = 0
+    /// Authorization sessions: the context slots and the session context counter
+    /// (Session.swift), and the session that is exclusively auditing, if any.
+    var sessionSlots: [SessionSlot] = TPM.emptySessionSlots
+    var sessionContextCounter: UInt64 = TPM.firstSessionContextID
+    var exclusiveAuditSession: TPMHandle?
+    /// Time of the last DA failure (or of Startup) for failedTries and for lockoutAuth.
+    var daSelfHealTimer: UInt64 = 0
+    var daLockoutTimer: UInt64 = 0
+    /// A platform input, not TPM state: whether physical presence is asserted now (the mssim
+    /// platform port's PP on/off). Never asserted unless the host says so; not serialized.
+    var physicalPresence = false
 }

@@ -1,11 +1,13 @@
 import TPMCrypto
 import TPMWire
 
-// The body encodings of state-format version 1 (docs/state-format.md). Every field is
-// written in a fixed order, big-endian, with no padding; byte strings carry a u16 length
-// and lists a u8 count. Decoding checks each field against the bound the engine relies on,
-// so a blob that decodes can never make the engine trap, and every count is bounded by
-// TPMLimits before anything is read.
+// The body encodings of the state format (docs/state-format.md). The encoders write the
+// current version (2); the decoders read every version ever written, each field added by a
+// later version only when the blob has it. Every field is written in a fixed order,
+// big-endian, with no padding; byte strings carry a u16 length and lists a u8 count.
+// Decoding checks each field against the bound the engine relies on, so a blob that decodes
+// can never make the engine trap, and every count is bounded by TPMLimits before anything
+// is read.
 
 /// A reader over a state body whose failures are `StateError.malformed` naming the field.
 struct StateReader {
@@ -174,9 +176,12 @@ extension SavedState {
         w.u64(contextCounter)
         w.u32(restartCount)
         w.u8(startupLocality)
+        // Version 2: the sessions that stay loadable after TPM Restart and Resume.
+        w.u64(sessionContextCounter)
+        SessionSlotCodec.encodeSaved(savedSessions, to: &w)
     }
 
-    init(state r: inout StateReader) throws {
+    init(state r: inout StateReader, version: UInt32) throws {
         let banks = try PCRBankListCodec.decode(&r, counts: [0, TPMLimits.hashCount], "saved.pcrBanks")
         self.init(
             pcrBanks: banks,
@@ -188,6 +193,10 @@ extension SavedState {
             contextCounter: try r.u64("saved.contextCounter"),
             restartCount: try r.u32("saved.restartCount"),
             startupLocality: try r.u8("saved.startupLocality"))
+        if version >= 2 {
+            sessionContextCounter = try SessionSlotCodec.decodeCounter(&r, "saved.sessionContextCounter")
+            savedSessions = try SessionSlotCodec.decodeSaved(&r, "saved.savedSessions")
+        }
     }
 }
 
@@ -211,9 +220,11 @@ extension PersistentState {
         w.u16(orderlyState)
         w.bool(savedState != nil)
         savedState?.encodeState(to: &w)
+        // Version 2: dictionary-attack protection.
+        da.encodeState(to: &w)
     }
 
-    init(state r: inout StateReader) throws {
+    init(state r: inout StateReader, version: UInt32) throws {
         let seeds = try ["eps", "sps", "pps"].map { try r.sized(oneOf: [PersistentState.seedSize], $0) }
         let proofs = try ["ehProof", "shProof", "phProof"].map { try r.sized(oneOf: [PersistentState.proofSize], $0) }
         self.init(
@@ -242,6 +253,119 @@ extension PersistentState {
         guard [TPMSU.clear.rawValue, TPMSU.state.rawValue, PersistentState.orderlyNone].contains(orderlyState) else {
             throw StateError.malformed("orderlyState: \(orderlyState)")
         }
-        savedState = try r.bool("savedState.present") ? try SavedState(state: &r) : nil
+        savedState = try r.bool("savedState.present") ? try SavedState(state: &r, version: version) : nil
+        // Version 1 predates dictionary-attack protection: the manufacturer defaults, no
+        // failures.
+        if version >= 2 { da = try DictionaryAttackState(state: &r) }
+    }
+}
+
+// MARK: - version 2 additions
+
+extension DictionaryAttackState {
+    /// failedTries, maxTries, recoveryTime, lockoutRecovery (u32 each), lockoutAuthEnabled,
+    /// used (bool each).
+    func encodeState(to w: inout TPMWriter) {
+        w.u32(failedTries)
+        w.u32(maxTries)
+        w.u32(recoveryTime)
+        w.u32(lockoutRecovery)
+        w.bool(lockoutAuthEnabled)
+        w.bool(used)
+    }
+
+    init(state r: inout StateReader) throws {
+        self.init(
+            failedTries: try r.u32("da.failedTries"), maxTries: try r.u32("da.maxTries"), recoveryTime: try r.u32("da.recoveryTime"),
+            lockoutRecovery: try r.u32("da.lockoutRecovery"), lockoutAuthEnabled: try r.bool("da.lockoutAuthEnabled"),
+            used: try r.bool("da.used"))
+    }
+}
+
+/// The session slot table and the session context counter (Session.swift).
+enum SessionSlotCodec {
+    /// A context counter's low 16 bits are never 0...MAX_LOADED_SESSIONS (they are skipped).
+    static func decodeCounter(_ r: inout StateReader, _ field: String) throws -> UInt64 {
+        let v = try r.u64(field)
+        guard v % TPM.contextSlotModulus >= TPM.firstSessionContextID else { throw StateError.malformed("\(field): \(v)") }
+        return v
+    }
+
+    static func decodeBits(_ r: inout StateReader, _ field: String) throws -> UInt16 {
+        let v = try r.u16(field)
+        guard UInt64(v) >= TPM.firstSessionContextID else { throw StateError.malformed("\(field): \(v)") }
+        return v
+    }
+
+    static func decodeIndex(_ r: inout StateReader, after last: Int?, _ field: String) throws -> Int {
+        let i = Int(try r.u8(field))
+        guard i < TPMLimits.maxActiveSessions, last.map({ $0 < i }) ?? true else {
+            throw StateError.malformed("\(field): \(i) out of range or order")
+        }
+        return i
+    }
+
+    /// Saved sessions: count (u8), then per session its slot index (u8, strictly increasing)
+    /// and context-ID low bits (u16).
+    static func encodeSaved(_ saved: [Int: UInt16], to w: inout TPMWriter) {
+        let entries = saved.keys.sorted().filter { $0 >= 0 && $0 < TPMLimits.maxActiveSessions }
+        w.u8(UInt8(entries.count))
+        for i in entries {
+            w.u8(UInt8(i))
+            w.u16(saved[i] ?? 0)
+        }
+    }
+
+    static func decodeSaved(_ r: inout StateReader, _ field: String) throws -> [Int: UInt16] {
+        let n = try r.count(max: TPMLimits.maxActiveSessions, "\(field).count")
+        var out: [Int: UInt16] = [:]
+        var last: Int?
+        for k in 0..<n {
+            let i = try decodeIndex(&r, after: last, "\(field)[\(k)].index")
+            last = i
+            out[i] = try decodeBits(&r, "\(field)[\(k)].bits")
+        }
+        return out
+    }
+
+    /// Active sessions: count (u8), then per slot in use its index (u8, strictly increasing),
+    /// a kind (u8: 1 loaded, 2 saved), and the SESSION (loaded) or the low bits (saved).
+    static func encodeSlots(_ slots: [SessionSlot], to w: inout TPMWriter) {
+        let used = slots.indices.filter { !slots[$0].isFree }
+        w.u8(UInt8(used.count))
+        for i in used {
+            w.u8(UInt8(i))
+            switch slots[i] {
+            case .loaded(let s):
+                w.u8(1)
+                s.encode(to: &w)
+            case .saved(let bits):
+                w.u8(2)
+                w.u16(bits)
+            case .free: break
+            }
+        }
+    }
+
+    static func decodeSlots(_ r: inout StateReader, _ field: String) throws -> [SessionSlot] {
+        var slots = TPM.emptySessionSlots
+        let n = try r.count(max: TPMLimits.maxActiveSessions, "\(field).count")
+        var last: Int?
+        var loaded = 0
+        for k in 0..<n {
+            let i = try decodeIndex(&r, after: last, "\(field)[\(k)].index")
+            last = i
+            switch try r.u8("\(field)[\(k)].kind") {
+            case 1:
+                loaded += 1
+                guard loaded <= TPMLimits.maxLoadedSessions else { throw StateError.malformed("\(field): more than 3 loaded") }
+                slots[i] = .loaded(try r.decode("\(field)[\(k)].session") { try Session(from: &$0) })
+            case 2:
+                slots[i] = .saved(try decodeBits(&r, "\(field)[\(k)].bits"))
+            case let v:
+                throw StateError.malformed("\(field)[\(k)].kind: \(v)")
+            }
+        }
+        return slots
     }
 }

@@ -21,10 +21,10 @@ enum StateBlob {
     /// "vTPM".
     static let magic: UInt32 = 0x7654_504D
     /// The version this build writes. Every version ever written must keep loading.
-    static let currentVersion: UInt32 = 1
+    static let currentVersion: UInt32 = 2
     /// Every version this build reads. A new version is added here and to the `switch`es
     /// in the initializer; none is ever removed (docs/state-format.md, "Version history").
-    static let supportedVersions: Set<UInt32> = [1]
+    static let supportedVersions: Set<UInt32> = [1, 2]
     static let headerSize = 16
     static let digestSize = 32
 
@@ -97,7 +97,7 @@ extension TPM {
         var r = StateReader(body)
         let persistent: PersistentState
         switch version {
-        case 1: persistent = try PersistentState(state: &r)
+        case 1, 2: persistent = try PersistentState(state: &r, version: version)
         default: throw StateError.unsupportedVersion(version)
         }
         guard r.isAtEnd else { throw StateError.malformed("trailing bytes in the permanent part") }
@@ -115,7 +115,7 @@ extension TPM {
         }
         let restored: (state: VolatileState, drbg: HMACDRBG)
         switch vversion {
-        case 1: restored = try TPM.decodeVolatile(&v, now: environment.milliseconds())
+        case 1, 2: restored = try TPM.decodeVolatile(&v, now: environment.milliseconds(), version: vversion)
         default: throw StateError.unsupportedVersion(vversion)
         }
         guard v.isAtEnd else { throw StateError.malformed("trailing bytes in the volatile part") }
@@ -129,7 +129,7 @@ extension TPM {
     public func acknowledgeNVWrite() { nvChanged = false }
 }
 
-// MARK: - volatile part (version 1)
+// MARK: - volatile part
 
 extension TPM {
     /// Bound on the tested-algorithm list: the TPM_ALG_ID registry has fewer entries.
@@ -167,10 +167,18 @@ extension TPM {
             // kind is one more case there and nothing here.
             s.objects[h]?.encode(to: &w)
         }
+        // Version 2: sessions and the dictionary-attack timers (Time values, like Time).
+        w.u64(s.sessionContextCounter)
+        SessionSlotCodec.encodeSlots(s.sessionSlots, to: &w)
+        w.u32(s.exclusiveAuditSession?.rawValue ?? TPMHandle.unassigned.rawValue)
+        w.u64(s.daSelfHealTimer)
+        w.u64(s.daLockoutTimer)
         w.bytes(drbg.exportedState)
     }
 
-    private static func decodeVolatile(_ r: inout StateReader, now: UInt64) throws -> (state: VolatileState, drbg: HMACDRBG) {
+    private static func decodeVolatile(
+        _ r: inout StateReader, now: UInt64, version: UInt32
+    ) throws -> (state: VolatileState, drbg: HMACDRBG) {
         var s = VolatileState()
         s.started = try r.bool("started")
         s.startupLocality = try r.u8("startupLocality")
@@ -208,6 +216,20 @@ extension TPM {
             guard lastHandle.map({ $0 < h }) ?? true else { throw StateError.malformed("objects: out of order") }
             lastHandle = h
             s.objects[h] = try r.decode("objects[\(i)]") { try TransientObject(from: &$0) }
+        }
+        // Version 1 predates sessions: none is active, the counter is where a TPM Reset puts it.
+        if version >= 2 {
+            s.sessionContextCounter = try SessionSlotCodec.decodeCounter(&r, "sessionContextCounter")
+            s.sessionSlots = try SessionSlotCodec.decodeSlots(&r, "sessions")
+            let audit = TPMHandle(try r.u32("exclusiveAuditSession"))
+            if audit != .unassigned {
+                guard audit.handleType == .hmacSession, audit.isInSessionRange, !s.sessionSlots[TPM.sessionIndex(audit)].isFree else {
+                    throw StateError.malformed("exclusiveAuditSession: \(audit)")
+                }
+                s.exclusiveAuditSession = audit
+            }
+            s.daSelfHealTimer = try r.u64("daSelfHealTimer")
+            s.daLockoutTimer = try r.u64("daLockoutTimer")
         }
         guard let drbg = HMACDRBG(exportedState: try r.fixed(drbgStateSize, "drbg")) else {
             throw StateError.malformed("drbg")

@@ -65,8 +65,8 @@ final class CapabilityTests: XCTestCase {
 
     func testCommandsFromAPropertyAndBeyondTheLast() {
         let tpm = startedTPM()
-        // From TPM2_TestParms (0x18A, the last one) with room for two: one entry, NO.
-        XCTAssertEqual(getCap(tpm, 2, 0x18A, 2), wire("8001 00000017 00000000 00 00000002 00000001 0000018a"))
+        // From TPM2_PolicyTemplate (0x190, the last one) with room for two: one entry, NO.
+        XCTAssertEqual(getCap(tpm, 2, 0x190, 2), wire("8001 00000017 00000000 00 00000002 00000001 02000190"))
         // Beyond the last library command, and vendor command codes (none implemented): empty,
         // NO (swtpm answers the same bytes for 0x10000 and 0x20000000).
         XCTAssertEqual(getCap(tpm, 2, 0x10000, 5), wire("8001 00000013 00000000 00 00000002 00000000"))

@@ -172,3 +172,48 @@ extension TPM {
         for v in [p.p, p.a, p.b, p.gX, p.gY, p.n, p.h] { c.response.sized(v) }
     }
 }
+
+extension TPM {
+    /// CryptSecretDecrypt (Part 1, 24 and 19.6.13; Part 4) for asymmetric keys: recovers a seed
+    /// sent to `k` with `label` (a salt: "SECRET"; a credential: "IDENTITY"; a duplication
+    /// seed: "DUPLICATE"; each with its terminating zero).
+    /// - RSA: OAEP with the key's OAEP hash, or its nameAlg when its scheme is NULL; any other
+    ///   scheme is TPM_RC_SCHEME. The seed may be no longer than that hash's digest.
+    /// - ECC: `secret` holds a TPMS_ECC_POINT Qe; Z = [d]Qe and the seed is
+    ///   KDFe(nameAlg, Z.x, label, Qe.x, Qs.x, digest bits of nameAlg).
+    /// Other failures are TPM_RC_VALUE (callers number or map them).
+    func secretDecrypt(_ k: KeyObject, label: String, secret: [UInt8]) throws -> [UInt8] {
+        guard let nameHash = k.nameAlg.hashAlgorithm else { throw TPMError(.hash) }
+        switch k.material {
+        case .rsa(_, let key?):
+            guard case .rsa(let p) = k.publicArea.parameters else { throw TPMError(.key) }
+            let hash: HashAlgorithm
+            switch p.scheme.details {
+            case .null: hash = nameHash
+            case .oaep(let h):
+                guard let oh = h.hashAlgorithm else { throw TPMError(.scheme) }
+                hash = oh
+            default: throw TPMError(.scheme)
+            }
+            guard secret.count == key.publicKey.modulusBytes else { throw TPMError.size }
+            let seed: [UInt8]
+            do { seed = try key.decryptOAEP(hash: hash, label: RSAPublicKey.oaepLabel(label), secret) } catch { throw TPMError.value }
+            guard seed.count <= hash.digestSize else { throw TPMError.value }
+            return seed
+        case .ecc(_?, let key?):
+            var r = TPMReader(secret)
+            let qe = try TPMSECCPoint(from: &r)
+            let peer: ECCPublicKey
+            do { peer = try ECCPublicKey(curve: key.curve, point: ECCPoint(x: qe.x.buffer, y: qe.y.buffer)) } catch {
+                throw TPMError(.eccPoint)
+            }
+            let z: ECCPoint
+            do { z = try key.sharedPoint(with: peer) } catch { throw TPMError(.noResult) }
+            // The x coordinates as they appear in the secret and in the key's public area.
+            guard case .ecc(let unique) = k.publicArea.unique else { throw TPMError(.key) }
+            return kdfe(nameHash, z: z.x, use: label, partyUInfo: qe.x.buffer, partyVInfo: unique.x.buffer, bits: 8 * nameHash.digestSize)
+        default:
+            throw TPMError(.key)
+        }
+    }
+}

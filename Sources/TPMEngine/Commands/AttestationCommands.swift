@@ -77,15 +77,6 @@ extension TPM {
 
     static func bigEndian(_ b: ArraySlice<UInt8>) -> UInt64 { b.reduce(0) { $0 << 8 | UInt64($1) } }
 
-    /// A state-changing action after Shutdown: the TPM is no longer in that orderly state.
-    func clearOrderlyState() {
-        if persistent.orderlyState != PersistentState.orderlyNone {
-            persistent.orderlyState = PersistentState.orderlyNone
-            persistent.savedState = nil
-            nvChanged = true
-        }
-    }
-
     /// The scheme of an attestation (CryptSelectSignScheme): the NULL scheme without a signer,
     /// else the selected one (TPM_RC_SCHEME on the scheme parameter when incompatible).
     func attestationScheme(_ signer: KeyObject?, requested: TPMTSigScheme, parameter: Int) throws -> TPMUSigScheme {

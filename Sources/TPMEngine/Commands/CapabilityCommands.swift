@@ -138,8 +138,21 @@ extension TPM {
         case .pcr?: all = (0..<UInt32(TPMLimits.pcrCount)).map { TPMHandle($0) }
         case .permanent?: all = TPM.permanentHandles
         case .transient?: all = volatile.objects.keys.sorted().map { TPMHandle($0) }
-        // No NV Index, session (loaded or saved) or persistent object exists yet.
-        case .nvIndex?, .hmacSession?, .policySession?, .persistent?: all = []
+        // TPM_HT_LOADED_SESSION (0x02): the loaded sessions, each with its own handle type;
+        // TPM_HT_SAVED_SESSION (0x03): the saved ones, as HMAC-session handles (Part 2, 7.2).
+        // Both list slots from the start handle's index on.
+        case .hmacSession?, .policySession?:
+            let from = TPM.sessionIndex(start)
+            let loaded = start.handleType == .hmacSession
+            return volatile.sessionSlots.indices.filter { $0 >= from }.compactMap { i in
+                switch volatile.sessionSlots[i] {
+                case .loaded(let s) where loaded: return TPM.sessionHandle(index: i, policy: s.isPolicy)
+                case .saved where !loaded: return TPM.sessionHandle(index: i, policy: false)
+                default: return nil
+                }
+            }
+        // No NV Index or persistent object exists yet.
+        case .nvIndex?, .persistent?: all = []
         case .attachedComponent?, nil: throw TPMError(.handle).parameter(2)
         }
         return all.filter { $0 >= start }

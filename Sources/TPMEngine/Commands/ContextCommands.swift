@@ -1,41 +1,61 @@
 import TPMWire
 
 extension TPM {
-    /// TPM2_ContextSave (Part 3, 28.2; Part 1, 30): a transient object's context, protected
-    /// by its hierarchy's proof (ContextProtection.swift). The object stays loaded. Objects
-    /// take their sequence number from the context counter; TPM_RC_TOO_MANY_CONTEXTS if it
-    /// would wrap. Session contexts arrive with sessions (the dispatcher reports a session
-    /// handle as not loaded until then).
+    /// TPM2_ContextSave (Part 3, 28.2; Part 1, 30): the context of a transient object or of
+    /// a loaded session, protected by its hierarchy's proof (ContextProtection.swift). An
+    /// object stays loaded and takes its sequence number from the object context counter
+    /// (TPM_RC_TOO_MANY_CONTEXTS if it would wrap). A session leaves TPM memory; its sequence
+    /// number is the session context ID, subject to the gap rules (Session.swift).
     func contextSaveCommand(_ c: inout CommandContext) throws {
         try c.finish()
         let handle = c.handles[0]
-        guard let object = transientObject(handle) else { throw TPMError(.referenceHandle(0)) }
-        guard volatile.contextCounter < UInt64.max else { throw TPMError(.tooManyContexts) }
-        let sequence = volatile.contextCounter + 1
-        let context = try protectContext(
-            sequence: sequence, savedHandle: object.savedHandle, hierarchy: object.hierarchy, contents: object.encoded)
-        volatile.contextCounter = sequence
-        // The context counter is STATE_RESET data that Shutdown(STATE) saved: after a save
+        let context: TPMSContext
+        if handle.handleType == .transient {
+            guard let object = transientObject(handle) else { throw TPMError(.referenceHandle(0)) }
+            guard volatile.contextCounter < UInt64.max else { throw TPMError(.tooManyContexts) }
+            let sequence = volatile.contextCounter + 1
+            context = try protectContext(
+                sequence: sequence, savedHandle: object.savedHandle, hierarchy: object.hierarchy, contents: object.encoded)
+            volatile.contextCounter = sequence
+        } else {
+            context = try saveSessionContext(handle)
+        }
+        // The context counters are STATE_RESET data that Shutdown(STATE) saved: after a save
         // the TPM is no longer in that orderly state (the reference's g_clearOrderly).
+        clearOrderlyState()
+        context.encode(to: &c.response)
+    }
+
+    /// A change to what Shutdown(STATE) saved: the TPM is no longer orderly.
+    func clearOrderlyState() {
         if persistent.orderlyState != PersistentState.orderlyNone {
             persistent.orderlyState = PersistentState.orderlyNone
             persistent.savedState = nil
             nvChanged = true
         }
-        context.encode(to: &c.response)
     }
 
     /// TPM2_ContextLoad (Part 3, 28.3). Checks in the reference's order: the blob's framing
-    /// (TPM_RC_SIZE), its integrity (TPM_RC_INTEGRITY: tampered, or saved before a TPM Reset),
-    /// the hierarchy (TPM_RC_HIERARCHY when disabled), then a free slot
-    /// (TPM_RC_OBJECT_MEMORY). An object gets a new transient handle.
+    /// (TPM_RC_SIZE), its integrity (TPM_RC_INTEGRITY: tampered, or saved before a TPM Reset).
+    /// An object: the hierarchy (TPM_RC_HIERARCHY when disabled), then a free slot
+    /// (TPM_RC_OBJECT_MEMORY); it gets a new transient handle. A session: the context must be
+    /// the newest save of a session still tracked (TPM_RC_HANDLE), then a free session slot
+    /// and the gap (TPM_RC_SESSION_MEMORY, TPM_RC_CONTEXT_GAP); it keeps its handle.
     func contextLoadCommand(_ c: inout CommandContext) throws {
         let context = try c.param(TPMSContext.self)
         try c.finish()
         let contents = try unprotectContext(context)
         guard context.savedHandle.handleType == .transient else {
-            // A session context: no session can have been saved before sessions exist.
-            throw TPMError(.handle).parameter(1)
+            guard sessionContextIsCurrent(context) else { throw TPMError(.handle).parameter(1) }
+            // The HMAC matched, so only a broken TPM could produce a session that does not
+            // decode or is not of its handle's type.
+            guard let session = Session(encoded: contents), session.isPolicy == (context.savedHandle.handleType == .policySession) else {
+                throw TPMError(.integrity).parameter(1)
+            }
+            try loadSessionContext(session, at: context.savedHandle)
+            clearOrderlyState()
+            c.responseHandle = context.savedHandle
+            return
         }
         guard hierarchyIsEnabled(context.hierarchy) else { throw TPMError(.hierarchy).parameter(1) }
         guard freeTransientHandle != nil else { throw TPMError(.objectMemory) }
@@ -60,8 +80,8 @@ extension TPM {
         if handle.handleType == .transient {
             guard flushTransientObject(handle) else { throw TPMError(.handle).parameter(1) }
         } else {
-            // Sessions arrive with the sessions issue; until then none is loaded or saved.
-            throw TPMError(.handle).parameter(1)
+            // A loaded or a saved session (flushing a saved one forgets its context).
+            guard flushSession(handle) else { throw TPMError(.handle).parameter(1) }
         }
     }
 }

@@ -35,6 +35,7 @@ extension TPM {
             } else {
                 startupClearData(locality: locality)
             }
+            sessionStartup(restoring: saved)
         } else {
             // TPM Reset.
             volatile.nullSeed = random(PersistentState.seedSize)
@@ -43,7 +44,9 @@ extension TPM {
             persistent.resetCount &+= 1
             persistent.restartCount = 0
             startupClearData(locality: locality)
+            sessionStartup(restoring: nil)
         }
+        daStartup(previousOrderlyState: previous)
         volatile.startupClear.remove(.orderly)
         if previous != PersistentState.orderlyNone { volatile.startupClear.insert(.orderly) }
         volatile.started = true
@@ -73,7 +76,8 @@ extension TPM {
                 platform: volatile.platform, startupClear: volatile.startupClear,
                 nullSeed: volatile.nullSeed, nullProof: volatile.nullProof,
                 contextCounter: volatile.contextCounter, restartCount: persistent.restartCount,
-                startupLocality: volatile.startupLocality)
+                startupLocality: volatile.startupLocality, sessionContextCounter: volatile.sessionContextCounter,
+                savedSessions: savedSessionSlots)
         } else {
             persistent.savedState = nil
         }
