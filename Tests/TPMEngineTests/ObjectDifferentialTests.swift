@@ -254,4 +254,39 @@ final class ObjectDifferentialTests: XCTestCase {
         ]
         runDifferential(cases)
     }
+    static func startSession(tpmKey: TPMHandle, bind: TPMHandle = .null, salt: [UInt8]) -> [UInt8] {
+        var w = TPMWriter()
+        w.u32(tpmKey.rawValue)
+        w.u32(bind.rawValue)
+        w.sized([UInt8](repeating: 0x33, count: 32))
+        w.sized(salt)
+        w.u8(0)
+        w.u16(TPMAlgID.null.rawValue)
+        w.u16(TPMAlgID.sha256.rawValue)
+        return command(.startAuthSession, w.bytes)
+    }
+
+    /// Salted and bound sessions with key objects (Part 3, 11.1).
+    func testSessionsWithKeyObjects() {
+        let s = Self.self
+        let point = TPMSECCPoint(x: TPM2BECCParameter(StaticKeys.eccX), y: TPM2BECCParameter(StaticKeys.eccY)).wireBytes
+        let offCurve = TPMSECCPoint(x: TPM2BECCParameter(StaticKeys.eccX), y: TPM2BECCParameter(StaticKeys.eccX)).wireBytes
+        let eccDecrypt = StaticKeys.eccPublic(attributes: [.userWithAuth, .decrypt], scheme: .null)
+        let cases: [C] = [
+            C(name: "salt ecc storage", steps: [s.cp(s.eccStorage), s.startSession(tpmKey: s.t0, salt: point)], expected: [0x000, 0x000]),
+            C(name: "salt ecc off curve", steps: [s.cp(s.eccStorage), s.startSession(tpmKey: s.t0, salt: offCurve)], expected: [0x000, 0x2C4]),
+            C(name: "salt ecc garbage", steps: [s.cp(s.eccStorage), s.startSession(tpmKey: s.t0, salt: [1, 2, 3])], expected: [0x000, 0x2C4]),
+            C(name: "salt empty", steps: [s.cp(s.eccStorage), s.startSession(tpmKey: s.t0, salt: [])], expected: [0x000, 0x2C4]),
+            C(name: "salt signing key", steps: [s.cp(s.signer), s.startSession(tpmKey: s.t0, salt: point)], expected: [0x000, 0x182]),
+            C(name: "salt keyedhash", steps: [s.cp(s.seal, data: [1]), s.startSession(tpmKey: s.t0, salt: point)], expected: [0x000, 0x19C]),
+            C(name: "salt public only", steps: [s.le(eccDecrypt), s.startSession(tpmKey: s.t0, salt: point)], expected: [0x000, 0x18B]),
+            C(name: "salt ecc pair", steps: [s.le(eccDecrypt, StaticKeys.eccSensitive()), s.startSession(tpmKey: s.t0, salt: point)], expected: [0x000, 0x000]),
+            C(name: "salt rsa wrong size", steps: [s.cp(Templates.rsa(bits: 1024)), s.startSession(tpmKey: s.t0, salt: [1, 2, 3])], expected: [0x000, 0x2C4]),
+            C(name: "salt rsa bad padding", steps: [s.cp(Templates.rsa(bits: 1024)), s.startSession(tpmKey: s.t0, salt: [UInt8](repeating: 1, count: 128))], expected: [0x000, 0x2C4]),
+            C(name: "salt sequence", steps: [command(.hashSequenceStart, [0, 0, 0, 0x0B]), s.startSession(tpmKey: s.t0, salt: point)], expected: [0x000, 0x19C]),
+            C(name: "bind public only", steps: [s.le(eccDecrypt), s.startSession(tpmKey: .null, bind: s.t0, salt: [])], expected: [0x000, 0x28B]),
+            C(name: "bind object", steps: [s.cp(s.eccStorage, auth: [4]), s.startSession(tpmKey: .null, bind: s.t0, salt: [])], expected: [0x000, 0x000]),
+        ]
+        runDifferential(cases)
+    }
 }

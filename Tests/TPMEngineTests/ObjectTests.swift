@@ -257,6 +257,71 @@ final class ObjectTests: XCTestCase {
         XCTAssertEqual(qn, qualified(qualified([0x40, 0, 0, 1], srk.name), name))
     }
 
+    /// A session salted to an ECC storage key (the salt computed here with swift-crypto's ECDH
+    /// and KDFe from Part 1, 11.4.10.3) authorizes Unseal with an HMAC over the object's Name
+    /// and authValue, and encrypts the unsealed data; a session salted to an RSA key does too.
+    func testSaltedSessionsAuthorizeObjects() throws {
+        let tpm = startedTPM()
+        let srk = try makePrimary(tpm, .owner, Templates.ecc())
+        let rsaSRK = try makePrimary(tpm, .owner, Templates.rsa(bits: 2048))
+        let secret = Array("sealed by a salted session".utf8)
+        let created = try parseCreate(
+            tpm.execute(command: createCommand(parent: srk.handle, Templates.keyedHash(attributes: Templates.sealAttributes), auth: [1, 2, 3], data: secret)))
+        let sealed = responseHandle(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea)))
+        let name = independentName(created.publicArea.wireBytes)
+
+        func start(tpmKey: TPMHandle, encryptedSalt: [UInt8], salt: [UInt8]) throws -> ClientSession {
+            let nonce = [UInt8](repeating: 0x33, count: 32)
+            var w = TPMWriter()
+            w.u32(tpmKey.rawValue)
+            w.u32(TPMHandle.null.rawValue)
+            w.sized(nonce)
+            w.sized(encryptedSalt)
+            w.u8(0)
+            w.bytes(ClientSession.Symmetric.aes(128).wire)
+            w.u16(TPMAlgID.sha256.rawValue)
+            let r = tpm.execute(command: command(.startAuthSession, w.bytes))
+            XCTAssertEqual(responseCode(r), 0)
+            var p = responseParameters(r, handle: true)
+            let nonceTPM = try p.sized(max: 64)
+            return ClientSession(
+                handle: responseHandle(r), alg: .sha256, nonceCaller: nonce, nonceTPM: nonceTPM,
+                sessionKey: Spec.kdfa(.sha256, key: salt, label: "ATH", nonceTPM, nonce, bits: 256), symmetric: .aes(128), bound: nil,
+                isPolicy: false)
+        }
+
+        // ECC: Qe from swift-crypto, Z = x([e]Qs), salt = KDFe(SHA-256, Z, "SECRET", Qe.x, Qs.x).
+        guard case .ecc(let qs) = srk.publicArea.unique else { return XCTFail() }
+        let e = P256.KeyAgreement.PrivateKey()
+        let qe = Array(e.publicKey.x963Representation)
+        let z = try e.sharedSecretFromKeyAgreement(with: P256.KeyAgreement.PublicKey(x963Representation: [4] + qs.x.buffer + qs.y.buffer))
+        let zx = z.withUnsafeBytes { Array($0) }
+        let salt = Array(SHA256.hash(data: be32(1) + zx + Array("SECRET".utf8) + [0] + Array(qe[1..<33]) + qs.x.buffer))
+        let point = TPMSECCPoint(x: TPM2BECCParameter(Array(qe[1..<33])), y: TPM2BECCParameter(Array(qe[33...]))).wireBytes
+        let eccSession = try start(tpmKey: srk.handle, encryptedSalt: point, salt: salt)
+
+        // RSA: OAEP-SHA256 with the label "SECRET\0" (TPMCrypto's encoder; the TPM decrypts).
+        guard case .rsa(let n) = rsaSRK.publicArea.unique else { return XCTFail() }
+        let rsaSalt = [UInt8](repeating: 0x5C, count: 32)
+        var drbg = HMACDRBG(entropy: [UInt8](repeating: 9, count: 48))
+        let encryptedSalt = try RSAPublicKey(modulus: n.buffer, exponent: 65537).encryptOAEP(
+            hash: .sha256, label: RSAPublicKey.oaepLabel("SECRET"), rsaSalt, using: &drbg)
+        let rsaSession = try start(tpmKey: rsaSRK.handle, encryptedSalt: encryptedSalt, salt: rsaSalt)
+
+        for session in [eccSession, rsaSession] {
+            let r = tpm.run(
+                .unseal, handles: [sealed], names: [name], [],
+                [SessionUse(session: session, attributes: 0x41, entity: Entity(sealed, auth: [1, 2, 3], name: name))])
+            XCTAssertEqual(r.code, 0)
+            XCTAssertEqual(r.parameters, [0, UInt8(secret.count)] + secret)
+            // The wrong authValue of a noDA object: TPM_RC_BAD_AUTH + S1.
+            let bad = tpm.run(
+                .unseal, handles: [sealed], names: [name], [],
+                [SessionUse(session: session, attributes: 0x01, entity: Entity(sealed, auth: [9], name: name))])
+            XCTAssertEqual(bad.code, 0x9A2)
+        }
+    }
+
     /// The encoding of a key object decodes to the same object and refuses damage.
     func testKeyObjectEncoding() throws {
         let tpm = startedTPM()

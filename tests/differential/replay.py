@@ -9,8 +9,8 @@ VTPM_DIFF_DUMP (one JSON object per line: name, steps as hex commands, our codes
         --tpmstate dir=DIR --flags not-need-init,startup-clear &
     python3 tests/differential/replay.py /tmp/cases.jsonl P
 
-Before each case every loaded transient object is flushed, so handles are assigned from
-0x80000000 as in a freshly started engine. Prints, per case, libtpms's codes and whether they
+Before each case every loaded transient object and session is flushed, so handles are
+assigned from 0x80000000 as in a freshly started engine, and lockout is reset. Prints, per case, libtpms's codes and whether they
 equal ours; the codes are what the Swift cases embed as `expected`.
 """
 import json
@@ -56,12 +56,14 @@ def reset_da(port):
 
 def flush_all(port):
     reset_da(port)
-    # GetCapability(TPM_CAP_HANDLES, TRANSIENT_FIRST, 64)
-    r = send(struct.pack(">HIIIII", 0x8001, 22, 0x17A, 1, 0x80000000, 64), port)
-    count = struct.unpack(">I", r[15:19])[0]
-    for i in range(count):
-        h = struct.unpack(">I", r[19 + 4 * i:23 + 4 * i])[0]
-        send(struct.pack(">HIII", 0x8001, 14, 0x165, h), port)
+    # GetCapability(TPM_CAP_HANDLES, first, 64) for transient objects, loaded HMAC and policy
+    # sessions; each one found is flushed.
+    for first in (0x80000000, 0x02000000, 0x03000000):
+        r = send(struct.pack(">HIIIII", 0x8001, 22, 0x17A, 1, first, 64), port)
+        count = struct.unpack(">I", r[15:19])[0]
+        for i in range(count):
+            h = struct.unpack(">I", r[19 + 4 * i:23 + 4 * i])[0]
+            send(struct.pack(">HIII", 0x8001, 14, 0x165, h), port)
 
 
 def main():
