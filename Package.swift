@@ -69,7 +69,10 @@ let package = Package(
         ),
         .testTarget(
             name: "TPMEngineTests",
-            dependencies: ["TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
             resources: [.copy("Fixtures")]
         ),
     ]

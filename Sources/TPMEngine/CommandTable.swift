@@ -20,12 +20,16 @@ enum HandleKind: Sendable {
     case clear
     /// TPMI_RH_LOCKOUT.
     case lockout
+    /// TPMI_RH_ENDORSEMENT (TPM2_GetTime's privacy administrator), optionally NULL.
+    case endorsement
     /// TPMI_DH_PCR: a PCR handle, optionally NULL.
     case pcr(allowNull: Bool)
     /// TPMI_DH_OBJECT: transient or persistent, optionally NULL.
     case object(allowNull: Bool)
     /// TPMI_DH_CONTEXT: an HMAC or policy session or a transient object.
     case context
+    /// TPMI_DH_PARENT: an object or a hierarchy (owner, endorsement, platform), optionally NULL.
+    case parent(allowNull: Bool)
     /// TPMI_SH_POLICY: a policy session handle.
     case policySession
     /// TPMI_DH_ENTITY: a hierarchy or lockout, an object, an NV Index, a PCR, a vendor
@@ -42,6 +46,7 @@ enum HandleKind: Sendable {
         case .platform: return h == .platform
         case .clear: return h == .lockout || h == .platform
         case .lockout: return h == .lockout
+        case .endorsement: return h == .endorsement
         case .pcr(let allowNull):
             return h.rawValue < UInt32(TPMLimits.pcrCount) || (allowNull && h == .null)
         // Transient and session handles exist only up to TRANSIENT_LAST and *_SESSION_LAST
@@ -50,6 +55,9 @@ enum HandleKind: Sendable {
             return h.isInTransientRange || h.handleType == .persistent || (allowNull && h == .null)
         case .context:
             return h.isInTransientRange || h.isInSessionRange
+        case .parent(let allowNull):
+            return h.isInTransientRange || h.handleType == .persistent || h == .owner || h == .endorsement || h == .platform
+                || (allowNull && h == .null)
         case .policySession:
             return h.handleType == .policySession && h.isInSessionRange
         case .entity(let allowNull):
@@ -144,6 +152,85 @@ extension TPM {
         ) { try $0.eventSequenceCompleteCommand(&$1) },
         CommandDescriptor(code: .hashSequenceStart, handles: [], responseHandle: true, decrypt: true) { try $0.hashSequenceStartCommand(&$1) },
         CommandDescriptor(code: .testParms, handles: []) { try $0.testParmsCommand(&$1) },
+        // Objects (Part 3, 12 and 24.1); TPMA_CC as libtpms reports them.
+        CommandDescriptor(
+            code: .createPrimary, handles: [HandleSpec(kind: .hierarchy(allowNull: true), role: .user)], responseHandle: true,
+            decrypt: true, encrypt: true
+        ) { try $0.createPrimaryCommand(&$1) },
+        CommandDescriptor(code: .create, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+            try $0.createCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .load, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], responseHandle: true, decrypt: true,
+            encrypt: true
+        ) { try $0.loadCommand(&$1) },
+        CommandDescriptor(code: .loadExternal, handles: [], responseHandle: true, decrypt: true, encrypt: true) {
+            try $0.loadExternalCommand(&$1)
+        },
+        CommandDescriptor(code: .readPublic, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], encrypt: true) {
+            try $0.readPublicCommand(&$1)
+        },
+        CommandDescriptor(code: .unseal, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], encrypt: true) {
+            try $0.unsealCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .objectChangeAuth,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: false), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.objectChangeAuthCommand(&$1) },
+        // Attestation (Part 3, 18).
+        CommandDescriptor(
+            code: .quote, handles: [HandleSpec(kind: .object(allowNull: true), role: .user)], decrypt: true, encrypt: true
+        ) { try $0.quoteCommand(&$1) },
+        CommandDescriptor(
+            code: .certify,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: true), role: .user)],
+            decrypt: true, encrypt: true
+        ) { try $0.certifyCommand(&$1) },
+        CommandDescriptor(
+            code: .certifyCreation,
+            handles: [HandleSpec(kind: .object(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: false), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.certifyCreationCommand(&$1) },
+        CommandDescriptor(
+            code: .getTime,
+            handles: [HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user)],
+            decrypt: true, encrypt: true
+        ) { try $0.getTimeCommand(&$1) },
+        // Asymmetric and symmetric primitives (Part 3, 14 and 15).
+        CommandDescriptor(code: .rsaEncrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], decrypt: true, encrypt: true) {
+            try $0.rsaEncryptCommand(&$1)
+        },
+        CommandDescriptor(code: .rsaDecrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+            try $0.rsaDecryptCommand(&$1)
+        },
+        CommandDescriptor(code: .ecdhKeyGen, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], encrypt: true) {
+            try $0.ecdhKeyGenCommand(&$1)
+        },
+        CommandDescriptor(code: .ecdhZGen, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+            try $0.ecdhZGenCommand(&$1)
+        },
+        CommandDescriptor(code: .eccParameters, handles: []) { try $0.eccParametersCommand(&$1) },
+        CommandDescriptor(code: .encryptDecrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], encrypt: true) {
+            try $0.encryptDecryptCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .encryptDecrypt2, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true
+        ) { try $0.encryptDecrypt2Command(&$1) },
+        CommandDescriptor(code: .hmac, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+            try $0.hmacCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .createLoaded, handles: [HandleSpec(kind: .parent(allowNull: true), role: .user)], responseHandle: true, decrypt: true,
+            encrypt: true
+        ) { try $0.createLoadedCommand(&$1) },
+        // Signatures (Part 3, 20).
+        CommandDescriptor(code: .sign, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true) {
+            try $0.signCommand(&$1)
+        },
+        CommandDescriptor(code: .verifySignature, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], decrypt: true) {
+            try $0.verifySignatureCommand(&$1)
+        },
 
         // Sessions and policy (Part 3, 11 and 23).
         CommandDescriptor(

@@ -16,8 +16,11 @@ import TPMWire
 /// resetValue: Part 1 uses the TPM's total reset count so that no context loads after a TPM
 /// Reset. Here the reset epoch is identified by nullProof, which is drawn fresh at every TPM
 /// Reset and carried across TPM Restart and Resume exactly as a context must be, and which,
-/// unlike resetCount, TPM2_Clear does not rewind. (Objects with stClear, saved as
-/// 0x80000002, must also bind the TPM Restart count; none exist before key objects do.)
+/// unlike resetCount, TPM2_Clear does not rewind. Objects with stClear (saved as 0x80000002)
+/// may not be loaded after a TPM Restart (Part 1, 30.4): their HMAC also binds restartCount.
+/// That count grows at TPM Resume too, so such a context is also refused after a Resume,
+/// which Part 1 would allow (the reference counts Restarts alone in a STATE_RESET value this
+/// state format does not have yet).
 enum ContextProtection {
     /// TPM_PT_CONTEXT_SYM and TPM_PT_CONTEXT_SYM_SIZE (as in libtpms: AES-256).
     static let symmetricAlgorithm: TPMAlgID = .aes
@@ -103,6 +106,7 @@ extension TPM {
     private func contextIntegrity(proof: [UInt8], sequence: UInt64, savedHandle: TPMHandle, encrypted: [UInt8]) -> [UInt8] {
         var m = TPMWriter(capacity: volatile.nullProof.count + 12 + encrypted.count)
         m.bytes(volatile.nullProof)  // resetValue: see the type's comment
+        if savedHandle == .savedTransientClear { m.u32(persistent.restartCount) }
         m.u64(sequence)
         m.u32(savedHandle.rawValue)
         m.bytes(encrypted)

@@ -4,8 +4,9 @@ import TPMWire
 // What authorization needs to know about any entity a handle names (the reference's
 // Entity.c and the entity predicates of SessionProcess.c): its Name, authValue and
 // authPolicy, whether dictionary-attack protection applies, and which kinds of authorization
-// it accepts. Each function switches on the handle type; key objects (their Name, noDA,
-// userWithAuth, adminWithPolicy, publicOnly) and NV Indices (TPMA_NV) add their cases here.
+// it accepts. Each function switches on the handle type; key objects bring their Name, noDA,
+// userWithAuth, adminWithPolicy and publicOnly (KeyObject.swift); NV Indices (TPMA_NV) add
+// their cases here.
 
 extension TPM {
     /// The Name of an entity (Part 1, 16): the handle itself for permanent entities, PCRs and
@@ -16,6 +17,7 @@ extension TPM {
         case .transient?:
             switch transientObject(h) {
             case .sequence?, nil: return []
+            case .key(let k)?: return k.name.buffer
             }
         default:
             return u32Bytes(h.rawValue)
@@ -35,8 +37,11 @@ extension TPM {
             default: return []
             }
         case .transient?:
-            guard case .sequence(let s)? = transientObject(h) else { return nil }
-            return stripTrailingZeros(s.authValue)
+            switch transientObject(h) {
+            case .sequence(let s)?: return stripTrailingZeros(s.authValue)
+            case .key(let k)?: return stripTrailingZeros(k.authValue)
+            case nil: return nil
+            }
         // PCR authValues (PCR_SetAuthValue) are not implemented: every PCR's is empty.
         case .pcr?: return []
         default: return nil
@@ -55,15 +60,18 @@ extension TPM {
         case .endorsement: e = persistent.endorsement
         case .lockout: e = persistent.lockout
         case .platform: e = volatile.platform
-        default: e = nil
+        default:
+            // An object's authPolicy is a digest of its nameAlg (empty: none).
+            if let k = keyObject(h) { return k.publicArea.authPolicy.count == 0 ? (.null, []) : (k.nameAlg, k.publicArea.authPolicy.buffer) }
+            e = nil
         }
         guard let e else { return (.null, []) }
         return (e.policyAlg, e.policy)
     }
 
     /// Exempt from dictionary-attack protection (Part 1, 19.8.1; the reference's
-    /// IsDAExempted): every permanent handle but TPM_RH_LOCKOUT, PCRs, and sequence objects
-    /// (noDA); objects with noDA and NV Indices with TPMA_NV_NO_DA come with their issues.
+    /// IsDAExempted): every permanent handle but TPM_RH_LOCKOUT, PCRs, sequence objects
+    /// and objects with noDA; NV Indices with TPMA_NV_NO_DA come with their issue.
     func isDAExempt(_ h: TPMHandle) -> Bool {
         switch h.handleType {
         case .permanent?: return h != .lockout
@@ -71,6 +79,7 @@ extension TPM {
         case .transient?:
             switch transientObject(h) {
             case .sequence?: return true
+            case .key(let k)?: return k.attributes.contains(.noDA)
             case nil: return false
             }
         default: return false
@@ -78,7 +87,9 @@ extension TPM {
     }
 
     /// Whether an HMAC or password session may use the entity's authValue in this role (the
-    /// reference's IsAuthValueAvailable).
+    /// reference's IsAuthValueAvailable). An object's serves the USER role only with
+    /// userWithAuth and the ADMIN role only without adminWithPolicy, and never when only its
+    /// public area is loaded.
     func isAuthValueAvailable(_ h: TPMHandle, role: AuthRole) -> Bool {
         switch h.handleType {
         case .permanent?: return [.owner, .endorsement, .platform, .lockout, .null].contains(h)
@@ -86,6 +97,9 @@ extension TPM {
             // A sequence object's authValue is always available.
             switch transientObject(h) {
             case .sequence?: return true
+            case .key(let k)?:
+                let a = k.attributes
+                return !k.isPublicOnly && (a.contains(.userWithAuth) || (role == .admin && !a.contains(.adminWithPolicy)))
             case nil: return false
             }
         case .pcr?: return true
@@ -94,7 +108,8 @@ extension TPM {
     }
 
     /// Whether a policy session may authorize the entity (the reference's
-    /// IsAuthPolicyAvailable): it has a policy; never for a sequence object.
+    /// IsAuthPolicyAvailable): it has a policy; an object with its sensitive area loaded always
+    /// (an empty authPolicy is one no session can match); never a sequence object.
     func isAuthPolicyAvailable(_ h: TPMHandle, role: AuthRole) -> Bool {
         switch h.handleType {
         case .permanent?:
@@ -102,16 +117,29 @@ extension TPM {
             case .owner, .endorsement, .platform, .lockout: return !authPolicy(of: h).digest.isEmpty
             default: return false
             }
+        case .transient?:
+            if let k = keyObject(h) { return !k.isPublicOnly }
+            return false
         // PCR policies (PCR_SetAuthPolicy) are not implemented: no PCR has one.
         default: return false
         }
     }
 
     /// Whether only a policy session may authorize the entity in this role (the reference's
-    /// IsPolicySessionRequired): the DUP role always, the ADMIN role unless an object allows
-    /// it with its authValue (objects issue), a PCR with a policy (none yet).
+    /// IsPolicySessionRequired): the DUP role always, the ADMIN role unless a transient object
+    /// allows it with its authValue (no adminWithPolicy; a sequence object has none), a PCR
+    /// with a policy (none yet).
     func isPolicySessionRequired(_ h: TPMHandle, role: AuthRole) -> Bool {
-        role == .dup || role == .admin
+        switch role {
+        case .dup: return true
+        case .admin:
+            switch h.handleType == .transient ? transientObject(h) : nil {
+            case .key(let k)?: return k.attributes.contains(.adminWithPolicy)
+            case .sequence?: return false
+            case nil: return true
+            }
+        default: return false
+        }
     }
 
     /// The bind value of an HMAC session bound to `h` (Part 1, 19.6.9).

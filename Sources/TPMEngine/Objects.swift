@@ -50,6 +50,7 @@ extension TransientObject {
     var hierarchy: TPMHandle {
         switch self {
         case .sequence: return .null
+        case .key(let k): return k.hierarchy
         }
     }
 
@@ -57,6 +58,7 @@ extension TransientObject {
     var savedHandle: TPMHandle {
         switch self {
         case .sequence: return .savedSequence
+        case .key(let k): return k.savedHandle
         }
     }
 }
@@ -70,6 +72,7 @@ extension TransientObject {
 ///   u8 version (1) || u8 kind || kind-specific fields
 ///   kind 1, hash sequence:  TPM2B auth || u8 flags || TPM2B hashState
 ///   kind 2, event sequence: TPM2B auth || u8 count || count x TPM2B hashState
+///   kind 3, key object:     KeyObject.encodeFields (KeyObject.swift)
 /// flags: bit 0 first block seen, bit 1 ticket allowed. hashState is
 /// `ExportableHasher.exportedState`; an event sequence holds one per implemented hash, in
 /// TPMLimits.hashAlgorithms order.
@@ -77,6 +80,7 @@ extension TransientObject {
     static let formatVersion: UInt8 = 1
     private static let kindHashSequence: UInt8 = 1
     private static let kindEventSequence: UInt8 = 2
+    private static let kindKey: UInt8 = 3
     /// Generous bound on one exported hash state (SHA-512: 2 + 8 + 64 + 1 + 127).
     private static let maxHashState = 256
 
@@ -96,6 +100,9 @@ extension TransientObject {
                 w.u8(UInt8(hs.count))
                 for h in hs { w.sized(h.exportedState) }
             }
+        case .key(let k):
+            w.u8(TransientObject.kindKey)
+            k.encodeFields(to: &w)
         }
     }
 
@@ -108,6 +115,10 @@ extension TransientObject {
     init(from r: inout TPMReader) throws {
         guard try r.u8() == TransientObject.formatVersion else { throw TPMError(.integrity) }
         let kind = try r.u8()
+        if kind == TransientObject.kindKey {
+            self = .key(try KeyObject(fieldsFrom: &r))
+            return
+        }
         let auth = try r.sized(max: TPMLimits.maxDigestSize)
         func hasher() throws -> ExportableHasher {
             guard let h = ExportableHasher(exportedState: try r.sized(max: TransientObject.maxHashState)) else {

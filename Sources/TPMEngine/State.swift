@@ -83,6 +83,8 @@ struct SequenceObject: Sendable {
 
 enum TransientObject: Sendable {
     case sequence(SequenceObject)
+    /// A key or data object (KeyObject.swift).
+    case key(KeyObject)
 }
 
 /// Volatile data: lost at power off (the reference's STATE_CLEAR, STATE_RESET data in RAM).

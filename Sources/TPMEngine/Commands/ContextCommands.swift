@@ -27,7 +27,7 @@ extension TPM {
     }
 
     /// A change to what Shutdown(STATE) saved: the TPM is no longer orderly.
-    private func clearOrderlyState() {
+    func clearOrderlyState() {
         if persistent.orderlyState != PersistentState.orderlyNone {
             persistent.orderlyState = PersistentState.orderlyNone
             persistent.savedState = nil

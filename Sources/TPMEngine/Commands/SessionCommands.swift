@@ -31,8 +31,9 @@ extension TPM {
         } else {
             guard encryptedSalt.isEmpty else { throw TPMError.value.parameter(2) }
         }
-        // A transient bind entity must have its sensitive part loaded, and a PIN NV Index
-        // cannot be bound (objects and NV issues): a sequence object always qualifies.
+        // A transient bind entity must have its sensitive part loaded (a sequence object always
+        // has), and a PIN NV Index cannot be bound (NV issue).
+        if let k = keyObject(bind), k.isPublicOnly { throw TPMError(.handle).handle(2) }
         guard let sessionSymmetric = SessionSymmetric(symmetric) else { throw TPMError(.mode).parameter(4) }
 
         let nonceTPM = random(nonceCaller.count)
@@ -52,15 +53,19 @@ extension TPM {
     }
 
     /// The salt of a salted session: tpmKey decrypts encryptedSalt (RSA-OAEP or ECDH, Part 1,
-    /// 19.6.13). Key objects arrive with the objects issue; until then the only loadable
-    /// object is a sequence object, which is not an asymmetric key (TPM_RC_KEY for handle 1,
-    /// as the reference answers for one). The objects issue replaces this with the checks
-    /// of Part 3, 11.1: asymmetric (TPM_RC_KEY), a non-empty salt (TPM_RC_VALUE + P2), the
-    /// sensitive part loaded (TPM_RC_HANDLE), a decrypt key (TPM_RC_ATTRIBUTES), and the
-    /// decryption itself (TPM_RC_VALUE + P2).
+    /// 19.6.13; `secretDecrypt`). Checks of Part 3, 11.1 in the reference's order: an
+    /// asymmetric key (TPM_RC_KEY + H1), a non-empty salt (TPM_RC_VALUE + P2), the sensitive
+    /// part loaded (TPM_RC_HANDLE + H1), a decrypt key (TPM_RC_ATTRIBUTES + H1), and the
+    /// decryption itself (any failure TPM_RC_VALUE + P2).
     func decryptSalt(tpmKey: TPMHandle, encryptedSalt: [UInt8], nonceCaller: [UInt8]) throws -> [UInt8] {
-        switch transientObject(tpmKey) {
-        case .sequence?, nil: throw TPMError(.key).handle(1)
+        guard let k = keyObject(tpmKey), k.type == .rsa || k.type == .ecc else { throw TPMError(.key).handle(1) }
+        guard !encryptedSalt.isEmpty else { throw TPMError.value.parameter(2) }
+        guard !k.isPublicOnly else { throw TPMError(.handle).handle(1) }
+        guard k.attributes.contains(.decrypt) else { throw TPMError(.attributes).handle(1) }
+        do {
+            return try secretDecrypt(k, label: "SECRET", secret: encryptedSalt)
+        } catch {
+            throw TPMError.value.parameter(2)
         }
     }
 
