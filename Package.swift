@@ -59,6 +59,15 @@ let package = Package(
             dependencies: ["TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
+            name: "VTPMHostTests",
+            dependencies: [
+                "VTPMHost", "TPMEngine", "TPMWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["Oracle"]
+        ),
+        .testTarget(
             name: "TPMEngineTests",
             dependencies: ["TPMEngine", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")],
             resources: [.copy("Fixtures")]

@@ -102,6 +102,8 @@ extension TPM {
     /// not listed by GetCapability. Attribute bits agree with libtpms 0.9 (checked by the
     /// differential tests).
     static let commandTable: [CommandDescriptor] = [
+        CommandDescriptor(code: .clear, handles: [HandleSpec(kind: .clear, role: .user)], nv: true, extensive: true) { try $0.clearCommand(&$1) },
+        CommandDescriptor(code: .clearControl, handles: [HandleSpec(kind: .clear, role: .user)], nv: true) { try $0.clearControlCommand(&$1) },
         CommandDescriptor(code: .clockSet, handles: [HandleSpec(kind: .provision, role: .user)], nv: true) { try $0.clockSetCommand(&$1) },
         CommandDescriptor(code: .hierarchyChangeAuth, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
             try $0.hierarchyChangeAuthCommand(&$1)

@@ -18,3 +18,45 @@ extension TPM {
         }
     }
 }
+
+extension TPM {
+    /// TPM2_Clear (Part 3, 24.6): removes the owner and endorsement hierarchies' secrets and
+    /// objects. New storage seed and owner/endorsement proofs (so every saved context and
+    /// ticket of those hierarchies dies), authValues and policies emptied, both hierarchies
+    /// enabled, dictionary-attack parameters back to their defaults, Clock and the reset,
+    /// restart and clear counters back to zero, and a PCR change counted (the reference's
+    /// PCRChanged(0), which libtpms reports through the update counter).
+    func clearCommand(_ c: inout CommandContext) throws {
+        try c.finish()
+        guard !persistent.disableClear else { throw TPMError(.disabled) }
+        persistent.sps = random(PersistentState.seedSize)
+        persistent.shProof = random(PersistentState.proofSize)
+        persistent.ehProof = random(PersistentState.proofSize)
+        volatile.startupClear.formUnion([.shEnable, .ehEnable])
+        persistent.owner = EntityAuth()
+        persistent.endorsement = EntityAuth()
+        persistent.lockout = EntityAuth()
+        for (handle, object) in volatile.objects where object.hierarchy == .owner || object.hierarchy == .endorsement {
+            _ = flushTransientObject(TPMHandle(handle))
+        }
+        persistent.da = DictionaryAttackState()
+        setClock(0)
+        persistent.resetCount = 0
+        persistent.restartCount = 0
+        persistent.clearCount = 0
+        if !PCRAttributes.table[0].noIncrement { volatile.pcrUpdateCounter &+= 1 }
+        nvChanged = true
+    }
+
+    /// TPM2_ClearControl (Part 3, 24.7): lockout may only disable Clear; re-enabling takes
+    /// platform authorization (TPM_RC_AUTH_FAIL, unnumbered, as Part 3 and libtpms give it).
+    func clearControlCommand(_ c: inout CommandContext) throws {
+        let disable = try c.param(TPMIYesNo.self)
+        try c.finish()
+        if c.handles[0] == .lockout && !disable.value { throw TPMError(.authFail) }
+        if persistent.disableClear != disable.value {
+            persistent.disableClear = disable.value
+            nvChanged = true
+        }
+    }
+}

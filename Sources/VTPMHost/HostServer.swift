@@ -1,0 +1,175 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import NIOCore
+import NIOPosix
+
+/// Where a server listens.
+public enum Endpoint: Equatable, Sendable, CustomStringConvertible {
+    case tcp(host: String, port: Int)
+    /// A Unix socket; `mode` (e.g. 0o770, swtpm's default) is applied to the socket file.
+    case unix(path: String, mode: mode_t)
+
+    public var description: String {
+        switch self {
+        case .tcp(let host, let port): return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        case .unix(let path, _): return path
+        }
+    }
+}
+
+/// The protocols a listener can speak.
+public enum ServerProtocol: Sendable {
+    /// swtpm's data channel; `disconnect` closes each connection after one reply.
+    case swtpmData(disconnect: Bool)
+    case swtpmControl(ControlChannel.Options)
+    case mssimCommand
+    case mssimPlatform
+}
+
+/// The listeners of one instance and the process's life around them: bind, serve, and on
+/// SIGTERM/SIGINT or a client's shutdown request, stop listening and save the state.
+public final class HostServer: @unchecked Sendable {
+    // @unchecked: `channels` and `unixPaths` are only changed during setup on the
+    // caller's thread and read after `waitForTermination` returns.
+    public let instance: Instance
+    let log: HostLog
+    private let group: MultiThreadedEventLoopGroup
+    private let ownsGroup: Bool
+    /// All listeners and connections live on this one loop: the TPM work runs on the
+    /// instance's queue, the loop only moves bytes.
+    private let loop: any EventLoop
+    private var channels: [any Channel] = []
+    /// Open connections, so shutdown can close them before the state is saved.
+    private let connections: NIOLoopBoundBox<[ObjectIdentifier: any Channel]>
+    private var unixPaths: [String] = []
+    private let terminated: EventLoopPromise<Void>
+    private let terminating: NIOLoopBoundBox<Bool>
+    private var signalSources: [any DispatchSourceSignal] = []
+    private var isShutDown = false
+    /// `--terminate`: exit when a data connection ends.
+    public var terminateOnDataDisconnect = false
+
+    public init(instance: Instance, log: HostLog, group: MultiThreadedEventLoopGroup? = nil) {
+        self.instance = instance
+        self.log = log
+        self.ownsGroup = group == nil
+        self.group = group ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loop = self.group.next()
+        terminated = loop.makePromise(of: Void.self)
+        terminating = .makeBoxSendingValue(false, eventLoop: loop)
+        connections = .makeBoxSendingValue([:], eventLoop: loop)
+    }
+
+    /// Starts listening; returns the address bound (with the port chosen when 0 was asked).
+    @discardableResult
+    public func listen(_ endpoint: Endpoint, speaking proto: ServerProtocol) throws -> SocketAddress? {
+        let instance = self.instance
+        let events = ConnectionEvents(
+            terminate: { [weak self] in self?.requestTermination() },
+            dataConnectionClosed: { [weak self] in
+                if self?.terminateOnDataDisconnect == true { self?.requestTermination() }
+            })
+        let connections = self.connections
+        let bootstrap = ServerBootstrap(group: loop)
+            .serverChannelOption(.backlog, value: 64)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.autoRead, value: true)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let id = ObjectIdentifier(channel)
+                    connections.value[id] = channel
+                    channel.closeFuture.whenComplete { _ in connections.value[id] = nil }
+                    let handler: any ChannelHandler
+                    switch proto {
+                    case .swtpmData(let disconnect):
+                        handler = TPMDataHandler(instance: instance, events: events, disconnectAfterReply: disconnect)
+                    case .swtpmControl(let options):
+                        handler = ControlHandler(instance: instance, events: events, options: options)
+                    case .mssimCommand:
+                        handler = MSSimTPMHandler(instance: instance, events: events, partialTimeout: TPMDataHandler.defaultPartialTimeout)
+                    case .mssimPlatform:
+                        handler = MSSimPlatformHandler(
+                            instance: instance, events: events, partialTimeout: TPMDataHandler.defaultPartialTimeout)
+                    }
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+        let channel: any Channel
+        switch endpoint {
+        case .tcp(let host, let port):
+            channel = try bootstrap.bind(host: host, port: port).wait()
+        case .unix(let path, let mode):
+            channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
+            unixPaths.append(path)
+            chmod(path, mode)
+        }
+        channels.append(channel)
+        log.info("listening on \(endpoint)")
+        return channel.localAddress
+    }
+
+    /// A listening error in a few words, as swtpm says it ("Address already in use").
+    public static func describe(_ error: any Error) -> String {
+        if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
+        return "\(error)"
+    }
+
+    /// Makes SIGTERM and SIGINT end the server gracefully.
+    public func handleSignals() {
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { [weak self] in self?.requestTermination() }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Asks the server to stop (from any thread, any number of times).
+    public func requestTermination() {
+        loop.execute { self.markTerminated() }
+    }
+
+    /// On the loop: completes the termination promise once.
+    private func markTerminated() {
+        guard !terminating.value else { return }
+        terminating.value = true
+        terminated.succeed(())
+    }
+
+    /// Blocks until termination is requested, then stops listening, closes connections,
+    /// saves the state and releases the state directory. Not from an event loop.
+    public func waitForTermination() {
+        try? terminated.futureResult.wait()
+        shutdown()
+    }
+
+    /// Stops listening and saves the state (what `waitForTermination` does after the
+    /// request). Call it from one thread; calls after the first do nothing.
+    public func shutdown() {
+        guard !isShutDown else { return }
+        isShutDown = true
+        try? loop.submit { self.markTerminated() }.wait()
+        for c in channels { try? c.close().wait() }
+        channels.removeAll()
+        let connections = self.connections
+        let loop = self.loop
+        try? loop.flatSubmit {
+            EventLoopFuture.andAllComplete(connections.value.values.map { $0.close() }, on: loop)
+        }.wait()
+        for p in unixPaths { unlink(p) }
+        unixPaths.removeAll()
+        instance.sync { core in
+            do { try core.flush() } catch { log.error("cannot save the TPM state: \(error)") }
+            core.powerOff()
+        }
+        for s in signalSources { s.cancel() }
+        signalSources.removeAll()
+        if ownsGroup { try? group.syncShutdownGracefully() }
+        instance.sync { $0.store.release() }
+    }
+}

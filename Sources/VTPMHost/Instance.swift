@@ -1,0 +1,263 @@
+import Dispatch
+import NIOCore
+import TPMEngine
+import TPMWire
+
+/// Why an instance could not be started or its state changed.
+public enum InstanceError: Error, CustomStringConvertible {
+    case store(StateStoreError)
+    /// The stored state exists but does not load (corrupt, or a format this build lacks).
+    case load(any Error)
+    /// The operation needs a running TPM (or a stopped one) and the instance is not in that state.
+    case wrongPowerState
+
+    public var description: String {
+        switch self {
+        case .store(let e): return e.description
+        case .load(let e): return "cannot load the TPM state: \(e)"
+        case .wrongPowerState: return "not possible in the TPM's current power state"
+        }
+    }
+}
+
+/// One virtual TPM: an engine `TPM` plus its `StateStore`, with every access serialized on
+/// one queue (the engine is not thread-safe, and commands of one TPM must run one at a time
+/// in arrival order). Servers, control channels and management code all go through
+/// `submit` or `sync`, so many connections and protocols can share one instance.
+public final class Instance: @unchecked Sendable {
+    // @unchecked: `core` is only touched on `queue`.
+    private let queue: DispatchQueue
+    private let core: InstanceCore
+
+    public init(store: StateStore, environment: TPMEnvironment = .system, log: HostLog = .standardError()) {
+        queue = DispatchQueue(label: "vtpm.instance." + store.directory)
+        core = InstanceCore(store: store, environment: environment, log: log)
+    }
+
+    /// Runs `body` on the instance's queue and waits for it. Not from an event loop thread.
+    public func sync<T>(_ body: (InstanceCore) throws -> T) rethrows -> T {
+        try queue.sync { try body(core) }
+    }
+
+    /// Runs `body` on the instance's queue; the future completes on `eventLoop`. Calls
+    /// submitted in some order run, and complete, in that order.
+    public func submit<T: Sendable>(on eventLoop: any EventLoop, _ body: @escaping @Sendable (InstanceCore) -> T) -> EventLoopFuture<T> {
+        let promise = eventLoop.makePromise(of: T.self)
+        queue.async { promise.succeed(body(self.core)) }
+        return promise.futureResult
+    }
+
+    /// The async form of `submit`.
+    public func perform<T: Sendable>(_ body: @escaping @Sendable (InstanceCore) -> T) async -> T {
+        await withCheckedContinuation { c in queue.async { c.resume(returning: body(self.core)) } }
+    }
+}
+
+/// The state of an `Instance` that lives on its queue: the TPM, its power state as the
+/// platform sees it, and the rules that keep its state durable.
+public final class InstanceCore {
+    public let store: StateStore
+    let environment: TPMEnvironment
+    let log: HostLog
+    /// nil until the first _TPM_Init, and after a failed state write (the next _TPM_Init
+    /// reloads the last durable state).
+    private var tpm: TPM?
+    /// The platform has performed _TPM_Init and not removed power since (swtpm: "running";
+    /// mssim: power on). A TPM that is not running answers every command with
+    /// TPM_RC_FAILURE, as swtpm does for a TPM that was not INIT-ed.
+    public private(set) var isRunning = false
+    /// The state on disk was replaced (SET_STATEBLOB): the next _TPM_Init loads it.
+    private var reloadFromStore = false
+    /// A volatile blob may be on disk. It is bound to the permanent state it was saved
+    /// with, so the first later NV write makes it unloadable: it is removed then.
+    private var volatileMayBeStored = true
+    /// Locality for commands that arrive without one (swtpm data channel; SET_LOCALITY).
+    public var locality: UInt8 = 0
+    /// Physical presence as the platform asserts it (mssim PHYS_PRES_ON/OFF). A platform
+    /// input, not TPM state: it outlasts power cycles and is handed to each new TPM.
+    public private(set) var physicalPresence = false
+    /// TPM_ACCESS.tpmEstablishment (PC Client PTP): set only by an H-CRTM/DRTM event
+    /// sequence (_TPM_Hash_Start), which this host does not offer, so it stays clear.
+    public private(set) var tpmEstablished = false
+
+    init(store: StateStore, environment: TPMEnvironment, log: HostLog) {
+        self.store = store
+        self.environment = environment
+        self.log = log
+    }
+
+    // MARK: commands
+
+    /// Executes one TPM command. Any NV change it made is durable before this returns, so the
+    /// response never reports a change that a crash could undo (Part 1, 37.2; TPM.swift).
+    public func execute(locality: UInt8, command: [UInt8]) -> [UInt8] {
+        guard isRunning, let tpm else { return TPM.errorResponse(.failure) }
+        if log.enabled(.debug) { log.debug("command (locality \(locality)): \(command.hex)") }
+        let response = tpm.execute(locality: locality, command: command)
+        do {
+            try persistIfNeeded()
+        } catch {
+            // The change is in memory only: drop it and stop, like a TPM whose NV write
+            // failed (it enters failure mode). The next _TPM_Init reloads the durable state.
+            log.error("cannot save the TPM state, stopping the TPM: \(error)")
+            self.tpm = nil
+            isRunning = false
+            return TPM.errorResponse(.failure)
+        }
+        if log.enabled(.debug) { log.debug("response: \(response.hex)") }
+        return response
+    }
+
+    /// Executes a command at the instance's current locality.
+    public func execute(_ command: [UInt8]) -> [UInt8] { execute(locality: locality, command: command) }
+
+    /// Sends TPM2_Startup itself, as swtpm does for `--flags startup-clear|startup-state`,
+    /// and returns the response code.
+    @discardableResult
+    public func startup(_ type: TPMSU) -> UInt32 {
+        var w = TPMWriter(capacity: 12)
+        w.u16(TPMST.noSessions.rawValue)
+        w.u32(12)
+        w.u32(TPMCC.startup.rawValue)
+        w.u16(type.rawValue)
+        let r = execute(w.bytes)
+        guard r.count >= 10 else { return TPMRC.failure.rawValue }
+        return r[6..<10].reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    // MARK: power
+
+    /// _TPM_Init (Part 1, 12.2.2): power on, or a reset when already on. With
+    /// `resumeVolatile`, a stored volatile state (STORE_VOLATILE, SET_STATEBLOB) is loaded
+    /// and the TPM continues where it was suspended; otherwise any stored volatile state is
+    /// discarded and the TPM needs TPM2_Startup.
+    public func powerOn(resumeVolatile: Bool) throws(InstanceError) {
+        if isRunning { powerOff() }
+        do {
+            var volatile: [UInt8]?
+            if resumeVolatile {
+                volatile = try store.read(.volatile)
+                if volatile?.isEmpty == true { volatile = nil }
+            } else {
+                try store.delete(.volatile)
+            }
+            if tpm == nil || reloadFromStore || volatile != nil {
+                tpm = try load(volatile: volatile)
+                reloadFromStore = false
+            }
+            guard let tpm else { throw InstanceError.wrongPowerState }
+            if !tpm.poweredOn { tpm.powerOn() }
+            tpm.setPhysicalPresence(physicalPresence)
+            try persistIfNeeded()
+            // A suspended state resumes once: kept, it could later roll the TPM back to it.
+            if volatile != nil { try store.delete(.volatile) }
+        } catch let e as StateStoreError {
+            tpm = nil
+            throw .store(e)
+        } catch let e as InstanceError {
+            tpm = nil
+            throw e
+        } catch {
+            tpm = nil
+            throw .load(error)
+        }
+        isRunning = true
+        log.info("TPM powered on")
+    }
+
+    /// Power removed (swtpm STOP, mssim POWER_OFF): volatile state is lost. The permanent
+    /// state is already durable (every change was written before its response).
+    public func powerOff() {
+        tpm?.powerOff()
+        if isRunning { log.info("TPM powered off") }
+        isRunning = false
+    }
+
+    /// The permanent state from disk (manufacturing a TPM when there is none) plus the given
+    /// volatile state.
+    private func load(volatile: [UInt8]?) throws -> TPM {
+        if let permanent = try store.read(.permanent), !permanent.isEmpty {
+            return try TPM(environment: environment, permanentState: permanent, volatileState: volatile)
+        }
+        // No state yet: a new TPM (Part 1, 14: fresh seeds). A volatile state without its
+        // permanent state belongs to no TPM and is ignored.
+        log.info("no TPM state in \(store.directory): manufacturing a new TPM")
+        return TPM(environment: environment)
+    }
+
+    /// Writes the permanent state when the last operation changed it.
+    private func persistIfNeeded() throws {
+        guard let tpm, tpm.nvChanged else { return }
+        try store.write(.permanent, tpm.exportPermanentState())
+        tpm.acknowledgeNVWrite()
+        if volatileMayBeStored {
+            try store.delete(.volatile)
+            volatileMayBeStored = false
+        }
+    }
+
+    /// Makes sure nothing is left unsaved (graceful exit). The volatile state is not kept:
+    /// an exit is a power loss, as in swtpm.
+    public func flush() throws(InstanceError) {
+        do { try persistIfNeeded() } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
+    }
+
+    // MARK: suspend, resume, migration
+
+    /// Saves the volatile state (swtpm STORE_VOLATILE) so the next _TPM_Init with
+    /// `resumeVolatile` continues from here.
+    public func storeVolatile() throws(InstanceError) {
+        guard isRunning, let tpm else { throw .wrongPowerState }
+        do {
+            // The pair on disk must match: the volatile part names the permanent part's digest.
+            try store.write(.permanent, tpm.exportPermanentState())
+            tpm.acknowledgeNVWrite()
+            try store.write(.volatile, tpm.exportVolatileState())
+            volatileMayBeStored = true
+        } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
+    }
+
+    /// The current permanent or volatile state, for migration (swtpm GET_STATEBLOB). Taking
+    /// the volatile state consumes any stored copy, as in swtpm.
+    public func exportState(_ blob: StateStore.Blob) throws(InstanceError) -> [UInt8] {
+        guard isRunning, let tpm else { throw .wrongPowerState }
+        switch blob {
+        case .permanent:
+            return tpm.exportPermanentState()
+        case .volatile:
+            do { try store.delete(.volatile) } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
+            return tpm.exportVolatileState()
+        }
+    }
+
+    /// Replaces a stored state while the TPM is stopped (swtpm SET_STATEBLOB); the next
+    /// _TPM_Init loads it. An empty blob removes that part. A permanent state is checked
+    /// by loading it first, so a bad blob never replaces a good one.
+    public func importState(_ blob: StateStore.Blob, _ bytes: [UInt8]) throws(InstanceError) {
+        guard !isRunning else { throw .wrongPowerState }
+        do {
+            if bytes.isEmpty {
+                try store.delete(blob)
+            } else {
+                if blob == .permanent { _ = try TPM(environment: environment, permanentState: bytes) }
+                try store.write(blob, bytes)
+                if blob == .volatile { volatileMayBeStored = true }
+            }
+        } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
+        reloadFromStore = true
+    }
+
+    /// The platform asserts or releases physical presence (PolicyPhysicalPresence checks it).
+    public func setPhysicalPresence(_ asserted: Bool) {
+        physicalPresence = asserted
+        tpm?.setPhysicalPresence(asserted)
+    }
+
+    /// swtpm RESET_TPMESTABLISHED: allowed from locality 3 or 4 only (PC Client PTP,
+    /// TPM_ACCESS.tpmEstablishment is cleared by a locality-3/4 write).
+    public func resetEstablished(locality: UInt8) -> Bool {
+        guard locality == 3 || locality == 4 else { return false }
+        tpmEstablished = false
+        return true
+    }
+}
