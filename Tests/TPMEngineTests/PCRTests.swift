@@ -24,7 +24,8 @@ final class PCRTests: XCTestCase {
         let tpm = startedTPM()
         var p = TPMWriter()
         TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: [UInt8](repeating: 0, count: 32))]).encode(to: &p)
-        let r = tpm.execute(locality: 0, command: command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(17)], params: p.bytes)))
+        let r = tpm.execute(
+            locality: 0, command: command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(17)], params: p.bytes)))
         XCTAssertEqual(responseCode(r), 0x907)
     }
 }
