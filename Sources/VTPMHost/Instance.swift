@@ -42,6 +42,14 @@ public final class Instance: @unchecked Sendable {
     /// Runs `body` on the instance's queue; the future completes on `eventLoop`. Calls
     /// submitted in some order run, and complete, in that order.
     public func submit<T: Sendable>(on eventLoop: any EventLoop, _ body: @escaping @Sendable (InstanceCore) -> T) -> EventLoopFuture<T> {
+        if eventLoop.inEventLoop {
+            // On the event loop itself: run on this thread under the queue (a serial
+            // queue's `sync` executes on the caller's thread when idle), so a command costs
+            // no thread hop and no event-loop wake-up each way. Order is kept: the queue is
+            // serial, and this loop submits its calls one after another. The loop is held
+            // for the command's duration, which the host's one-loop servers accept.
+            return eventLoop.makeSucceededFuture(queue.sync { body(core) })
+        }
         let promise = eventLoop.makePromise(of: T.self)
         queue.async { promise.succeed(body(self.core)) }
         return promise.futureResult
