@@ -62,7 +62,9 @@ extension TPM {
         case .platform: e = volatile.platform
         default:
             // An object's authPolicy is a digest of its nameAlg (empty: none).
-            if let k = keyObject(h) { return k.publicArea.authPolicy.count == 0 ? (.null, []) : (k.nameAlg, k.publicArea.authPolicy.buffer) }
+            if let k = keyObject(h) {
+                return k.publicArea.authPolicy.count == 0 ? (.null, []) : (k.nameAlg, k.publicArea.authPolicy.buffer)
+            }
             e = nil
         }
         guard let e else { return (.null, []) }

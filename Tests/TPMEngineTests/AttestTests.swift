@@ -60,7 +60,8 @@ func parseAttestation(_ r: [UInt8], file: StaticString = #filePath, line: UInt =
 func ecdsaValid(_ sig: TPMTSignature, key: TPMTPublic, data: [UInt8]) throws -> Bool {
     guard case .ecdsa(let s) = sig.signature, case .ecc(let q) = key.unique else { return false }
     let pk = try P256.Signing.PublicKey(x963Representation: [4] + q.x.buffer + q.y.buffer)
-    return pk.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: s.signatureR.buffer + s.signatureS.buffer), for: SHA256.hash(data: data))
+    return pk.isValidSignature(
+        try P256.Signing.ECDSASignature(rawRepresentation: s.signatureR.buffer + s.signatureS.buffer), for: SHA256.hash(data: data))
 }
 
 /// TPM2_Quote, TPM2_Certify, TPM2_CertifyCreation and TPM2_GetTime: TPMS_ATTEST contents
@@ -138,48 +139,106 @@ final class AttestTests: XCTestCase {
         let srk = try makePrimary(tpm, .owner, Templates.ecc())
         let (bytes, a, sig) = try parseAttestation(tpm.execute(command: certifyCommand(object: srk.handle, signer: ak.handle, nonce: [5])))
         XCTAssertTrue(try ecdsaValid(sig, key: ak.publicArea, data: bytes))
-        XCTAssertEqual(a.attested, .certify(TPMSCertifyInfo(
-            name: TPM2BName(srk.name), qualifiedName: TPM2BName([0, 0x0B] + Array(SHA256.hash(data: [0x40, 0, 0, 1] + srk.name))))))
+        XCTAssertEqual(
+            a.attested,
+            .certify(
+                TPMSCertifyInfo(
+                    name: TPM2BName(srk.name), qualifiedName: TPM2BName([0, 0x0B] + Array(SHA256.hash(data: [0x40, 0, 0, 1] + srk.name))))))
         // Certify without a signer.
         let (_, _, nullSig) = try parseAttestation(tpm.execute(command: certifyCommand(object: srk.handle, signer: .null, nonce: [])))
         XCTAssertEqual(nullSig, .null)
 
         let (cbytes, c, csig) = try parseAttestation(
-            tpm.execute(command: certifyCreationCommand(signer: ak.handle, object: srk.handle, nonce: [6], creationHash: srk.creationHash, ticket: srk.ticket)))
+            tpm.execute(
+                command: certifyCreationCommand(
+                    signer: ak.handle, object: srk.handle, nonce: [6], creationHash: srk.creationHash, ticket: srk.ticket)))
         XCTAssertTrue(try ecdsaValid(csig, key: ak.publicArea, data: cbytes))
-        XCTAssertEqual(c.attested, .creation(TPMSCreationInfo(objectName: TPM2BName(srk.name), creationHash: TPM2BDigest(srk.creationHash))))
+        XCTAssertEqual(
+            c.attested, .creation(TPMSCreationInfo(objectName: TPM2BName(srk.name), creationHash: TPM2BDigest(srk.creationHash))))
         var badHash = srk.creationHash
         badHash[0] ^= 1
         XCTAssertEqual(
-            responseCode(tpm.execute(command: certifyCreationCommand(signer: ak.handle, object: srk.handle, nonce: [], creationHash: badHash, ticket: srk.ticket))),
+            responseCode(
+                tpm.execute(
+                    command: certifyCreationCommand(
+                        signer: ak.handle, object: srk.handle, nonce: [], creationHash: badHash, ticket: srk.ticket))),
             0x4E0)
     }
 
     func testErrorCodesMatchLibtpms() {
         typealias C = DifferentialCase
-        let k0 = TPMHandle(0x8000_0000), k1 = TPMHandle(0x8000_0001)
+        let k0 = TPMHandle(0x8000_0000)
+        let k1 = TPMHandle(0x8000_0001)
         let cp = { (h: TPMHandle, t: TPMTPublic) in createPrimaryCommand(h, t) }
         let sel = TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, pcrs: [0])])
         let anyTicket = TPMTTKCreation(hierarchy: .owner, digest: TPM2BDigest([1]))
         let cases: [C] = [
-            C(name: "quote storage key", steps: [cp(.owner, Templates.ecc()), quoteCommand(k0, nonce: [], pcrs: sel)], expected: [0x000, 0x19C]),
-            C(name: "quote scheme mismatch", steps: [cp(.owner, Self.ak), quoteCommand(k0, nonce: [], scheme: .ecschnorr(hashAlg: .sha256), pcrs: sel)], expected: [0x000, 0x2D2]),
-            C(name: "quote no scheme", steps: [cp(.owner, Templates.ecc(attributes: Templates.signingAttributes)), quoteCommand(k0, nonce: [], pcrs: sel)], expected: [0x000, 0x2D2]),
+            C(
+                name: "quote storage key", steps: [cp(.owner, Templates.ecc()), quoteCommand(k0, nonce: [], pcrs: sel)],
+                expected: [0x000, 0x19C]),
+            C(
+                name: "quote scheme mismatch",
+                steps: [cp(.owner, Self.ak), quoteCommand(k0, nonce: [], scheme: .ecschnorr(hashAlg: .sha256), pcrs: sel)],
+                expected: [0x000, 0x2D2]),
+            C(
+                name: "quote no scheme",
+                steps: [cp(.owner, Templates.ecc(attributes: Templates.signingAttributes)), quoteCommand(k0, nonce: [], pcrs: sel)],
+                expected: [0x000, 0x2D2]),
             C(name: "quote null handle", steps: [quoteCommand(.null, nonce: [], pcrs: sel)], expected: [0x2D2]),
-            C(name: "quote long nonce", steps: [cp(.owner, Self.ak), quoteCommand(k0, nonce: [UInt8](repeating: 1, count: 67), pcrs: sel)], expected: [0x000, 0x1D5]),
+            C(
+                name: "quote long nonce",
+                steps: [cp(.owner, Self.ak), quoteCommand(k0, nonce: [UInt8](repeating: 1, count: 67), pcrs: sel)],
+                expected: [0x000, 0x1D5]),
             C(name: "quote ok", steps: [cp(.owner, Self.ak), quoteCommand(k0, nonce: [1], pcrs: sel)], expected: [0x000, 0x000]),
-            C(name: "quote hmac key", steps: [cp(.owner, Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))), quoteCommand(k0, nonce: [1], pcrs: sel)], expected: [0x000, 0x000]),
-            C(name: "certify non-signer", steps: [cp(.owner, Templates.ecc()), certifyCommand(object: k0, signer: k0, nonce: [])], expected: [0x000, 0x29C]),
-            C(name: "certify null signer", steps: [cp(.owner, Templates.ecc()), certifyCommand(object: k0, signer: .null, nonce: [])], expected: [0x000, 0x000]),
-            C(name: "certify adminWithPolicy object", steps: [cp(.owner, Templates.ecc(attributes: Templates.storageAttributes.union(.adminWithPolicy))), certifyCommand(object: k0, signer: .null, nonce: [])], expected: [0x000, 0x124]),
-            C(name: "certify self", steps: [cp(.owner, Self.ak), certifyCommand(object: k0, signer: k0, nonce: [])], expected: [0x000, 0x000]),
+            C(
+                name: "quote hmac key",
+                steps: [
+                    cp(.owner, Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))),
+                    quoteCommand(k0, nonce: [1], pcrs: sel),
+                ], expected: [0x000, 0x000]),
+            C(
+                name: "certify non-signer", steps: [cp(.owner, Templates.ecc()), certifyCommand(object: k0, signer: k0, nonce: [])],
+                expected: [0x000, 0x29C]),
+            C(
+                name: "certify null signer", steps: [cp(.owner, Templates.ecc()), certifyCommand(object: k0, signer: .null, nonce: [])],
+                expected: [0x000, 0x000]),
+            C(
+                name: "certify adminWithPolicy object",
+                steps: [
+                    cp(.owner, Templates.ecc(attributes: Templates.storageAttributes.union(.adminWithPolicy))),
+                    certifyCommand(object: k0, signer: .null, nonce: []),
+                ], expected: [0x000, 0x124]),
+            C(
+                name: "certify self", steps: [cp(.owner, Self.ak), certifyCommand(object: k0, signer: k0, nonce: [])],
+                expected: [0x000, 0x000]),
             C(name: "gettime null", steps: [getTimeCommand(signer: .null, nonce: [])], expected: [0x000]),
             C(name: "gettime owner privacy", steps: [getTimeCommand(signer: .null, nonce: [], privacy: .owner)], expected: [0x184]),
-            C(name: "gettime storage signer", steps: [cp(.owner, Templates.ecc()), getTimeCommand(signer: k0, nonce: [])], expected: [0x000, 0x29C]),
-            C(name: "gettime scheme", steps: [cp(.owner, Self.ak), getTimeCommand(signer: k0, nonce: [], scheme: .ecdsa(hashAlg: .sha384))], expected: [0x000, 0x2D2]),
-            C(name: "certifycreation bad ticket", steps: [cp(.owner, Self.ak), cp(.owner, Templates.ecc()), certifyCreationCommand(signer: k0, object: k1, nonce: [], creationHash: [1], ticket: anyTicket)], expected: [0x000, 0x000, 0x4E0]),
-            C(name: "certifycreation non-signer", steps: [cp(.owner, Templates.ecc()), certifyCreationCommand(signer: k0, object: k0, nonce: [], creationHash: [1], ticket: anyTicket)], expected: [0x000, 0x19C]),
-            C(name: "certifycreation scheme", steps: [cp(.owner, Self.ak), certifyCreationCommand(signer: k0, object: k0, nonce: [], creationHash: [1], ticket: anyTicket, scheme: .rsassa(hashAlg: .sha256))], expected: [0x000, 0x3D2]),
+            C(
+                name: "gettime storage signer", steps: [cp(.owner, Templates.ecc()), getTimeCommand(signer: k0, nonce: [])],
+                expected: [0x000, 0x29C]),
+            C(
+                name: "gettime scheme",
+                steps: [cp(.owner, Self.ak), getTimeCommand(signer: k0, nonce: [], scheme: .ecdsa(hashAlg: .sha384))],
+                expected: [0x000, 0x2D2]),
+            C(
+                name: "certifycreation bad ticket",
+                steps: [
+                    cp(.owner, Self.ak), cp(.owner, Templates.ecc()),
+                    certifyCreationCommand(signer: k0, object: k1, nonce: [], creationHash: [1], ticket: anyTicket),
+                ], expected: [0x000, 0x000, 0x4E0]),
+            C(
+                name: "certifycreation non-signer",
+                steps: [
+                    cp(.owner, Templates.ecc()),
+                    certifyCreationCommand(signer: k0, object: k0, nonce: [], creationHash: [1], ticket: anyTicket),
+                ], expected: [0x000, 0x19C]),
+            C(
+                name: "certifycreation scheme",
+                steps: [
+                    cp(.owner, Self.ak),
+                    certifyCreationCommand(
+                        signer: k0, object: k0, nonce: [], creationHash: [1], ticket: anyTicket, scheme: .rsassa(hashAlg: .sha256)),
+                ], expected: [0x000, 0x3D2]),
         ]
         runDifferential(cases)
     }

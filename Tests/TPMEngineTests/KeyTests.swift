@@ -30,7 +30,9 @@ func zGenCommand(_ key: TPMHandle, x: [UInt8], y: [UInt8]) -> [UInt8] {
     return command(.ecdhZGen, tag: .sessions, withPassword(handles: [key], params: w.bytes))
 }
 
-func encryptDecryptCommand(_ key: TPMHandle, decrypt: Bool, mode: TPMAlgID = .null, iv: [UInt8], data: [UInt8], two: Bool = false) -> [UInt8] {
+func encryptDecryptCommand(_ key: TPMHandle, decrypt: Bool, mode: TPMAlgID = .null, iv: [UInt8], data: [UInt8], two: Bool = false)
+    -> [UInt8]
+{
     var w = TPMWriter()
     if two { w.sized(data) }
     w.u8(decrypt ? 1 : 0)
@@ -71,8 +73,9 @@ final class KeyTests: XCTestCase {
     static let decryptAttributes: TPMAObject = [.userWithAuth, .decrypt]
 
     func loadStaticRSA(_ tpm: TPM, scheme: TPMUAsymScheme = .null) -> TPMHandle {
-        let r = tpm.execute(command: loadExternalCommand(
-            sensitive: StaticKeys.rsaSensitive(), publicArea: StaticKeys.rsaPublic(attributes: Self.decryptAttributes, scheme: scheme)))
+        let r = tpm.execute(
+            command: loadExternalCommand(
+                sensitive: StaticKeys.rsaSensitive(), publicArea: StaticKeys.rsaPublic(attributes: Self.decryptAttributes, scheme: scheme)))
         XCTAssertEqual(responseCode(r), 0)
         return responseHandle(r)
     }
@@ -84,14 +87,20 @@ final class KeyTests: XCTestCase {
         let message = Array("a secret for the TPM".utf8)
         // swift-crypto encrypts, the TPM decrypts: OAEP-SHA256, OAEP-SHA1, PKCS#1 v1.5.
         let oaep256 = Array(try sc.publicKey.encrypt(message, padding: .PKCS1_OAEP_SHA256))
-        XCTAssertEqual(try outputBuffers(tpm.execute(command: rsaDecryptCommand(h, cipherText: oaep256, scheme: .oaep(hashAlg: .sha256))), count: 1)[0], message)
+        XCTAssertEqual(
+            try outputBuffers(tpm.execute(command: rsaDecryptCommand(h, cipherText: oaep256, scheme: .oaep(hashAlg: .sha256))), count: 1)[
+                0], message)
         let oaep1 = Array(try sc.publicKey.encrypt(message, padding: .PKCS1_OAEP))
-        XCTAssertEqual(try outputBuffers(tpm.execute(command: rsaDecryptCommand(h, cipherText: oaep1, scheme: .oaep(hashAlg: .sha1))), count: 1)[0], message)
+        XCTAssertEqual(
+            try outputBuffers(tpm.execute(command: rsaDecryptCommand(h, cipherText: oaep1, scheme: .oaep(hashAlg: .sha1))), count: 1)[0],
+            message)
         let v15 = Array(try sc.publicKey.encrypt(message, padding: ._WEAK_AND_INSECURE_PKCS_V1_5))
         XCTAssertEqual(try outputBuffers(tpm.execute(command: rsaDecryptCommand(h, cipherText: v15, scheme: .rsaes)), count: 1)[0], message)
         // The TPM encrypts, swift-crypto decrypts.
-        for (scheme, padding) in [(TPMUAsymScheme.oaep(hashAlg: .sha256), _RSA.Encryption.Padding.PKCS1_OAEP_SHA256),
-                                  (.oaep(hashAlg: .sha1), .PKCS1_OAEP), (.rsaes, ._WEAK_AND_INSECURE_PKCS_V1_5)] {
+        for (scheme, padding) in [
+            (TPMUAsymScheme.oaep(hashAlg: .sha256), _RSA.Encryption.Padding.PKCS1_OAEP_SHA256),
+            (.oaep(hashAlg: .sha1), .PKCS1_OAEP), (.rsaes, ._WEAK_AND_INSECURE_PKCS_V1_5),
+        ] {
             let c = try outputBuffers(tpm.execute(command: rsaEncryptCommand(h, message: message, scheme: scheme)), count: 1)[0]
             XCTAssertEqual(c.count, 256)
             XCTAssertEqual(Array(try sc.decrypt(c, padding: padding)), message, "\(scheme)")
@@ -102,9 +111,14 @@ final class KeyTests: XCTestCase {
         XCTAssertEqual(back, [UInt8](repeating: 0, count: 255) + [5])
         // A labelled OAEP round trip inside the TPM; the wrong label does not decrypt.
         let label = Array("DUPLICATE".utf8) + [0]
-        let lc = try outputBuffers(tpm.execute(command: rsaEncryptCommand(h, message: message, scheme: .oaep(hashAlg: .sha256), label: label)), count: 1)[0]
-        XCTAssertEqual(try outputBuffers(tpm.execute(command: rsaDecryptCommand(h, cipherText: lc, scheme: .oaep(hashAlg: .sha256), label: label)), count: 1)[0], message)
-        XCTAssertEqual(responseCode(tpm.execute(command: rsaDecryptCommand(h, cipherText: lc, scheme: .oaep(hashAlg: .sha256), label: [0]))), 0x084)
+        let lc = try outputBuffers(
+            tpm.execute(command: rsaEncryptCommand(h, message: message, scheme: .oaep(hashAlg: .sha256), label: label)), count: 1)[0]
+        XCTAssertEqual(
+            try outputBuffers(
+                tpm.execute(command: rsaDecryptCommand(h, cipherText: lc, scheme: .oaep(hashAlg: .sha256), label: label)), count: 1)[0],
+            message)
+        XCTAssertEqual(
+            responseCode(tpm.execute(command: rsaDecryptCommand(h, cipherText: lc, scheme: .oaep(hashAlg: .sha256), label: [0]))), 0x084)
     }
 
     /// Ciphertexts this engine makes decrypt on libtpms (the cases replay there), and a
@@ -114,19 +128,28 @@ final class KeyTests: XCTestCase {
         let h = loadStaticRSA(tpm)
         let label = Array("IDENTITY".utf8) + [0]
         var cases: [DifferentialCase] = []
-        let load = loadExternalCommand(sensitive: StaticKeys.rsaSensitive(), publicArea: StaticKeys.rsaPublic(attributes: Self.decryptAttributes, scheme: .null))
-        for (name, scheme) in [("oaep sha256", TPMUAsymScheme.oaep(hashAlg: .sha256)), ("oaep sha384", .oaep(hashAlg: .sha384)), ("rsaes", .rsaes)] {
-            let c = try outputBuffers(tpm.execute(command: rsaEncryptCommand(h, message: [1, 2, 3], scheme: scheme, label: label)), count: 1)[0]
-            cases.append(DifferentialCase(
-                name: "libtpms decrypts \(name)", steps: [load, rsaDecryptCommand(TPMHandle(0x8000_0000), cipherText: c, scheme: scheme, label: label)],
-                expected: [0, 0]))
+        let load = loadExternalCommand(
+            sensitive: StaticKeys.rsaSensitive(), publicArea: StaticKeys.rsaPublic(attributes: Self.decryptAttributes, scheme: .null))
+        for (name, scheme) in [
+            ("oaep sha256", TPMUAsymScheme.oaep(hashAlg: .sha256)), ("oaep sha384", .oaep(hashAlg: .sha384)), ("rsaes", .rsaes),
+        ] {
+            let c = try outputBuffers(
+                tpm.execute(command: rsaEncryptCommand(h, message: [1, 2, 3], scheme: scheme, label: label)), count: 1)[0]
+            cases.append(
+                DifferentialCase(
+                    name: "libtpms decrypts \(name)",
+                    steps: [load, rsaDecryptCommand(TPMHandle(0x8000_0000), cipherText: c, scheme: scheme, label: label)],
+                    expected: [0, 0]))
         }
         runDifferential(cases)
     }
 
     func testECDH() throws {
         let tpm = startedTPM()
-        let key = try makePrimary(tpm, .owner, Templates.ecc(attributes: [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .decrypt], scheme: .ecdh(hashAlg: .sha256)))
+        let key = try makePrimary(
+            tpm, .owner,
+            Templates.ecc(
+                attributes: [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .decrypt], scheme: .ecdh(hashAlg: .sha256)))
         guard case .ecc(let q) = key.publicArea.unique else { return XCTFail() }
         let tpmPublic = try P256.KeyAgreement.PublicKey(x963Representation: [4] + q.x.buffer + q.y.buffer)
         // swift-crypto's ephemeral key; the TPM computes [d]Qe, whose x is the shared secret.
@@ -137,8 +160,10 @@ final class KeyTests: XCTestCase {
         XCTAssertEqual(Array(z[2..<34]), shared.withUnsafeBytes { Array($0) })
         // KeyGen: the TPM's ephemeral point and Z; ZGen of that point gives the same Z.
         let kg = try outputBuffers(tpm.execute(command: command(.ecdhKeyGen, be32(key.handle.rawValue))), count: 2)
-        var zr = TPMReader(kg[0]), pr = TPMReader(kg[1])
-        let zPoint = try TPMSECCPoint(from: &zr), ePoint = try TPMSECCPoint(from: &pr)
+        var zr = TPMReader(kg[0])
+        var pr = TPMReader(kg[1])
+        let zPoint = try TPMSECCPoint(from: &zr)
+        let ePoint = try TPMSECCPoint(from: &pr)
         let z2 = try outputBuffers(tpm.execute(command: zGenCommand(key.handle, x: ePoint.x.buffer, y: ePoint.y.buffer)), count: 1)[0]
         XCTAssertEqual(z2, zPoint.wireBytes)
         // A point off the curve: TPM_RC_ECC_POINT + P1.
@@ -184,24 +209,31 @@ final class KeyTests: XCTestCase {
         ]
         for (mode, ivIn, cipher) in expected {
             for two in [false, true] {
-                let out = try outputBuffers(tpm.execute(command: encryptDecryptCommand(sym.handle, decrypt: false, mode: mode, iv: ivIn, data: plain, two: two)), count: 2)
+                let out = try outputBuffers(
+                    tpm.execute(command: encryptDecryptCommand(sym.handle, decrypt: false, mode: mode, iv: ivIn, data: plain, two: two)),
+                    count: 2)
                 XCTAssertEqual(out[0], hex(cipher), "\(mode)")
-                let back = try outputBuffers(tpm.execute(command: encryptDecryptCommand(sym.handle, decrypt: true, mode: mode, iv: ivIn, data: out[0], two: two)), count: 2)
+                let back = try outputBuffers(
+                    tpm.execute(command: encryptDecryptCommand(sym.handle, decrypt: true, mode: mode, iv: ivIn, data: out[0], two: two)),
+                    count: 2)
                 XCTAssertEqual(back[0], plain, "\(mode)")
             }
         }
         // CBC's ivOut chains: the last ciphertext block, as swift-crypto's CBC continues.
-        let cbc = try outputBuffers(tpm.execute(command: encryptDecryptCommand(sym.handle, decrypt: false, mode: .cbc, iv: iv, data: plain)), count: 2)
+        let cbc = try outputBuffers(
+            tpm.execute(command: encryptDecryptCommand(sym.handle, decrypt: false, mode: .cbc, iv: iv, data: plain)), count: 2)
         XCTAssertEqual(cbc[1], Array(cbc[0][16...]))
         let more = Array(try AES._CBC.encrypt(plain, using: SymmetricKey(data: key), iv: .init(ivBytes: cbc[1]), noPadding: true))
-        let next = try outputBuffers(tpm.execute(command: encryptDecryptCommand(sym.handle, decrypt: false, mode: .cbc, iv: cbc[1], data: plain)), count: 2)
+        let next = try outputBuffers(
+            tpm.execute(command: encryptDecryptCommand(sym.handle, decrypt: false, mode: .cbc, iv: cbc[1], data: plain)), count: 2)
         XCTAssertEqual(next[0], more)
     }
 
     func testHMAC() throws {
         let tpm = startedTPM()
         let key = Array("an hmac key of moderate length".utf8)
-        let k = try makePrimary(tpm, .owner, Templates.keyedHash(attributes: [.fixedTPM, .fixedParent, .userWithAuth, .sign, .decrypt]), data: key)
+        let k = try makePrimary(
+            tpm, .owner, Templates.keyedHash(attributes: [.fixedTPM, .fixedParent, .userWithAuth, .sign, .decrypt]), data: key)
         let data = Array("data to authenticate".utf8)
         for (alg, expected) in [
             (TPMAlgID.sha256, Array(HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: key)))),
@@ -226,51 +258,157 @@ final class KeyTests: XCTestCase {
         let p256 = StaticKeys.eccPublic(attributes: Self.decryptAttributes, scheme: .ecdh(hashAlg: .sha256))
         let cases: [C] = [
             C(name: "rsaenc ecc key", steps: [cp(Templates.ecc()), rsaEncryptCommand(k, message: [1])], expected: [0x000, 0x19C]),
-            C(name: "rsaenc sign key", steps: [le(StaticKeys.rsaPublic(), nil), rsaEncryptCommand(k, message: [1])], expected: [0x000, 0x182]),
-            C(name: "rsaenc bad label", steps: [le(dec, nil), rsaEncryptCommand(k, message: [1], scheme: .oaep(hashAlg: .sha256), label: [1])], expected: [0x000, 0x3C4]),
-            C(name: "rsaenc scheme mismatch", steps: [le(decOAEP, nil), rsaEncryptCommand(k, message: [1], scheme: .rsaes)], expected: [0x000, 0x2D2]),
-            C(name: "rsaenc oaep hash mismatch", steps: [le(decOAEP, nil), rsaEncryptCommand(k, message: [1], scheme: .oaep(hashAlg: .sha1))], expected: [0x000, 0x2D2]),
+            C(
+                name: "rsaenc sign key", steps: [le(StaticKeys.rsaPublic(), nil), rsaEncryptCommand(k, message: [1])],
+                expected: [0x000, 0x182]),
+            C(
+                name: "rsaenc bad label",
+                steps: [le(dec, nil), rsaEncryptCommand(k, message: [1], scheme: .oaep(hashAlg: .sha256), label: [1])],
+                expected: [0x000, 0x3C4]),
+            C(
+                name: "rsaenc scheme mismatch", steps: [le(decOAEP, nil), rsaEncryptCommand(k, message: [1], scheme: .rsaes)],
+                expected: [0x000, 0x2D2]),
+            C(
+                name: "rsaenc oaep hash mismatch",
+                steps: [le(decOAEP, nil), rsaEncryptCommand(k, message: [1], scheme: .oaep(hashAlg: .sha1))], expected: [0x000, 0x2D2]),
             // Part 4's CryptRsaEncrypt: a message the padding cannot hold, or raw input not below n,
             // is TPM_RC_VALUE; libtpms passes OpenSSL's refusal on as TPM_RC_FAILURE.
-            C(name: "rsaenc too long", steps: [le(dec, nil), rsaEncryptCommand(k, message: [UInt8](repeating: 1, count: 250), scheme: .oaep(hashAlg: .sha256))], expected: [0x000, 0x084], libtpms: [0x000, 0x101]),
-            C(name: "rsaenc raw too big", steps: [le(dec, nil), rsaEncryptCommand(k, message: [UInt8](repeating: 0xFF, count: 256))], expected: [0x000, 0x084], libtpms: [0x000, 0x101]),
-            C(name: "rsaenc storage key", steps: [cp(Templates.rsa(bits: 1024)), rsaEncryptCommand(k, message: [1], scheme: .rsaes)], expected: [0x000, 0x000]),
-            C(name: "rsadec restricted", steps: [cp(Templates.rsa(bits: 1024)), rsaDecryptCommand(k, cipherText: [1])], expected: [0x000, 0x182]),
-            C(name: "rsadec public only", steps: [le(dec, nil), rsaDecryptCommand(k, cipherText: [UInt8](repeating: 1, count: 256))], expected: [0x000, 0x12F]),
-            C(name: "rsadec short", steps: [le(dec, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [1, 2])], expected: [0x000, 0x095]),
+            C(
+                name: "rsaenc too long",
+                steps: [le(dec, nil), rsaEncryptCommand(k, message: [UInt8](repeating: 1, count: 250), scheme: .oaep(hashAlg: .sha256))],
+                expected: [0x000, 0x084], libtpms: [0x000, 0x101]),
+            C(
+                name: "rsaenc raw too big", steps: [le(dec, nil), rsaEncryptCommand(k, message: [UInt8](repeating: 0xFF, count: 256))],
+                expected: [0x000, 0x084], libtpms: [0x000, 0x101]),
+            C(
+                name: "rsaenc storage key", steps: [cp(Templates.rsa(bits: 1024)), rsaEncryptCommand(k, message: [1], scheme: .rsaes)],
+                expected: [0x000, 0x000]),
+            C(
+                name: "rsadec restricted", steps: [cp(Templates.rsa(bits: 1024)), rsaDecryptCommand(k, cipherText: [1])],
+                expected: [0x000, 0x182]),
+            C(
+                name: "rsadec public only", steps: [le(dec, nil), rsaDecryptCommand(k, cipherText: [UInt8](repeating: 1, count: 256))],
+                expected: [0x000, 0x12F]),
+            C(
+                name: "rsadec short", steps: [le(dec, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [1, 2])],
+                expected: [0x000, 0x095]),
             // Part 4's CryptRsaDecrypt: a padding that does not check is TPM_RC_VALUE; libtpms passes
             // OpenSSL's refusal on as TPM_RC_FAILURE.
-            C(name: "rsadec bad padding", steps: [le(decOAEP, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [UInt8](repeating: 1, count: 256))], expected: [0x000, 0x084], libtpms: [0x000, 0x101]),
-            C(name: "rsadec bad label", steps: [le(dec, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [1], label: [1, 2])], expected: [0x000, 0x3C4]),
+            C(
+                name: "rsadec bad padding",
+                steps: [le(decOAEP, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [UInt8](repeating: 1, count: 256))],
+                expected: [0x000, 0x084], libtpms: [0x000, 0x101]),
+            C(
+                name: "rsadec bad label",
+                steps: [le(dec, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [1], label: [1, 2])], expected: [0x000, 0x3C4]),
             C(name: "ecdh keygen rsa", steps: [le(dec, nil), command(.ecdhKeyGen, be32(k.rawValue))], expected: [0x000, 0x19C]),
             C(name: "ecdh keygen public", steps: [le(p256, nil), command(.ecdhKeyGen, be32(k.rawValue))], expected: [0x000, 0x000]),
-            C(name: "ecdh keygen signing", steps: [cp(Templates.ecc(attributes: Templates.signingAttributes, scheme: .ecdsa(hashAlg: .sha256))), command(.ecdhKeyGen, be32(k.rawValue))], expected: [0x000, 0x000]),
-            C(name: "zgen restricted", steps: [cp(Templates.ecc()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccY)], expected: [0x000, 0x182]),
-            C(name: "zgen ecdsa key", steps: [le(StaticKeys.eccPublic(attributes: [.userWithAuth, .decrypt, .sign], scheme: .null), StaticKeys.eccSensitive()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccY)], expected: [0x000, 0x000]),
-            C(name: "zgen off curve", steps: [le(p256, StaticKeys.eccSensitive()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccX)], expected: [0x000, 0x1E7]),
-            C(name: "zgen rsa", steps: [le(dec, StaticKeys.rsaSensitive()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccY)], expected: [0x000, 0x19C]),
-            C(name: "zgen empty point", steps: [le(p256, StaticKeys.eccSensitive()), command(.ecdhZGen, tag: .sessions, withPassword(handles: [k], params: [0, 0]))], expected: [0x000, 0x1D5]),
-            C(name: "zgen ok", steps: [le(p256, StaticKeys.eccSensitive()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccY)], expected: [0x000, 0x000]),
+            C(
+                name: "ecdh keygen signing",
+                steps: [
+                    cp(Templates.ecc(attributes: Templates.signingAttributes, scheme: .ecdsa(hashAlg: .sha256))),
+                    command(.ecdhKeyGen, be32(k.rawValue)),
+                ], expected: [0x000, 0x000]),
+            C(
+                name: "zgen restricted", steps: [cp(Templates.ecc()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccY)],
+                expected: [0x000, 0x182]),
+            C(
+                name: "zgen ecdsa key",
+                steps: [
+                    le(StaticKeys.eccPublic(attributes: [.userWithAuth, .decrypt, .sign], scheme: .null), StaticKeys.eccSensitive()),
+                    zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccY),
+                ], expected: [0x000, 0x000]),
+            C(
+                name: "zgen off curve",
+                steps: [le(p256, StaticKeys.eccSensitive()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccX)],
+                expected: [0x000, 0x1E7]),
+            C(
+                name: "zgen rsa", steps: [le(dec, StaticKeys.rsaSensitive()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccY)],
+                expected: [0x000, 0x19C]),
+            C(
+                name: "zgen empty point",
+                steps: [
+                    le(p256, StaticKeys.eccSensitive()), command(.ecdhZGen, tag: .sessions, withPassword(handles: [k], params: [0, 0])),
+                ], expected: [0x000, 0x1D5]),
+            C(
+                name: "zgen ok", steps: [le(p256, StaticKeys.eccSensitive()), zGenCommand(k, x: StaticKeys.eccX, y: StaticKeys.eccY)],
+                expected: [0x000, 0x000]),
             C(name: "ecc params p384", steps: [command(.eccParameters, [0, 4])], expected: [0x000]),
             C(name: "ecc params bad", steps: [command(.eccParameters, [0x77, 0x77])], expected: [0x1E6]),
-            C(name: "encdec not sym", steps: [cp(Templates.ecc()), encryptDecryptCommand(k, decrypt: false, iv: iv16, data: [])], expected: [0x000, 0x19C]),
-            C(name: "encdec encrypt without sign", steps: [cp(aes), encryptDecryptCommand(k, decrypt: false, iv: iv16, data: [])], expected: [0x000, 0x182]),
-            C(name: "encdec mode mismatch", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, mode: .cfb, iv: iv16, data: [])], expected: [0x000, 0x2C9]),
-            C(name: "encdec2 mode mismatch", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, mode: .cfb, iv: iv16, data: [], two: true)], expected: [0x000, 0x3C9]),
-            C(name: "encdec iv size", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, iv: [1], data: [])], expected: [0x000, 0x3D5]),
-            C(name: "encdec2 iv size", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, iv: [1], data: [], two: true)], expected: [0x000, 0x4D5]),
-            C(name: "encdec partial block", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [1, 2, 3])], expected: [0x000, 0x4D5]),
-            C(name: "encdec2 partial block", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [1, 2, 3], two: true)], expected: [0x000, 0x1D5]),
-            C(name: "encdec null mode key", steps: [cp(Templates.symCipher(mode: .null, attributes: sym)), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [])], expected: [0x000, 0x2C9]),
-            C(name: "encdec ecb iv", steps: [cp(Templates.symCipher(mode: .ecb, attributes: sym)), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [])], expected: [0x000, 0x3D5]),
-            C(name: "encdec cmac mode", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, mode: .cmac, iv: iv16, data: [])], expected: [0x000, 0x2C9]),
-            C(name: "encdec restricted", steps: [cp(Templates.symCipher(attributes: [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .decrypt, .restricted])), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [])], expected: [0x000, 0x182]),
-            C(name: "encdec ok cfb partial", steps: [cp(Templates.symCipher(mode: .cfb, attributes: sym)), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [1, 2, 3])], expected: [0x000, 0x000]),
+            C(
+                name: "encdec not sym", steps: [cp(Templates.ecc()), encryptDecryptCommand(k, decrypt: false, iv: iv16, data: [])],
+                expected: [0x000, 0x19C]),
+            C(
+                name: "encdec encrypt without sign", steps: [cp(aes), encryptDecryptCommand(k, decrypt: false, iv: iv16, data: [])],
+                expected: [0x000, 0x182]),
+            C(
+                name: "encdec mode mismatch", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, mode: .cfb, iv: iv16, data: [])],
+                expected: [0x000, 0x2C9]),
+            C(
+                name: "encdec2 mode mismatch",
+                steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, mode: .cfb, iv: iv16, data: [], two: true)],
+                expected: [0x000, 0x3C9]),
+            C(
+                name: "encdec iv size", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, iv: [1], data: [])],
+                expected: [0x000, 0x3D5]),
+            C(
+                name: "encdec2 iv size", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, iv: [1], data: [], two: true)],
+                expected: [0x000, 0x4D5]),
+            C(
+                name: "encdec partial block", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [1, 2, 3])],
+                expected: [0x000, 0x4D5]),
+            C(
+                name: "encdec2 partial block",
+                steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [1, 2, 3], two: true)], expected: [0x000, 0x1D5]),
+            C(
+                name: "encdec null mode key",
+                steps: [
+                    cp(Templates.symCipher(mode: .null, attributes: sym)), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: []),
+                ], expected: [0x000, 0x2C9]),
+            C(
+                name: "encdec ecb iv",
+                steps: [cp(Templates.symCipher(mode: .ecb, attributes: sym)), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [])],
+                expected: [0x000, 0x3D5]),
+            C(
+                name: "encdec cmac mode", steps: [cp(aes), encryptDecryptCommand(k, decrypt: true, mode: .cmac, iv: iv16, data: [])],
+                expected: [0x000, 0x2C9]),
+            C(
+                name: "encdec restricted",
+                steps: [
+                    cp(
+                        Templates.symCipher(attributes: [
+                            .fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .decrypt, .restricted,
+                        ])), encryptDecryptCommand(k, decrypt: true, iv: iv16, data: []),
+                ], expected: [0x000, 0x182]),
+            C(
+                name: "encdec ok cfb partial",
+                steps: [
+                    cp(Templates.symCipher(mode: .cfb, attributes: sym)),
+                    encryptDecryptCommand(k, decrypt: true, iv: iv16, data: [1, 2, 3]),
+                ], expected: [0x000, 0x000]),
             C(name: "hmac not keyedhash", steps: [cp(Templates.ecc()), hmacCommand(k, data: [1])], expected: [0x000, 0x18A]),
-            C(name: "hmac seal", steps: [cp(Templates.keyedHash(attributes: Templates.sealAttributes)), hmacCommand(k, data: [1], hash: .sha256)], expected: [0x2C2, 0x910]),
-            C(name: "hmac restricted", steps: [cp(Templates.keyedHash(attributes: Templates.storageAttributes, scheme: .xor(hashAlg: .sha256, kdf: .kdf1SP800_108))), hmacCommand(k, data: [1])], expected: [0x000, 0x182]),
-            C(name: "hmac hash mismatch", steps: [cp(Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))), hmacCommand(k, data: [1], hash: .sha1)], expected: [0x000, 0x2C4]),
-            C(name: "hmac key scheme", steps: [cp(Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))), hmacCommand(k, data: [1])], expected: [0x000, 0x000]),
+            C(
+                name: "hmac seal",
+                steps: [cp(Templates.keyedHash(attributes: Templates.sealAttributes)), hmacCommand(k, data: [1], hash: .sha256)],
+                expected: [0x2C2, 0x910]),
+            C(
+                name: "hmac restricted",
+                steps: [
+                    cp(Templates.keyedHash(attributes: Templates.storageAttributes, scheme: .xor(hashAlg: .sha256, kdf: .kdf1SP800_108))),
+                    hmacCommand(k, data: [1]),
+                ], expected: [0x000, 0x182]),
+            C(
+                name: "hmac hash mismatch",
+                steps: [
+                    cp(Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))),
+                    hmacCommand(k, data: [1], hash: .sha1),
+                ], expected: [0x000, 0x2C4]),
+            C(
+                name: "hmac key scheme",
+                steps: [
+                    cp(Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))),
+                    hmacCommand(k, data: [1]),
+                ], expected: [0x000, 0x000]),
         ]
         runDifferential(cases)
     }

@@ -30,7 +30,8 @@ final class ObjectHostileTests: XCTestCase {
         let srk = try makePrimary(tpm, .owner, Templates.ecc())
         let signer = Templates.ecc(attributes: Templates.signingAttributes, scheme: .ecdsa(hashAlg: .sha256))
         let created = try parseCreate(tpm.execute(command: createCommand(parent: srk.handle, signer)))
-        let key = responseHandle(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea)))
+        let key = responseHandle(
+            tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea)))
         let d32 = [UInt8](repeating: 7, count: 32)
         let sel = TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, pcrs: [0])])
         let seeds: [[UInt8]] = [
@@ -41,8 +42,12 @@ final class ObjectHostileTests: XCTestCase {
             loadExternalCommand(sensitive: StaticKeys.rsaSensitive(), publicArea: StaticKeys.rsaPublic()),
             command(.readPublic, be32(key.rawValue)),
             signCommand(key, digest: d32),
-            verifySignatureCommand(key, digest: d32, signature: TPMTSignature(.ecdsa(TPMSSignatureECC(
-                hash: .sha256, signatureR: TPM2BECCParameter(d32), signatureS: TPM2BECCParameter(d32))))),
+            verifySignatureCommand(
+                key, digest: d32,
+                signature: TPMTSignature(
+                    .ecdsa(
+                        TPMSSignatureECC(
+                            hash: .sha256, signatureR: TPM2BECCParameter(d32), signatureS: TPM2BECCParameter(d32))))),
             quoteCommand(key, nonce: [1, 2], pcrs: sel),
             certifyCommand(object: srk.handle, signer: key, nonce: []),
             getTimeCommand(signer: key, nonce: [3]),
@@ -53,7 +58,8 @@ final class ObjectHostileTests: XCTestCase {
             hmacCommand(key, data: [1]),
             encryptDecryptCommand(key, decrypt: false, iv: [UInt8](repeating: 0, count: 16), data: [1]),
             createLoadedCommand(parent: srk.handle, templateBytes: signer.wireBytes),
-            command(.objectChangeAuth, tag: .sessions, withPasswords(handles: [key, srk.handle], passwords: [[], []], params: [0, 1, 9])),
+            command(
+                .objectChangeAuth, tag: .sessions, withPasswords(handles: [key, srk.handle], passwords: [[], []], params: [0, 1, 9])),
         ]
         var rng = Rand(state: 0x5EED_0B1E_C7)
         var codes: [UInt32: Int] = [:]
@@ -72,7 +78,10 @@ final class ObjectHostileTests: XCTestCase {
             // Keep the header's size field truthful half the time, so the parameters are reached.
             if rng.below(2) == 0 {
                 let n = UInt32(c.count)
-                c[2] = UInt8(n >> 24); c[3] = UInt8(n >> 16 & 0xFF); c[4] = UInt8(n >> 8 & 0xFF); c[5] = UInt8(n & 0xFF)
+                c[2] = UInt8(n >> 24)
+                c[3] = UInt8(n >> 16 & 0xFF)
+                c[4] = UInt8(n >> 8 & 0xFF)
+                c[5] = UInt8(n & 0xFF)
             }
             let r = tpm.execute(command: c)
             codes[responseCode(r), default: 0] += 1

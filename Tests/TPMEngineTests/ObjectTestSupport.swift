@@ -56,7 +56,8 @@ enum Templates {
     static let sealAttributes: TPMAObject = [.fixedTPM, .fixedParent, .userWithAuth, .noDA]
 
     static func symCipher(
-        bits: UInt16 = 128, mode: TPMAlgID = .cfb, attributes: TPMAObject = [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .decrypt, .sign],
+        bits: UInt16 = 128, mode: TPMAlgID = .cfb,
+        attributes: TPMAObject = [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .decrypt, .sign],
         nameAlg: TPMAlgID = .sha256
     ) -> TPMTPublic {
         TPMTPublic(

@@ -86,14 +86,17 @@ final class ObjectTests: XCTestCase {
         XCTAssertEqual(created.ticket.hierarchy, .owner)
         XCTAssertEqual(
             created.ticket.digest.buffer,
-            Array(HMAC<SHA512>.authenticationCode(for: [0x80, 0x21] + name + created.creationHash, using: SymmetricKey(data: tpm.persistent.shProof))))
+            Array(
+                HMAC<SHA512>.authenticationCode(
+                    for: [0x80, 0x21] + name + created.creationHash, using: SymmetricKey(data: tpm.persistent.shProof))))
         // The unique field of a data object: H(seedValue || data); the seed is secret, so check
         // its size and that it is not the hash of the data alone.
         guard case .keyedHash(let unique) = created.publicArea.unique else { return XCTFail("unique") }
         XCTAssertEqual(unique.count, 32)
         XCTAssertNotEqual(unique.buffer, Array(SHA256.hash(data: secret)))
 
-        let l = tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea, parentAuth: [9, 9]))
+        let l = tpm.execute(
+            command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea, parentAuth: [9, 9]))
         XCTAssertEqual(responseCode(l), 0)
         let h = responseHandle(l)
         var lp = try checkedParameters(l, hasHandle: true)
@@ -118,17 +121,20 @@ final class ObjectTests: XCTestCase {
         let child = Templates.ecc(attributes: Templates.signingAttributes, scheme: .ecdsa(hashAlg: .sha256))
         let created = try parseCreate(tpm.execute(command: createCommand(parent: srk.handle, child)))
         XCTAssertEqual(
-            responseCode(tpm.execute(command: loadCommand(parent: other.handle, outPrivate: created.outPrivate, publicArea: created.publicArea))),
+            responseCode(
+                tpm.execute(command: loadCommand(parent: other.handle, outPrivate: created.outPrivate, publicArea: created.publicArea))),
             0x1DF)
         var otherPublic = created.publicArea
         otherPublic.objectAttributes.insert(.noDA)
         XCTAssertEqual(
-            responseCode(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: otherPublic))), 0x1DF)
+            responseCode(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: otherPublic))),
+            0x1DF)
         for i in [2, 10, 40, created.outPrivate.count - 1] {
             var priv = created.outPrivate
             priv[i] ^= 1
             XCTAssertEqual(
-                responseCode(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: priv, publicArea: created.publicArea))), 0x1DF,
+                responseCode(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: priv, publicArea: created.publicArea))),
+                0x1DF,
                 "octet \(i)")
         }
         // Layout: TPM2B integrity (SHA-256 of the parent's nameAlg), TPM2B IV (16), ciphertext.
@@ -148,16 +154,22 @@ final class ObjectTests: XCTestCase {
         let tpm = startedTPM()
         let srk = try makePrimary(tpm, .owner, Templates.ecc())
         let created = try parseCreate(
-            tpm.execute(command: createCommand(parent: srk.handle, Templates.keyedHash(attributes: Templates.sealAttributes), auth: [1], data: [42])))
-        let h = responseHandle(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea)))
-        let r = tpm.execute(command: command(.objectChangeAuth, tag: .sessions, withPassword(handles: [h, srk.handle], password: [1], params: [0, 2, 5, 6])))
+            tpm.execute(
+                command: createCommand(parent: srk.handle, Templates.keyedHash(attributes: Templates.sealAttributes), auth: [1], data: [42])
+            ))
+        let h = responseHandle(
+            tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea)))
+        let r = tpm.execute(
+            command: command(
+                .objectChangeAuth, tag: .sessions, withPassword(handles: [h, srk.handle], password: [1], params: [0, 2, 5, 6])))
         XCTAssertEqual(responseCode(r), 0)
         var p = try checkedParameters(r, hasHandle: false)
         let newPrivate = try p.sized(max: 1024)
         // The loaded object keeps its old authValue.
         XCTAssertEqual(try unseal(tpm, h, auth: [1]), [42])
         tpm.execute(command: flushCommand(h)).check()
-        let h2 = responseHandle(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: newPrivate, publicArea: created.publicArea)))
+        let h2 = responseHandle(
+            tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: newPrivate, publicArea: created.publicArea)))
         XCTAssertEqual(try unseal(tpm, h2, auth: [5, 6]), [42])
         let old = tpm.execute(command: command(.unseal, tag: .sessions, withPassword(handles: [h2], password: [1], params: [])))
         XCTAssertEqual(responseCode(old), 0x9A2)
@@ -194,7 +206,8 @@ final class ObjectTests: XCTestCase {
         XCTAssertEqual(responseCode(loaded), 0)
         XCTAssertEqual(try unseal(tpm, responseHandle(loaded)), [7, 7])
 
-        let copy = try TPM(environment: testEnvironment(seed: 3), permanentState: tpm.exportPermanentState(), volatileState: tpm.exportVolatileState())
+        let copy = try TPM(
+            environment: testEnvironment(seed: 3), permanentState: tpm.exportPermanentState(), volatileState: tpm.exportVolatileState())
         XCTAssertEqual(try unseal(copy, responseHandle(loaded)), [7, 7])
         XCTAssertEqual(copy.exportVolatileState(), tpm.exportVolatileState())
 
@@ -266,8 +279,11 @@ final class ObjectTests: XCTestCase {
         let rsaSRK = try makePrimary(tpm, .owner, Templates.rsa(bits: 2048))
         let secret = Array("sealed by a salted session".utf8)
         let created = try parseCreate(
-            tpm.execute(command: createCommand(parent: srk.handle, Templates.keyedHash(attributes: Templates.sealAttributes), auth: [1, 2, 3], data: secret)))
-        let sealed = responseHandle(tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea)))
+            tpm.execute(
+                command: createCommand(
+                    parent: srk.handle, Templates.keyedHash(attributes: Templates.sealAttributes), auth: [1, 2, 3], data: secret)))
+        let sealed = responseHandle(
+            tpm.execute(command: loadCommand(parent: srk.handle, outPrivate: created.outPrivate, publicArea: created.publicArea)))
         let name = independentName(created.publicArea.wireBytes)
 
         func start(tpmKey: TPMHandle, encryptedSalt: [UInt8], salt: [UInt8]) throws -> ClientSession {

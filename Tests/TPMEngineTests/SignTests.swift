@@ -47,7 +47,8 @@ func independentlyVerify(_ sig: TPMTSignature, publicArea: TPMTPublic, message: 
         let key = try _RSA.Signing.PublicKey(n: n.buffer, e: [1, 0, 1])
         let padding: _RSA.Signing.Padding
         if case .rsassa = sig.signature { padding = .insecurePKCS1v1_5 } else { padding = .PSS }
-        return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: s.sig.buffer), for: SHA256.hash(data: message), padding: padding)
+        return key.isValidSignature(
+            _RSA.Signing.RSASignature(rawRepresentation: s.sig.buffer), for: SHA256.hash(data: message), padding: padding)
     case (.ecdsa(let s), .ecc(let q)):
         XCTAssertEqual(s.hash, .sha256)
         let key = try P256.Signing.PublicKey(x963Representation: [4] + q.x.buffer + q.y.buffer)
@@ -80,7 +81,8 @@ final class SignTests: XCTestCase {
             var p = responseParameters(v)
             let ticket = try TPMTTKVerified(from: &p)
             XCTAssertEqual(ticket.hierarchy, .owner)
-            let expected = HMAC<SHA512>.authenticationCode(for: [0x80, 0x22] + digest + key.name, using: SymmetricKey(data: tpm.persistent.shProof))
+            let expected = HMAC<SHA512>.authenticationCode(
+                for: [0x80, 0x22] + digest + key.name, using: SymmetricKey(data: tpm.persistent.shProof))
             XCTAssertEqual(ticket.digest.buffer, Array(expected))
             tpm.execute(command: flushCommand(key.handle)).check()
         }
@@ -104,7 +106,10 @@ final class SignTests: XCTestCase {
         let sig384 = try parseSignature(tpm.execute(command: signCommand(key.handle, digest: d384, scheme: .ecdsa(hashAlg: .sha384))))
         guard case .ecdsa(let s) = sig384.signature, case .ecc(let q) = key.publicArea.unique else { return XCTFail() }
         let pk = try P256.Signing.PublicKey(x963Representation: [4] + q.x.buffer + q.y.buffer)
-        XCTAssertTrue(pk.isValidSignature(try P256.Signing.ECDSASignature(rawRepresentation: s.signatureR.buffer + s.signatureS.buffer), for: SHA384.hash(data: message)))
+        XCTAssertTrue(
+            pk.isValidSignature(
+                try P256.Signing.ECDSASignature(rawRepresentation: s.signatureR.buffer + s.signatureS.buffer),
+                for: SHA384.hash(data: message)))
     }
 
     /// Restricted signing keys sign only digests the TPM computed, proven by a hashcheck ticket
@@ -159,7 +164,10 @@ final class SignTests: XCTestCase {
             ("rsassa", StaticKeys.rsaPublic(), StaticKeys.rsaSensitive(), .rsassa(hashAlg: .sha256)),
             ("rsapss", StaticKeys.rsaPublic(scheme: .rsapss(hashAlg: .sha256)), StaticKeys.rsaSensitive(), .rsapss(hashAlg: .sha256)),
             ("ecdsa", StaticKeys.eccPublic(), StaticKeys.eccSensitive(), .ecdsa(hashAlg: .sha256)),
-            ("ecschnorr", StaticKeys.eccPublic(scheme: .ecschnorr(hashAlg: .sha256)), StaticKeys.eccSensitive(), .ecschnorr(hashAlg: .sha256)),
+            (
+                "ecschnorr", StaticKeys.eccPublic(scheme: .ecschnorr(hashAlg: .sha256)), StaticKeys.eccSensitive(),
+                .ecschnorr(hashAlg: .sha256)
+            ),
             ("ecschnorr sha384", StaticKeys.eccPublic(scheme: .null), StaticKeys.eccSensitive(), .ecschnorr(hashAlg: .sha384)),
         ]
         for (name, pub, sens, scheme) in keys {
@@ -172,21 +180,35 @@ final class SignTests: XCTestCase {
             cases.append(
                 DifferentialCase(
                     name: "libtpms verifies \(name)",
-                    steps: [loadExternalCommand(sensitive: nil, publicArea: pub), verifySignatureCommand(TPMHandle(0x8000_0000), digest: d, signature: sig)],
+                    steps: [
+                        loadExternalCommand(sensitive: nil, publicArea: pub),
+                        verifySignatureCommand(TPMHandle(0x8000_0000), digest: d, signature: sig),
+                    ],
                     expected: [0, 0]))
             // And a damaged one is refused by both.
             var bad = sig
             switch bad.signature {
-            case .rsassa(var s): s.sig.buffer[5] ^= 1; bad = TPMTSignature(.rsassa(s))
-            case .rsapss(var s): s.sig.buffer[5] ^= 1; bad = TPMTSignature(.rsapss(s))
-            case .ecdsa(var s): s.signatureS.buffer[5] ^= 1; bad = TPMTSignature(.ecdsa(s))
-            case .ecschnorr(var s): s.signatureS.buffer[5] ^= 1; bad = TPMTSignature(.ecschnorr(s))
+            case .rsassa(var s):
+                s.sig.buffer[5] ^= 1
+                bad = TPMTSignature(.rsassa(s))
+            case .rsapss(var s):
+                s.sig.buffer[5] ^= 1
+                bad = TPMTSignature(.rsapss(s))
+            case .ecdsa(var s):
+                s.signatureS.buffer[5] ^= 1
+                bad = TPMTSignature(.ecdsa(s))
+            case .ecschnorr(var s):
+                s.signatureS.buffer[5] ^= 1
+                bad = TPMTSignature(.ecschnorr(s))
             default: break
             }
             cases.append(
                 DifferentialCase(
                     name: "libtpms refuses damaged \(name)",
-                    steps: [loadExternalCommand(sensitive: nil, publicArea: pub), verifySignatureCommand(TPMHandle(0x8000_0000), digest: d, signature: bad)],
+                    steps: [
+                        loadExternalCommand(sensitive: nil, publicArea: pub),
+                        verifySignatureCommand(TPMHandle(0x8000_0000), digest: d, signature: bad),
+                    ],
                     expected: [0, 0x2DB]))
         }
         runDifferential(cases)
@@ -197,27 +219,79 @@ final class SignTests: XCTestCase {
         let d32 = [UInt8](repeating: 3, count: 32)
         let cp = { (t: TPMTPublic) in createPrimaryCommand(.owner, t) }
         let k = TPMHandle(0x8000_0000)
-        let ecdsa = TPMTSignature(.ecdsa(TPMSSignatureECC(hash: .sha256, signatureR: TPM2BECCParameter([1]), signatureS: TPM2BECCParameter([1]))))
+        let ecdsa = TPMTSignature(
+            .ecdsa(TPMSSignatureECC(hash: .sha256, signatureR: TPM2BECCParameter([1]), signatureS: TPM2BECCParameter([1]))))
         let rsassa = TPMTSignature(.rsassa(TPMSSignatureRSA(hash: .sha256, sig: TPM2BPublicKeyRSA([1, 2, 3]))))
         let cases: [C] = [
             C(name: "sign storage key", steps: [cp(Templates.ecc()), signCommand(k, digest: d32)], expected: [0x000, 0x19C]),
-            C(name: "sign x509 key", steps: [cp(Templates.ecc(attributes: Templates.signingAttributes.union(.x509sign), scheme: .ecdsa(hashAlg: .sha256))), signCommand(k, digest: d32)], expected: [0x000, 0x182]),
-            C(name: "sign scheme mismatch", steps: [cp(Self.ecdsaSigner), signCommand(k, digest: d32, scheme: .ecschnorr(hashAlg: .sha256))], expected: [0x000, 0x2D2]),
-            C(name: "sign hash mismatch", steps: [cp(Self.ecdsaSigner), signCommand(k, digest: d32, scheme: .ecdsa(hashAlg: .sha1))], expected: [0x000, 0x2D2]),
+            C(
+                name: "sign x509 key",
+                steps: [
+                    cp(Templates.ecc(attributes: Templates.signingAttributes.union(.x509sign), scheme: .ecdsa(hashAlg: .sha256))),
+                    signCommand(k, digest: d32),
+                ], expected: [0x000, 0x182]),
+            C(
+                name: "sign scheme mismatch",
+                steps: [cp(Self.ecdsaSigner), signCommand(k, digest: d32, scheme: .ecschnorr(hashAlg: .sha256))], expected: [0x000, 0x2D2]),
+            C(
+                name: "sign hash mismatch", steps: [cp(Self.ecdsaSigner), signCommand(k, digest: d32, scheme: .ecdsa(hashAlg: .sha1))],
+                expected: [0x000, 0x2D2]),
             C(name: "sign digest size", steps: [cp(Self.ecdsaSigner), signCommand(k, digest: [1, 2, 3])], expected: [0x000, 0x1D5]),
-            C(name: "sign rsa scheme on ecc", steps: [cp(Templates.ecc(attributes: Templates.signingAttributes)), signCommand(k, digest: d32, scheme: .rsassa(hashAlg: .sha256))], expected: [0x000, 0x2D2]),
-            C(name: "sign hmac scheme on rsa", steps: [cp(Templates.rsa(bits: 1024, attributes: Templates.signingAttributes)), signCommand(k, digest: d32, scheme: .hmac(hashAlg: .sha256))], expected: [0x000, 0x2D2]),
-            C(name: "sign restricted no ticket", steps: [cp(Templates.ecc(attributes: Templates.signingAttributes.union(.restricted), scheme: .ecdsa(hashAlg: .sha256))), signCommand(k, digest: d32)], expected: [0x000, 0x3E0]),
-            C(name: "sign bad ticket", steps: [cp(Self.ecdsaSigner), signCommand(k, digest: d32, ticket: TPMTTKHashcheck(tag: .hashCheck, hierarchy: .owner, digest: TPM2BDigest([1])))], expected: [0x000, 0x3E0]),
-            C(name: "sign sequence", steps: [command(.hashSequenceStart, [0, 0, 0, 0x0B]), signCommand(k, digest: d32)], expected: [0x000, 0x19C]),
-            C(name: "sign seal", steps: [cp(Templates.keyedHash(attributes: Templates.sealAttributes)), signCommand(k, digest: d32)], expected: [0x2C2, 0x910]),
-            C(name: "sign ecdaa", steps: [cp(Self.ecdsaSigner), signCommand(k, digest: d32, scheme: .ecdaa(hashAlg: .sha256, count: 0))], expected: [0x000, 0x2D2]),
-            C(name: "verify storage key", steps: [cp(Templates.ecc()), verifySignatureCommand(k, digest: d32, signature: ecdsa)], expected: [0x000, 0x182]),
-            C(name: "verify rsa sig on ecc key", steps: [cp(Self.ecdsaSigner), verifySignatureCommand(k, digest: d32, signature: rsassa)], expected: [0x000, 0x2D2]),
-            C(name: "verify bad ecdsa", steps: [cp(Self.ecdsaSigner), verifySignatureCommand(k, digest: d32, signature: ecdsa)], expected: [0x000, 0x2DB]),
-            C(name: "verify short rsa", steps: [cp(Templates.rsa(bits: 1024, attributes: Templates.signingAttributes)), verifySignatureCommand(k, digest: d32, signature: rsassa)], expected: [0x000, 0x2DB]),
-            C(name: "verify null sig", steps: [cp(Self.ecdsaSigner), verifySignatureCommand(k, digest: d32, signature: .null)], expected: [0x000, 0x2D2]),
-            C(name: "verify sequence", steps: [command(.hashSequenceStart, [0, 0, 0, 0x0B]), verifySignatureCommand(k, digest: d32, signature: ecdsa)], expected: [0x000, 0x182]),
+            C(
+                name: "sign rsa scheme on ecc",
+                steps: [
+                    cp(Templates.ecc(attributes: Templates.signingAttributes)),
+                    signCommand(k, digest: d32, scheme: .rsassa(hashAlg: .sha256)),
+                ], expected: [0x000, 0x2D2]),
+            C(
+                name: "sign hmac scheme on rsa",
+                steps: [
+                    cp(Templates.rsa(bits: 1024, attributes: Templates.signingAttributes)),
+                    signCommand(k, digest: d32, scheme: .hmac(hashAlg: .sha256)),
+                ], expected: [0x000, 0x2D2]),
+            C(
+                name: "sign restricted no ticket",
+                steps: [
+                    cp(Templates.ecc(attributes: Templates.signingAttributes.union(.restricted), scheme: .ecdsa(hashAlg: .sha256))),
+                    signCommand(k, digest: d32),
+                ], expected: [0x000, 0x3E0]),
+            C(
+                name: "sign bad ticket",
+                steps: [
+                    cp(Self.ecdsaSigner),
+                    signCommand(k, digest: d32, ticket: TPMTTKHashcheck(tag: .hashCheck, hierarchy: .owner, digest: TPM2BDigest([1]))),
+                ], expected: [0x000, 0x3E0]),
+            C(
+                name: "sign sequence", steps: [command(.hashSequenceStart, [0, 0, 0, 0x0B]), signCommand(k, digest: d32)],
+                expected: [0x000, 0x19C]),
+            C(
+                name: "sign seal", steps: [cp(Templates.keyedHash(attributes: Templates.sealAttributes)), signCommand(k, digest: d32)],
+                expected: [0x2C2, 0x910]),
+            C(
+                name: "sign ecdaa", steps: [cp(Self.ecdsaSigner), signCommand(k, digest: d32, scheme: .ecdaa(hashAlg: .sha256, count: 0))],
+                expected: [0x000, 0x2D2]),
+            C(
+                name: "verify storage key", steps: [cp(Templates.ecc()), verifySignatureCommand(k, digest: d32, signature: ecdsa)],
+                expected: [0x000, 0x182]),
+            C(
+                name: "verify rsa sig on ecc key",
+                steps: [cp(Self.ecdsaSigner), verifySignatureCommand(k, digest: d32, signature: rsassa)], expected: [0x000, 0x2D2]),
+            C(
+                name: "verify bad ecdsa", steps: [cp(Self.ecdsaSigner), verifySignatureCommand(k, digest: d32, signature: ecdsa)],
+                expected: [0x000, 0x2DB]),
+            C(
+                name: "verify short rsa",
+                steps: [
+                    cp(Templates.rsa(bits: 1024, attributes: Templates.signingAttributes)),
+                    verifySignatureCommand(k, digest: d32, signature: rsassa),
+                ], expected: [0x000, 0x2DB]),
+            C(
+                name: "verify null sig", steps: [cp(Self.ecdsaSigner), verifySignatureCommand(k, digest: d32, signature: .null)],
+                expected: [0x000, 0x2D2]),
+            C(
+                name: "verify sequence",
+                steps: [command(.hashSequenceStart, [0, 0, 0, 0x0B]), verifySignatureCommand(k, digest: d32, signature: ecdsa)],
+                expected: [0x000, 0x182]),
         ]
         runDifferential(cases)
     }

@@ -183,7 +183,8 @@ extension TPM {
         } catch let e as TPMError {
             throw e.parameter(1)
         }
-        try ObjectValidation.loadChecks(parent: parent, publicArea: inPublic, sensitive: sensitive, publicParameter: 2, sensitiveParameter: 1)
+        try ObjectValidation.loadChecks(
+            parent: parent, publicArea: inPublic, sensitive: sensitive, publicParameter: 2, sensitiveParameter: 1)
         let material = try TPM.keyMaterial(public: inPublic, sensitive: sensitive)
         let (hierarchy, flags) = inheritedFlags(parent: parentHandle, publicArea: inPublic)
         let object = KeyObject(

@@ -35,7 +35,8 @@ extension TPM {
         guard case .symCipher(let key)? = k.sensitive?.sensitive else { throw TPMError(.key).handle(1) }
         let result: (output: [UInt8], ivOut: [UInt8])
         do {
-            result = decrypt
+            result =
+                decrypt
                 ? try AESCipher.decrypt(m, key: key.buffer, iv: iv.buffer, data.buffer)
                 : try AESCipher.encrypt(m, key: key.buffer, iv: iv.buffer, data.buffer)
         } catch {
