@@ -62,7 +62,7 @@ public final class ECCPrivateKey: @unchecked Sendable {
     public func sharedPoint(with peer: ECCPublicKey) throws -> ECCPoint {
         guard peer.curve == curve else { throw TPMCryptoError.invalidPoint }
         guard let r = ECPointRef.multiply(curve.group, generatorScalar: nil, point: peer.pointRef(), scalar: d),
-              let out = curve.encode(r)
+            let out = curve.encode(r)
         else { throw TPMCryptoError.noResult }
         return out
     }

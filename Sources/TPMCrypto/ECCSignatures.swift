@@ -21,9 +21,9 @@ extension ECCPrivateKey {
         let g = curve.group
         guard let k = curve.scalarInRange(nonce) else { throw TPMCryptoError.valueOutOfRange }
         guard let rPoint = ECPointRef.multiply(g, generatorScalar: k, point: nil, scalar: nil), let (x, _) = rPoint.affine(),
-              let r = BigNum.mod(x, g.order), !r.isZero,
-              let kinv = BigNum.modExpConstantTime(k, g.order - BigNum(2), g.order),
-              let s = ecdsaSignatureS(g, privateKey: d, digest: digest, kinv: kinv, r: r, count: curve.byteCount)
+            let r = BigNum.mod(x, g.order), !r.isZero,
+            let kinv = BigNum.modExpConstantTime(k, g.order - BigNum(2), g.order),
+            let s = ecdsaSignatureS(g, privateKey: d, digest: digest, kinv: kinv, r: r, count: curve.byteCount)
         else { throw TPMCryptoError.noResult }
         return ECCSignature(r: r.bytes(count: curve.byteCount)!, s: s)
     }
@@ -49,13 +49,14 @@ extension ECCPublicKey {
     /// x([e w]G + [r w]Q) mod n == r with w = s^-1.
     public func verifyECDSA(digest: [UInt8], signature: ECCSignature) -> Bool {
         let g = curve.group
-        let r = BigNum(signature.r), s = BigNum(signature.s)
+        let r = BigNum(signature.r)
+        let s = BigNum(signature.s)
         guard !r.isZero, !s.isZero, BigNum.compare(r, g.order) < 0, BigNum.compare(s, g.order) < 0,
-              let w = BigNum.modInverse(s, g.order),
-              let u1 = BigNum.modMul(curve.digestInteger(digest), w, g.order),
-              let u2 = BigNum.modMul(r, w, g.order),
-              let pt = ECPointRef.multiply(g, generatorScalar: u1, point: pointRef(), scalar: u2),
-              let (x, _) = pt.affine(), let v = BigNum.mod(x, g.order)
+            let w = BigNum.modInverse(s, g.order),
+            let u1 = BigNum.modMul(curve.digestInteger(digest), w, g.order),
+            let u2 = BigNum.modMul(r, w, g.order),
+            let pt = ECPointRef.multiply(g, generatorScalar: u1, point: pointRef(), scalar: u2),
+            let (x, _) = pt.affine(), let v = BigNum.mod(x, g.order)
         else { return false }
         return BigNum.compare(v, r) == 0
     }
@@ -123,10 +124,11 @@ extension ECCPrivateKey {
 extension ECCPublicKey {
     public func verifySchnorr(hash: HashAlgorithm, digest: [UInt8], signature: ECCSignature) -> Bool {
         let g = curve.group
-        let r = BigNum(signature.r), s = BigNum(signature.s)
+        let r = BigNum(signature.r)
+        let s = BigNum(signature.s)
         guard !r.isZero, !s.isZero, BigNum.compare(r, g.order) < 0, BigNum.compare(s, g.order) < 0,
-              let pt = ECPointRef.multiply(g, generatorScalar: s, point: pointRef(), scalar: g.order - r),
-              let (x, _) = pt.affine(), let xb = x.bytes(count: curve.byteCount)
+            let pt = ECPointRef.multiply(g, generatorScalar: s, point: pointRef(), scalar: g.order - r),
+            let (x, _) = pt.affine(), let xb = x.bytes(count: curve.byteCount)
         else { return false }
         let e = Array(hash.digest([xb, digest]).prefix(curve.byteCount))
         return BigNum.compare(BigNum(e), r) == 0

@@ -124,20 +124,40 @@ public struct ExportableHasher: Sendable, Equatable {
             w[t] = UInt32(d[b]) << 24 | UInt32(d[b + 1]) << 16 | UInt32(d[b + 2]) << 8 | UInt32(d[b + 3])
         }
         for t in 16..<80 { w[t] = rotl(w[t - 3] ^ w[t - 8] ^ w[t - 14] ^ w[t - 16], 1) }
-        var a = h32[0], b = h32[1], c = h32[2], dd = h32[3], e = h32[4]
+        var a = h32[0]
+        var b = h32[1]
+        var c = h32[2]
+        var dd = h32[3]
+        var e = h32[4]
         for t in 0..<80 {
             let f: UInt32
             let k: UInt32
             switch t {
-            case 0..<20: f = (b & c) | (~b & dd); k = 0x5A82_7999
-            case 20..<40: f = b ^ c ^ dd; k = 0x6ED9_EBA1
-            case 40..<60: f = (b & c) | (b & dd) | (c & dd); k = 0x8F1B_BCDC
-            default: f = b ^ c ^ dd; k = 0xCA62_C1D6
+            case 0..<20:
+                f = (b & c) | (~b & dd)
+                k = 0x5A82_7999
+            case 20..<40:
+                f = b ^ c ^ dd
+                k = 0x6ED9_EBA1
+            case 40..<60:
+                f = (b & c) | (b & dd) | (c & dd)
+                k = 0x8F1B_BCDC
+            default:
+                f = b ^ c ^ dd
+                k = 0xCA62_C1D6
             }
             let tmp = rotl(a, 5) &+ f &+ e &+ k &+ w[t]
-            e = dd; dd = c; c = rotl(b, 30); b = a; a = tmp
+            e = dd
+            dd = c
+            c = rotl(b, 30)
+            b = a
+            a = tmp
         }
-        h32[0] &+= a; h32[1] &+= b; h32[2] &+= c; h32[3] &+= dd; h32[4] &+= e
+        h32[0] &+= a
+        h32[1] &+= b
+        h32[2] &+= c
+        h32[3] &+= dd
+        h32[4] &+= e
     }
 
     private mutating func sha256Block(_ d: [UInt8], _ off: Int) {
@@ -151,7 +171,14 @@ public struct ExportableHasher: Sendable, Equatable {
             let s1 = rotr(w[t - 2], 17) ^ rotr(w[t - 2], 19) ^ (w[t - 2] >> 10)
             w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
         }
-        var a = h32[0], b = h32[1], c = h32[2], dd = h32[3], e = h32[4], f = h32[5], g = h32[6], h = h32[7]
+        var a = h32[0]
+        var b = h32[1]
+        var c = h32[2]
+        var dd = h32[3]
+        var e = h32[4]
+        var f = h32[5]
+        var g = h32[6]
+        var h = h32[7]
         for t in 0..<64 {
             let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
             let ch = (e & f) ^ (~e & g)
@@ -159,10 +186,23 @@ public struct ExportableHasher: Sendable, Equatable {
             let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ maj
-            h = g; g = f; f = e; e = dd &+ t1; dd = c; c = b; b = a; a = t1 &+ t2
+            h = g
+            g = f
+            f = e
+            e = dd &+ t1
+            dd = c
+            c = b
+            b = a
+            a = t1 &+ t2
         }
-        h32[0] &+= a; h32[1] &+= b; h32[2] &+= c; h32[3] &+= dd
-        h32[4] &+= e; h32[5] &+= f; h32[6] &+= g; h32[7] &+= h
+        h32[0] &+= a
+        h32[1] &+= b
+        h32[2] &+= c
+        h32[3] &+= dd
+        h32[4] &+= e
+        h32[5] &+= f
+        h32[6] &+= g
+        h32[7] &+= h
     }
 
     private mutating func sha512Block(_ d: [UInt8], _ off: Int) {
@@ -177,7 +217,14 @@ public struct ExportableHasher: Sendable, Equatable {
             let s1 = rotr(w[t - 2], 19) ^ rotr(w[t - 2], 61) ^ (w[t - 2] >> 6)
             w[t] = w[t - 16] &+ s0 &+ w[t - 7] &+ s1
         }
-        var a = h64[0], b = h64[1], c = h64[2], dd = h64[3], e = h64[4], f = h64[5], g = h64[6], h = h64[7]
+        var a = h64[0]
+        var b = h64[1]
+        var c = h64[2]
+        var dd = h64[3]
+        var e = h64[4]
+        var f = h64[5]
+        var g = h64[6]
+        var h = h64[7]
         for t in 0..<80 {
             let s1 = rotr(e, 14) ^ rotr(e, 18) ^ rotr(e, 41)
             let ch = (e & f) ^ (~e & g)
@@ -185,10 +232,23 @@ public struct ExportableHasher: Sendable, Equatable {
             let s0 = rotr(a, 28) ^ rotr(a, 34) ^ rotr(a, 39)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ maj
-            h = g; g = f; f = e; e = dd &+ t1; dd = c; c = b; b = a; a = t1 &+ t2
+            h = g
+            g = f
+            f = e
+            e = dd &+ t1
+            dd = c
+            c = b
+            b = a
+            a = t1 &+ t2
         }
-        h64[0] &+= a; h64[1] &+= b; h64[2] &+= c; h64[3] &+= dd
-        h64[4] &+= e; h64[5] &+= f; h64[6] &+= g; h64[7] &+= h
+        h64[0] &+= a
+        h64[1] &+= b
+        h64[2] &+= c
+        h64[3] &+= dd
+        h64[4] &+= e
+        h64[5] &+= f
+        h64[6] &+= g
+        h64[7] &+= h
     }
 
     private static let k256: [UInt32] = [

@@ -1,5 +1,5 @@
-import Foundation
 import Crypto
+import Foundation
 
 /// The hash algorithms the TPM implements, identified by their TPM_ALG_ID values so the
 /// engine can map without this module knowing any TPM structure.
@@ -80,10 +80,18 @@ public struct Hasher {
 
     public mutating func update<D: DataProtocol>(_ data: D) {
         switch state {
-        case .sha1(var h): h.update(data: data); state = .sha1(h)
-        case .sha256(var h): h.update(data: data); state = .sha256(h)
-        case .sha384(var h): h.update(data: data); state = .sha384(h)
-        case .sha512(var h): h.update(data: data); state = .sha512(h)
+        case .sha1(var h):
+            h.update(data: data)
+            state = .sha1(h)
+        case .sha256(var h):
+            h.update(data: data)
+            state = .sha256(h)
+        case .sha384(var h):
+            h.update(data: data)
+            state = .sha384(h)
+        case .sha512(var h):
+            h.update(data: data)
+            state = .sha512(h)
         }
     }
 

@@ -115,7 +115,9 @@ final class BigNum {
     /// (quotient, remainder) of a / m; nil when m is zero.
     static func divide(_ a: BigNum, by m: BigNum) -> (quotient: BigNum, remainder: BigNum)? {
         guard !m.isZero else { return nil }
-        let q = BigNum(), r = BigNum(), ctx = BNContext()
+        let q = BigNum()
+        let r = BigNum()
+        let ctx = BNContext()
         guard BN_div(q.ref, r.ref, a.ref, m.ref, ctx.ref) == 1 else { return nil }
         return (q, r)
     }
@@ -123,19 +125,22 @@ final class BigNum {
     /// a mod m (non-negative); nil when m is zero.
     static func mod(_ a: BigNum, _ m: BigNum) -> BigNum? {
         guard !m.isZero else { return nil }
-        let r = BigNum(), ctx = BNContext()
+        let r = BigNum()
+        let ctx = BNContext()
         return BN_nnmod(r.ref, a.ref, m.ref, ctx.ref) == 1 ? r : nil
     }
 
     static func modMul(_ a: BigNum, _ b: BigNum, _ m: BigNum) -> BigNum? {
         guard !m.isZero else { return nil }
-        let r = BigNum(), ctx = BNContext()
+        let r = BigNum()
+        let ctx = BNContext()
         return BN_mod_mul(r.ref, a.ref, b.ref, m.ref, ctx.ref) == 1 ? r : nil
     }
 
     static func modAdd(_ a: BigNum, _ b: BigNum, _ m: BigNum) -> BigNum? {
         guard !m.isZero else { return nil }
-        let r = BigNum(), ctx = BNContext()
+        let r = BigNum()
+        let ctx = BNContext()
         return BN_mod_add(r.ref, a.ref, b.ref, m.ref, ctx.ref) == 1 ? r : nil
     }
 
@@ -145,7 +150,8 @@ final class BigNum {
         guard !m.isZero else { return nil }
         let x = a.copy()
         x.setConstantTime()
-        let r = BigNum(), ctx = BNContext()
+        let r = BigNum()
+        let ctx = BNContext()
         guard BN_mod_inverse(r.ref, x.ref, m.ref, ctx.ref) != nil else {
             ERR_clear_error()
             return nil
@@ -156,7 +162,8 @@ final class BigNum {
     /// a^e mod m with Montgomery multiplication in constant time (m odd); nil otherwise.
     static func modExpConstantTime(_ a: BigNum, _ e: BigNum, _ m: BigNum) -> BigNum? {
         guard m.isOdd else { return nil }
-        let r = BigNum(), ctx = BNContext()
+        let r = BigNum()
+        let ctx = BNContext()
         guard BN_mod_exp_mont_consttime(r.ref, a.ref, e.ref, m.ref, ctx.ref, nil) == 1 else {
             ERR_clear_error()
             return nil
@@ -167,12 +174,14 @@ final class BigNum {
     /// a^e mod m for public values.
     static func modExp(_ a: BigNum, _ e: BigNum, _ m: BigNum) -> BigNum? {
         guard !m.isZero else { return nil }
-        let r = BigNum(), ctx = BNContext()
+        let r = BigNum()
+        let ctx = BNContext()
         return BN_mod_exp(r.ref, a.ref, e.ref, m.ref, ctx.ref) == 1 ? r : nil
     }
 
     static func gcd(_ a: BigNum, _ b: BigNum) -> BigNum {
-        let r = BigNum(), ctx = BNContext()
+        let r = BigNum()
+        let ctx = BNContext()
         precondition(BN_gcd(r.ref, a.ref, b.ref, ctx.ref) == 1, "BN_gcd failed")
         return r
     }
@@ -244,11 +253,15 @@ final class ECGroup: @unchecked Sendable {
     init(nid: Int32) {
         guard let g = EC_GROUP_new_by_curve_name(nid) else { fatalError("curve \(nid) missing from libcrypto") }
         ref = g
-        p = BigNum(); a = BigNum(); b = BigNum(); gx = BigNum(); gy = BigNum()
+        p = BigNum()
+        a = BigNum()
+        b = BigNum()
+        gx = BigNum()
+        gy = BigNum()
         let ctx = BNContext()
         precondition(EC_GROUP_get_curve(g, p.ref, a.ref, b.ref, ctx.ref) == 1, "EC_GROUP_get_curve failed")
         guard let gen = EC_GROUP_get0_generator(g), let n = EC_GROUP_get0_order(g), let h = EC_GROUP_get0_cofactor(g),
-              let nCopy = BN_dup(n), let hCopy = BN_dup(h)
+            let nCopy = BN_dup(n), let hCopy = BN_dup(h)
         else { fatalError("EC_GROUP accessors failed") }
         precondition(EC_POINT_get_affine_coordinates(g, gen, gx.ref, gy.ref, ctx.ref) == 1, "generator coordinates")
         order = BigNum(owning: nCopy)
@@ -283,7 +296,7 @@ final class ECPointRef {
         let pt = ECPointRef(group)
         let ctx = BNContext()
         guard EC_POINT_set_affine_coordinates(group.ref, pt.ref, x.ref, y.ref, ctx.ref) == 1,
-              EC_POINT_is_on_curve(group.ref, pt.ref, ctx.ref) == 1
+            EC_POINT_is_on_curve(group.ref, pt.ref, ctx.ref) == 1
         else {
             ERR_clear_error()
             return nil
@@ -296,7 +309,9 @@ final class ECPointRef {
     /// Affine coordinates; nil for the point at infinity.
     func affine() -> (x: BigNum, y: BigNum)? {
         guard !isAtInfinity else { return nil }
-        let x = BigNum(), y = BigNum(), ctx = BNContext()
+        let x = BigNum()
+        let y = BigNum()
+        let ctx = BNContext()
         guard EC_POINT_get_affine_coordinates(group.ref, ref, x.ref, y.ref, ctx.ref) == 1 else {
             ERR_clear_error()
             return nil
@@ -386,9 +401,9 @@ final class RSAKeyHandle: @unchecked Sendable {
         case .oaep(let hash, let label):
             let md = evpMD(hash)
             guard EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1,
-                  EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) == 1,
-                  EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1,
-                  label.withUnsafeBufferPointer({ vtpm_set_oaep_label(ctx, $0.baseAddress, $0.count) }) == 1
+                EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) == 1,
+                EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) == 1,
+                label.withUnsafeBufferPointer({ vtpm_set_oaep_label(ctx, $0.baseAddress, $0.count) }) == 1
             else { return nil }
         }
         var outLen = input.count

@@ -67,7 +67,7 @@ public final class RSAPrivateKey: @unchecked Sendable {
         let p = BigNum(prime)
         let n = publicKey.n
         guard BigNum.compare(p, BigNum(1)) > 0, BigNum.compare(p, n) < 0,
-              let (q, rem) = BigNum.divide(n, by: p), rem.isZero
+            let (q, rem) = BigNum.divide(n, by: p), rem.isZero
         else { throw TPMCryptoError.keyMismatch }
         try self.init(p: p, q: q, exponent: publicKey.exponent)
     }
@@ -82,9 +82,9 @@ public final class RSAPrivateKey: @unchecked Sendable {
         p.setConstantTime()
         q.setConstantTime()
         guard let d = Self.privateExponent(p: p, q: q, e: pk.e),
-              let dp = BigNum.mod(d, p - one), let dq = BigNum.mod(d, q - one),
-              let qinv = BigNum.modInverse(q, p),
-              let h = RSAKeyHandle(n: n, e: pk.e, d: d, p: p, q: q, dp: dp, dq: dq, qinv: qinv)
+            let dp = BigNum.mod(d, p - one), let dq = BigNum.mod(d, q - one),
+            let qinv = BigNum.modInverse(q, p),
+            let h = RSAKeyHandle(n: n, e: pk.e, d: d, p: p, q: q, dp: dp, dq: dq, qinv: qinv)
         else { throw TPMCryptoError.invalidKey }
         publicKey = pk
         self.p = p
@@ -94,7 +94,8 @@ public final class RSAPrivateKey: @unchecked Sendable {
     /// d = e^-1 mod lcm(p-1, q-1) (FIPS 186-5, A.1.1); nil when e is not invertible.
     static func privateExponent(p: BigNum, q: BigNum, e: BigNum) -> BigNum? {
         let one = BigNum(1)
-        let pm1 = p - one, qm1 = q - one
+        let pm1 = p - one
+        let qm1 = q - one
         let g = BigNum.gcd(pm1, qm1)
         guard let (lcmQuot, _) = BigNum.divide(pm1 * qm1, by: g) else { return nil }
         let d = BigNum.modInverse(e, lcmQuot)
@@ -138,7 +139,7 @@ public final class RSAPrivateKey: @unchecked Sendable {
     /// `RSAPublicKey.oaepLabel`). Constant-time decoding in OpenSSL.
     public func decryptOAEP(hash: HashAlgorithm, label: [UInt8], _ ciphertext: [UInt8]) throws -> [UInt8] {
         guard ciphertext.count == publicKey.modulusBytes,
-              let m = handle.decrypt(ciphertext, padding: .oaep(hash, label: label))
+            let m = handle.decrypt(ciphertext, padding: .oaep(hash, label: label))
         else { throw TPMCryptoError.decryptionFailed }
         return m
     }

@@ -19,9 +19,10 @@ extension RSAPrivateKey {
     /// Generates a key pair with an `modulusBits`-bit modulus (even, 1024...4096) and public
     /// exponent `exponent` (odd, >= 3). Throws `noResult` when the source yields no prime within
     /// the budget.
-    public static func generate<S: BitSource>(modulusBits: Int, exponent: UInt32 = RSAPublicKey.defaultExponent,
-                                              using source: inout S) throws -> RSAPrivateKey
-    {
+    public static func generate<S: BitSource>(
+        modulusBits: Int, exponent: UInt32 = RSAPublicKey.defaultExponent,
+        using source: inout S
+    ) throws -> RSAPrivateKey {
         guard modulusBitsRangeForGeneration.contains(modulusBits), modulusBits % 2 == 0 else {
             throw TPMCryptoError.invalidKey
         }
@@ -47,9 +48,10 @@ extension RSAPrivateKey {
     /// The first candidate of `bits` bits (top two and lowest bit set) that is prime, has
     /// gcd(c - 1, e) = 1 and satisfies `accept`. The checks are ordered cheapest first; the
     /// candidate accepted does not depend on the order.
-    static func findPrime<S: BitSource>(bits b: Int, exponent e: UInt32, source: inout S, ctx: BNContext,
-                                        accept: (BigNum) -> Bool) throws -> BigNum
-    {
+    static func findPrime<S: BitSource>(
+        bits b: Int, exponent e: UInt32, source: inout S, ctx: BNContext,
+        accept: (BigNum) -> Bool
+    ) throws -> BigNum {
         let eWord = UInt(e)
         for _ in 0..<(32 * b) {
             var raw = source.nextBits(b)

@@ -48,7 +48,7 @@ extension RSAPublicKey {
     /// signature is k octets; the encoding is recomputed and compared.
     public func verifyPKCS1v15(hash: HashAlgorithm, digest: [UInt8], signature: [UInt8]) -> Bool {
         guard signature.count == modulusBytes, let expected = try? pkcs1v15Encode(hash: hash, digest: digest),
-              let em = try? publicOperation(BigNum(signature))
+            let em = try? publicOperation(BigNum(signature))
         else { return false }
         return constantTimeEqual(em, expected)
     }

@@ -110,19 +110,32 @@ extension TPM {
     /// not listed by GetCapability. Attribute bits agree with libtpms 0.9 (checked by the
     /// differential tests).
     static let commandTable: [CommandDescriptor] = [
-        CommandDescriptor(code: .clear, handles: [HandleSpec(kind: .clear, role: .user)], nv: true, extensive: true) { try $0.clearCommand(&$1) },
-        CommandDescriptor(code: .clearControl, handles: [HandleSpec(kind: .clear, role: .user)], nv: true) { try $0.clearControlCommand(&$1) },
+        CommandDescriptor(code: .clear, handles: [HandleSpec(kind: .clear, role: .user)], nv: true, extensive: true) {
+            try $0.clearCommand(&$1)
+        },
+        CommandDescriptor(code: .clearControl, handles: [HandleSpec(kind: .clear, role: .user)], nv: true) {
+            try $0.clearControlCommand(&$1)
+        },
         CommandDescriptor(code: .clockSet, handles: [HandleSpec(kind: .provision, role: .user)], nv: true) { try $0.clockSetCommand(&$1) },
         CommandDescriptor(code: .hierarchyChangeAuth, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
             try $0.hierarchyChangeAuthCommand(&$1)
         },
-        CommandDescriptor(code: .pcrAllocate, handles: [HandleSpec(kind: .platform, role: .user)], nv: true) { try $0.pcrAllocateCommand(&$1) },
-        CommandDescriptor(code: .clockRateAdjust, handles: [HandleSpec(kind: .provision, role: .user)]) { try $0.clockRateAdjustCommand(&$1) },
+        CommandDescriptor(code: .pcrAllocate, handles: [HandleSpec(kind: .platform, role: .user)], nv: true) {
+            try $0.pcrAllocateCommand(&$1)
+        },
+        CommandDescriptor(code: .clockRateAdjust, handles: [HandleSpec(kind: .provision, role: .user)]) {
+            try $0.clockRateAdjustCommand(&$1)
+        },
         CommandDescriptor(code: .pcrEvent, handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user)], nv: true, decrypt: true) {
             try $0.pcrEventCommand(&$1)
         },
-        CommandDescriptor(code: .pcrReset, handles: [HandleSpec(kind: .pcr(allowNull: false), role: .user)], nv: true) { try $0.pcrResetCommand(&$1) },
-        CommandDescriptor(code: .sequenceComplete, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], flushed: true, decrypt: true, encrypt: true) {
+        CommandDescriptor(code: .pcrReset, handles: [HandleSpec(kind: .pcr(allowNull: false), role: .user)], nv: true) {
+            try $0.pcrResetCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .sequenceComplete, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], flushed: true, decrypt: true,
+            encrypt: true
+        ) {
             try $0.sequenceCompleteCommand(&$1)
         },
         CommandDescriptor(code: .incrementalSelfTest, handles: [], nv: true) { try $0.incrementalSelfTestCommand(&$1) },
@@ -144,13 +157,17 @@ extension TPM {
         CommandDescriptor(code: .hash, handles: [], decrypt: true, encrypt: true) { try $0.hashCommand(&$1) },
         CommandDescriptor(code: .pcrRead, handles: []) { try $0.pcrReadCommand(&$1) },
         CommandDescriptor(code: .readClock, handles: []) { try $0.readClockCommand(&$1) },
-        CommandDescriptor(code: .pcrExtend, handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user)], nv: true) { try $0.pcrExtendCommand(&$1) },
+        CommandDescriptor(code: .pcrExtend, handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user)], nv: true) {
+            try $0.pcrExtendCommand(&$1)
+        },
         CommandDescriptor(
             code: .eventSequenceComplete,
             handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: false), role: .user)],
             nv: true, flushed: true, decrypt: true
         ) { try $0.eventSequenceCompleteCommand(&$1) },
-        CommandDescriptor(code: .hashSequenceStart, handles: [], responseHandle: true, decrypt: true) { try $0.hashSequenceStartCommand(&$1) },
+        CommandDescriptor(code: .hashSequenceStart, handles: [], responseHandle: true, decrypt: true) {
+            try $0.hashSequenceStartCommand(&$1)
+        },
         CommandDescriptor(code: .testParms, handles: []) { try $0.testParmsCommand(&$1) },
         // Objects (Part 3, 12 and 24.1); TPMA_CC as libtpms reports them.
         CommandDescriptor(

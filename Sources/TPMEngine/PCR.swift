@@ -21,17 +21,29 @@ struct PCRAttributes: Sendable {
     static let table: [PCRAttributes] = (0..<TPMLimits.pcrCount).map { pcr in
         switch pcr {
         case 0...15:
-            return PCRAttributes(stateSave: true, extendLocalities: 0x1F, resetLocalities: 0, noIncrement: false, drtm: false, policyGroup: false, authGroup: false)
+            return PCRAttributes(
+                stateSave: true, extendLocalities: 0x1F, resetLocalities: 0, noIncrement: false, drtm: false, policyGroup: false,
+                authGroup: false)
         case 16, 23:
-            return PCRAttributes(stateSave: false, extendLocalities: 0x1F, resetLocalities: 0x0F, noIncrement: true, drtm: false, policyGroup: false, authGroup: false)
+            return PCRAttributes(
+                stateSave: false, extendLocalities: 0x1F, resetLocalities: 0x0F, noIncrement: true, drtm: false, policyGroup: false,
+                authGroup: false)
         case 17, 18:
-            return PCRAttributes(stateSave: false, extendLocalities: 0x1C, resetLocalities: 0x10, noIncrement: false, drtm: true, policyGroup: false, authGroup: false)
+            return PCRAttributes(
+                stateSave: false, extendLocalities: 0x1C, resetLocalities: 0x10, noIncrement: false, drtm: true, policyGroup: false,
+                authGroup: false)
         case 19:
-            return PCRAttributes(stateSave: false, extendLocalities: 0x0C, resetLocalities: 0x10, noIncrement: false, drtm: true, policyGroup: false, authGroup: false)
+            return PCRAttributes(
+                stateSave: false, extendLocalities: 0x0C, resetLocalities: 0x10, noIncrement: false, drtm: true, policyGroup: false,
+                authGroup: false)
         case 20:
-            return PCRAttributes(stateSave: false, extendLocalities: 0x0E, resetLocalities: 0x14, noIncrement: false, drtm: true, policyGroup: true, authGroup: true)
+            return PCRAttributes(
+                stateSave: false, extendLocalities: 0x0E, resetLocalities: 0x14, noIncrement: false, drtm: true, policyGroup: true,
+                authGroup: true)
         default:  // 21, 22
-            return PCRAttributes(stateSave: false, extendLocalities: 0x04, resetLocalities: 0x14, noIncrement: true, drtm: true, policyGroup: true, authGroup: true)
+            return PCRAttributes(
+                stateSave: false, extendLocalities: 0x04, resetLocalities: 0x14, noIncrement: true, drtm: true, policyGroup: true,
+                authGroup: true)
         }
     }
 }
@@ -88,4 +100,3 @@ struct PCRBank: Sendable, Equatable {
         values[pcr] = hash.digest([values[pcr], digest])
     }
 }
-

@@ -22,7 +22,10 @@ public struct TPMIAlgHash: Hashable, Sendable, TPMEncodable {
     public init(_ alg: TPMAlgID) { self.alg = alg }
     public init(from r: inout TPMReader, allowNull: Bool) throws {
         let a = TPMAlgID(try r.u16())
-        if a == .null, allowNull { alg = a; return }
+        if a == .null, allowNull {
+            alg = a
+            return
+        }
         guard TPMLimits.hashAlgorithms.contains(a) else { throw TPMError(.hash) }
         alg = a
     }

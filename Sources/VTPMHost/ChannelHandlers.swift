@@ -128,8 +128,10 @@ final class TPMDataHandler: OrderedReplyHandler {
     /// `--server ...,disconnect` (and `-p`): one command per connection.
     let disconnectAfterReply: Bool
 
-    init(instance: Instance, events: ConnectionEvents, disconnectAfterReply: Bool = false,
-         partialTimeout: TimeAmount = TPMDataHandler.defaultPartialTimeout) {
+    init(
+        instance: Instance, events: ConnectionEvents, disconnectAfterReply: Bool = false,
+        partialTimeout: TimeAmount = TPMDataHandler.defaultPartialTimeout
+    ) {
         self.disconnectAfterReply = disconnectAfterReply
         super.init(instance: instance, events: events, partialTimeout: partialTimeout)
     }
@@ -168,8 +170,10 @@ final class ControlHandler: OrderedReplyHandler {
     private var framer = ControlFramer()
     let options: ControlChannel.Options
 
-    init(instance: Instance, events: ConnectionEvents, options: ControlChannel.Options,
-         partialTimeout: TimeAmount = .milliseconds(ControlFramer.timeoutMilliseconds)) {
+    init(
+        instance: Instance, events: ConnectionEvents, options: ControlChannel.Options,
+        partialTimeout: TimeAmount = .milliseconds(ControlFramer.timeoutMilliseconds)
+    ) {
         self.options = options
         super.init(instance: instance, events: events, partialTimeout: partialTimeout)
     }

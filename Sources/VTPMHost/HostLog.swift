@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The host's log: lines to a file descriptor (stderr unless `--log file=...` says otherwise),
@@ -9,7 +9,11 @@ import Darwin
 /// notices; 2: connections and state changes; 3 and up: every command and response in hex).
 /// Secrets never reach it: command dumps are opt-in debugging of a test TPM.
 public final class HostLog: Sendable {
-    public enum Level: Int, Sendable { case error = 1, info = 2, debug = 3 }
+    public enum Level: Int, Sendable {
+        case error = 1
+        case info = 2
+        case debug = 3
+    }
 
     private let fd: Int32
     private let ownsFD: Bool

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why a state directory could not be used.
@@ -132,9 +132,17 @@ public final class StateStore {
             }
             offset += n
         }
-        if crashAt?(.tempWritten) == true { ok = true; close(fd); return }
+        if crashAt?(.tempWritten) == true {
+            ok = true
+            close(fd)
+            return
+        }
         guard fsync(fd) == 0 else { throw StateStoreError.system("cannot sync", temp, errno) }
-        if crashAt?(.tempSynced) == true { ok = true; close(fd); return }
+        if crashAt?(.tempSynced) == true {
+            ok = true
+            close(fd)
+            return
+        }
         ok = true
         guard close(fd) == 0 else {
             unlink(temp)

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A command line that cannot be run, with swtpm's wording where swtpm has one.
@@ -14,8 +14,15 @@ public struct SwtpmUsageError: Error, Equatable, CustomStringConvertible {
 /// `swtpm socket ...` as vtpm runs it.
 public struct SwtpmConfiguration: Equatable, Sendable {
     public enum Startup: Equatable, Sendable { case clear, state }
-    public enum LogTarget: Equatable, Sendable { case file(String), fd(Int32), none }
-    public enum PidTarget: Equatable, Sendable { case file(String), fd(Int32) }
+    public enum LogTarget: Equatable, Sendable {
+        case file(String)
+        case fd(Int32)
+        case none
+    }
+    public enum PidTarget: Equatable, Sendable {
+        case file(String)
+        case fd(Int32)
+    }
 
     public var tpm2 = false
     /// The data channel (`--server`, `-p`); nil: none (QEMU passes it with SET_DATAFD).
@@ -210,7 +217,8 @@ public enum SwtpmCommandLine {
     }
 
     static func parseServer(_ text: String, environment: [String: String], into c: inout SwtpmConfiguration) throws(SwtpmUsageError) {
-        let g = try group(text, "server", allowed: ["type", "port", "bindaddr", "ifname", "fd", "disconnect", "path", "mode", "uid", "gid"])
+        let g = try group(
+            text, "server", allowed: ["type", "port", "bindaddr", "ifname", "fd", "disconnect", "path", "mode", "uid", "gid"])
         if g["disconnect"] != nil { c.disconnect = true }
         if g["fd"] != nil { throw SwtpmUsageError("--server fd=... is not supported by vtpm; use port= or path=") }
         if g["ifname"] != nil { throw SwtpmUsageError("--server ifname=... is not supported by vtpm; use bindaddr=") }

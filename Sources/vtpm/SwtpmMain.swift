@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import TPMWire
 import VTPMHost
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// The process behind `swtpm socket ...`: parse, daemonize, open the state, listen, serve
 /// until SIGTERM/SIGINT, CMD_SHUTDOWN or (with --terminate) the end of the data connection.
@@ -153,9 +154,9 @@ enum Daemon {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return .failed(errno) }
         #if canImport(Glibc)
-        let pid = Glibc.fork()
+            let pid = Glibc.fork()
         #else
-        let pid = Darwin.fork()
+            let pid = Darwin.fork()
         #endif
         if pid < 0 { return .failed(errno) }
         if pid > 0 {

@@ -53,8 +53,10 @@ struct Sim: ParsableCommand {
             throw ExitCode.failure
         }
         let server = HostServer(instance: instance, log: log)
-        for (endpoint, proto) in [(Endpoint.tcp(host: host, port: port), ServerProtocol.mssimCommand),
-                                  (.tcp(host: host, port: port + 1), .mssimPlatform)] {
+        for (endpoint, proto) in [
+            (Endpoint.tcp(host: host, port: port), ServerProtocol.mssimCommand),
+            (.tcp(host: host, port: port + 1), .mssimPlatform),
+        ] {
             do {
                 try server.listen(endpoint, speaking: proto)
             } catch {

@@ -18,7 +18,8 @@ final class AESTests: XCTestCase {
             let (back, ivBack) = try AESCipher.decrypt(m, key: hex(key), iv: iv, hex(ct))
             XCTAssertEqual(back, plain, "\(name)-\(bits)")
             XCTAssertEqual(ivOut, ivBack)
-            let lastC = Array(hex(ct).suffix(16)), lastP = Array(plain.suffix(16))
+            let lastC = Array(hex(ct).suffix(16))
+            let lastP = Array(plain.suffix(16))
             switch m {
             case .ecb: XCTAssertEqual(ivOut, [])
             case .cbc, .cfb: XCTAssertEqual(ivOut, lastC)
@@ -37,21 +38,30 @@ final class AESTests: XCTestCase {
     func testTPMConventionsAgainstLibtpms() throws {
         let key = hex("2b7e151628aed2a6abf7158809cf4f3c")
         let plain = hex(V.plaintext)
-        let iv = hex(V.iv), ctr = hex(V.counter)
+        let iv = hex(V.iv)
+        let ctr = hex(V.counter)
         let cases: [(SymmetricMode, [UInt8], Int, String, String)] = [
             (.cfb, iv, 16, "3b3fd92eb72dad20333449f8e83cfb4a", "3b3fd92eb72dad20333449f8e83cfb4a"),
-            (.cfb, iv, 48, "3b3fd92eb72dad20333449f8e83cfb4ac8a64537a0b3a93fcde3cdad9f1ce58b26751f67a3cbb140b1808cf187a4f4df",
-             "26751f67a3cbb140b1808cf187a4f4df"),
+            (
+                .cfb, iv, 48, "3b3fd92eb72dad20333449f8e83cfb4ac8a64537a0b3a93fcde3cdad9f1ce58b26751f67a3cbb140b1808cf187a4f4df",
+                "26751f67a3cbb140b1808cf187a4f4df"
+            ),
             (.ofb, iv, 16, "3b3fd92eb72dad20333449f8e83cfb4a", "50fe67cc996d32b6da0937e99bafec60"),
             (.ofb, iv, 20, "3b3fd92eb72dad20333449f8e83cfb4a7789508d", "d9a4dada0892239f6b8b3d7680e15674"),
-            (.ofb, iv, 40, "3b3fd92eb72dad20333449f8e83cfb4a7789508d16918f03f53c52dac54ed8259740051e9c5fecf6",
-             "a78819583f0308e7a6bf36b1386abf23"),
+            (
+                .ofb, iv, 40, "3b3fd92eb72dad20333449f8e83cfb4a7789508d16918f03f53c52dac54ed8259740051e9c5fecf6",
+                "a78819583f0308e7a6bf36b1386abf23"
+            ),
             (.ctr, ctr, 16, "874d6191b620e3261bef6864990db6ce", "f0f1f2f3f4f5f6f7f8f9fafbfcfdff00"),
             (.ctr, ctr, 20, "874d6191b620e3261bef6864990db6ce9806f66b", "f0f1f2f3f4f5f6f7f8f9fafbfcfdff01"),
-            (.ctr, ctr, 40, "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff5ae4df3edbd5d35e",
-             "f0f1f2f3f4f5f6f7f8f9fafbfcfdff02"),
-            (.ctr, [UInt8](repeating: 0xFF, count: 16), 20, "e13338e36cb71962e00d020b4cedbd86d3dae15b",
-             "00000000000000000000000000000001"),
+            (
+                .ctr, ctr, 40, "874d6191b620e3261bef6864990db6ce9806f66b7970fdff8617187bb9fffdff5ae4df3edbd5d35e",
+                "f0f1f2f3f4f5f6f7f8f9fafbfcfdff02"
+            ),
+            (
+                .ctr, [UInt8](repeating: 0xFF, count: 16), 20, "e13338e36cb71962e00d020b4cedbd86d3dae15b",
+                "00000000000000000000000000000001"
+            ),
             (.cbc, iv, 16, "7649abac8119b246cee98e9b12e9197d", "7649abac8119b246cee98e9b12e9197d"),
             (.ecb, [], 32, "3ad77bb40d7a3660a89ecaf32466ef97f5d3d58503b9699de785895a96fdbaaf", ""),
         ]
@@ -119,7 +129,8 @@ final class AESTests: XCTestCase {
 
     /// The existing AESCFB wrapper (context blobs) and the new mode code agree.
     func testAgreesWithAESCFB() throws {
-        let key = [UInt8](repeating: 9, count: 32), iv = [UInt8](repeating: 8, count: 16)
+        let key = [UInt8](repeating: 9, count: 32)
+        let iv = [UInt8](repeating: 8, count: 16)
         let data = (0..<77).map { UInt8($0 * 3 & 0xFF) }
         XCTAssertEqual(try AESCipher.encrypt(.cfb, key: key, iv: iv, data).output, try AESCFB.encrypt(key: key, iv: iv, data))
     }

@@ -27,12 +27,27 @@ final class ECCTests: XCTestCase {
     /// NIST CAVP KAS ECC CDH, COUNT = 0: Q = [d]G and Z = x([d]QCAVS); y from the generator.
     func testECDHAgainstCAVP() throws {
         let cases: [(ECCCurve, [String])] = [
-            (.nistP256, [V.cavp_p256_d, V.cavp_p256_qcavs_x, V.cavp_p256_qcavs_y, V.cavp_p256_qiut_x, V.cavp_p256_qiut_y,
-                         V.cavp_p256_z, V.cavp_p256_shared_y]),
-            (.nistP384, [V.cavp_p384_d, V.cavp_p384_qcavs_x, V.cavp_p384_qcavs_y, V.cavp_p384_qiut_x, V.cavp_p384_qiut_y,
-                         V.cavp_p384_z, V.cavp_p384_shared_y]),
-            (.nistP521, [V.cavp_p521_d, V.cavp_p521_qcavs_x, V.cavp_p521_qcavs_y, V.cavp_p521_qiut_x, V.cavp_p521_qiut_y,
-                         V.cavp_p521_z, V.cavp_p521_shared_y]),
+            (
+                .nistP256,
+                [
+                    V.cavp_p256_d, V.cavp_p256_qcavs_x, V.cavp_p256_qcavs_y, V.cavp_p256_qiut_x, V.cavp_p256_qiut_y,
+                    V.cavp_p256_z, V.cavp_p256_shared_y,
+                ]
+            ),
+            (
+                .nistP384,
+                [
+                    V.cavp_p384_d, V.cavp_p384_qcavs_x, V.cavp_p384_qcavs_y, V.cavp_p384_qiut_x, V.cavp_p384_qiut_y,
+                    V.cavp_p384_z, V.cavp_p384_shared_y,
+                ]
+            ),
+            (
+                .nistP521,
+                [
+                    V.cavp_p521_d, V.cavp_p521_qcavs_x, V.cavp_p521_qcavs_y, V.cavp_p521_qiut_x, V.cavp_p521_qiut_y,
+                    V.cavp_p521_z, V.cavp_p521_shared_y,
+                ]
+            ),
         ]
         for (curve, v) in cases {
             let key = try ECCPrivateKey(curve: curve, scalar: hex(v[0]))
@@ -73,8 +88,9 @@ final class ECCTests: XCTestCase {
         }
         // The RFC also prints k for P-256/SHA-256 "sample".
         XCTAssertEqual(
-            try RFC6979.nonce(curve: .nistP256, privateKey: hex(V.rfc6979_0_x), digest: HashAlgorithm.sha256.digest(Array("sample".utf8)),
-                              hash: .sha256),
+            try RFC6979.nonce(
+                curve: .nistP256, privateKey: hex(V.rfc6979_0_x), digest: HashAlgorithm.sha256.digest(Array("sample".utf8)),
+                hash: .sha256),
             hex("a6e3c57dd01abe90086538398355dd4c3b17aa873382b0f24d6129493d8aad60"))
     }
 
@@ -84,7 +100,9 @@ final class ECCTests: XCTestCase {
         let message = Array("cross-verified message".utf8)
         for curve in ECCCurve.allCases {
             let key = try ECCPrivateKey.generate(curve: curve, using: &drbg)
-            let (h, digest): (HashAlgorithm, [UInt8]) = curve == .nistP256 ? (.sha256, HashAlgorithm.sha256.digest(message))
+            let (h, digest): (HashAlgorithm, [UInt8]) =
+                curve == .nistP256
+                ? (.sha256, HashAlgorithm.sha256.digest(message))
                 : curve == .nistP384 ? (.sha384, HashAlgorithm.sha384.digest(message)) : (.sha512, HashAlgorithm.sha512.digest(message))
             let sig = try key.signECDSA(digest: digest, using: &drbg)
             XCTAssertEqual(sig.r.count, curve.byteCount)
@@ -117,12 +135,27 @@ final class ECCTests: XCTestCase {
     /// and SHA-512 (truncated to the order's octets on P-256 and P-384, not on P-521).
     func testSchnorrKnownAnswers() throws {
         let cases: [(ECCCurve, [String])] = [
-            (.nistP256, [V.schnorr_p256_d, V.schnorr_p256_k, V.schnorr_p256_qx, V.schnorr_p256_qy, V.schnorr_p256_sha256_r,
-                         V.schnorr_p256_sha256_s, V.schnorr_p256_sha512_r, V.schnorr_p256_sha512_s]),
-            (.nistP384, [V.schnorr_p384_d, V.schnorr_p384_k, V.schnorr_p384_qx, V.schnorr_p384_qy, V.schnorr_p384_sha256_r,
-                         V.schnorr_p384_sha256_s, V.schnorr_p384_sha512_r, V.schnorr_p384_sha512_s]),
-            (.nistP521, [V.schnorr_p521_d, V.schnorr_p521_k, V.schnorr_p521_qx, V.schnorr_p521_qy, V.schnorr_p521_sha256_r,
-                         V.schnorr_p521_sha256_s, V.schnorr_p521_sha512_r, V.schnorr_p521_sha512_s]),
+            (
+                .nistP256,
+                [
+                    V.schnorr_p256_d, V.schnorr_p256_k, V.schnorr_p256_qx, V.schnorr_p256_qy, V.schnorr_p256_sha256_r,
+                    V.schnorr_p256_sha256_s, V.schnorr_p256_sha512_r, V.schnorr_p256_sha512_s,
+                ]
+            ),
+            (
+                .nistP384,
+                [
+                    V.schnorr_p384_d, V.schnorr_p384_k, V.schnorr_p384_qx, V.schnorr_p384_qy, V.schnorr_p384_sha256_r,
+                    V.schnorr_p384_sha256_s, V.schnorr_p384_sha512_r, V.schnorr_p384_sha512_s,
+                ]
+            ),
+            (
+                .nistP521,
+                [
+                    V.schnorr_p521_d, V.schnorr_p521_k, V.schnorr_p521_qx, V.schnorr_p521_qy, V.schnorr_p521_sha256_r,
+                    V.schnorr_p521_sha256_s, V.schnorr_p521_sha512_r, V.schnorr_p521_sha512_s,
+                ]
+            ),
         ]
         let message = Array("schnorr message".utf8)
         for (curve, v) in cases {
@@ -153,40 +186,70 @@ final class ECCTests: XCTestCase {
             "p521": (.nistP521, V.schnorr_p521_qx, V.schnorr_p521_qy),
         ]
         let signatures: [(String, String, String, String, String)] = [
-            ("p256", "ecdsa", "sha256", "02e9fd764b745aad76a35ecb523abba1cc256391e24c70b3223589c26d252de0",
-             "f48515c5a8c68bdb2ac586cd5584f34dfd0d5b8f3eced2ad229a95c4c06aad17"),
-            ("p256", "schnorr", "sha256", "f2f63a73f4eabbc67d22763cd50d1f81f56113f511fae21e2396a0efa27762dc",
-             "956c5182b6ac17b2bfd62588932050f91dfef0e242c0546cd4edc281ea575bcb"),
-            ("p256", "ecdsa", "sha512", "268fd7f3fabca5212bd950990d98ade63149f95e24fe84799994b0c29cd97c09",
-             "4ec99d085f3703959be8307a4d230390471f358c321cd7ad023f46eb2024dfca"),
-            ("p256", "schnorr", "sha512", "18f8c5a6c4af2343b6f02fcfb7fee0589465d35e8ccc633fd8ba73725f863855",
-             "17ef1e8281681ae1f82488cd6d744792d6281296b13edb74a351cbf44c14ec9f"),
-            ("p384", "ecdsa", "sha256", "3a86b33db8403db980e30a02b19f64a92839557178e8325074fa67e6f56c3bddfef2363d1a75fc44230677f596eb94d3",
-             "3dfcff71de1aecbefc76231b3b436b398159ef38fdbef902dce87140c56692cc9171d4fe9b079fda4e00317e56f74496"),
-            ("p384", "schnorr", "sha256",
-             "00000000000000000000000000000000312e0350a64b2f0db968f5079100c34c8414fa07cb6edbf9df795d4ecb57c875",
-             "32261167cf4be4f1e3ed0c037464089b0e0845f50edfb1ceb49090359a710f70ec53c024c9989a75ceaac447ddfda47b"),
-            ("p384", "ecdsa", "sha512", "889e1f9e5752d22372e61f6eeca4fae10b8c67afa5f788fdbeee0670fdc846522d09976eab127c53d339dfa71e22e01e",
-             "6a50a1d3dee0fb436305f6c75299b96a6a11beaa7c8d384de00c5ac7f35267b5f05ea2e388b34957f40ad5314e246d6d"),
-            ("p384", "schnorr", "sha512",
-             "154f968394b7dd8622abcfd82820934a393fb7df1eee0edb33e19a2ab80c72f6f4ca59c879052849151989246ab76ae0",
-             "f4224d9b49a554475b228409334bf1d98e075e86ca6606b39726e7f924881f28d1f736b09d59c6ba23c8546ecb8b5024"),
-            ("p521", "ecdsa", "sha256", "015e7cf18054ca27218672413348838a4a6b35f0eec62eff3dd3e7b7715f5efb3fa5667520d6f02bfefa61d9da19d571"
-                + "1da04e703569358bc50aac434cf4e85736ad",
-             "0080ddcaae900b7f5aefa2555553646c9883981d66b66443cff655efb92568fdd820005cf174264e49aaf2807ba0b51e"
-                + "4d419a0e6ca0fddcf327fa30bc103a1f1370"),
-            ("p521", "schnorr", "sha256", "00000000000000000000000000000000000000000000000000000000000000000000a65873f6c4e17e545a286023dcb3"
-                + "a7054a61252c03b0bd1aab4e55ded40fbd72",
-             "00d764b2376e3422da8d21a1bcbb46d881d15bf25ecdf2c1deaf7ebd57641c4f65af5f953cc602061bd49f2a67996fc7"
-                + "9b8786e3b09a702deb1b36d11cda120d845b"),
-            ("p521", "ecdsa", "sha512", "014ff66d476cf2f938f0d054cc533c3c0138dd38fe870750ecb21e42200073e865e35d3489e0082aa3c064814eaacd5d"
-                + "d49ae3a204a543e79f1623e8a908e78eb0b4",
-             "00d3347344b1571de44586d67c7e9e45a09011a3d1fd04023589680ac98b1019c7e6837a13e9af35d5b198c3db36b247"
-                + "51979e90954937de1c206f361286a9f29a35"),
-            ("p521", "schnorr", "sha512", "000004ff573acb4571acaefdd2dcbe2d449c5bc7979124fa0397b5d153e326b793dcb5d47d83cef22c8b77bb48e0a7c6"
-                + "2d12fd9f5aaf8bab980cc4f81365e34530d2",
-             "006ba9a68fe529156ca4d2064d8405a64f5e300159c87aa13097ccdffed78e509d4ec8a7d797888322bd0a4adc1f19dc"
-                + "09dd1e8deee80ea0f3e7a93e057cd50cd23f"),
+            (
+                "p256", "ecdsa", "sha256", "02e9fd764b745aad76a35ecb523abba1cc256391e24c70b3223589c26d252de0",
+                "f48515c5a8c68bdb2ac586cd5584f34dfd0d5b8f3eced2ad229a95c4c06aad17"
+            ),
+            (
+                "p256", "schnorr", "sha256", "f2f63a73f4eabbc67d22763cd50d1f81f56113f511fae21e2396a0efa27762dc",
+                "956c5182b6ac17b2bfd62588932050f91dfef0e242c0546cd4edc281ea575bcb"
+            ),
+            (
+                "p256", "ecdsa", "sha512", "268fd7f3fabca5212bd950990d98ade63149f95e24fe84799994b0c29cd97c09",
+                "4ec99d085f3703959be8307a4d230390471f358c321cd7ad023f46eb2024dfca"
+            ),
+            (
+                "p256", "schnorr", "sha512", "18f8c5a6c4af2343b6f02fcfb7fee0589465d35e8ccc633fd8ba73725f863855",
+                "17ef1e8281681ae1f82488cd6d744792d6281296b13edb74a351cbf44c14ec9f"
+            ),
+            (
+                "p384", "ecdsa", "sha256",
+                "3a86b33db8403db980e30a02b19f64a92839557178e8325074fa67e6f56c3bddfef2363d1a75fc44230677f596eb94d3",
+                "3dfcff71de1aecbefc76231b3b436b398159ef38fdbef902dce87140c56692cc9171d4fe9b079fda4e00317e56f74496"
+            ),
+            (
+                "p384", "schnorr", "sha256",
+                "00000000000000000000000000000000312e0350a64b2f0db968f5079100c34c8414fa07cb6edbf9df795d4ecb57c875",
+                "32261167cf4be4f1e3ed0c037464089b0e0845f50edfb1ceb49090359a710f70ec53c024c9989a75ceaac447ddfda47b"
+            ),
+            (
+                "p384", "ecdsa", "sha512",
+                "889e1f9e5752d22372e61f6eeca4fae10b8c67afa5f788fdbeee0670fdc846522d09976eab127c53d339dfa71e22e01e",
+                "6a50a1d3dee0fb436305f6c75299b96a6a11beaa7c8d384de00c5ac7f35267b5f05ea2e388b34957f40ad5314e246d6d"
+            ),
+            (
+                "p384", "schnorr", "sha512",
+                "154f968394b7dd8622abcfd82820934a393fb7df1eee0edb33e19a2ab80c72f6f4ca59c879052849151989246ab76ae0",
+                "f4224d9b49a554475b228409334bf1d98e075e86ca6606b39726e7f924881f28d1f736b09d59c6ba23c8546ecb8b5024"
+            ),
+            (
+                "p521", "ecdsa", "sha256",
+                "015e7cf18054ca27218672413348838a4a6b35f0eec62eff3dd3e7b7715f5efb3fa5667520d6f02bfefa61d9da19d571"
+                    + "1da04e703569358bc50aac434cf4e85736ad",
+                "0080ddcaae900b7f5aefa2555553646c9883981d66b66443cff655efb92568fdd820005cf174264e49aaf2807ba0b51e"
+                    + "4d419a0e6ca0fddcf327fa30bc103a1f1370"
+            ),
+            (
+                "p521", "schnorr", "sha256",
+                "00000000000000000000000000000000000000000000000000000000000000000000a65873f6c4e17e545a286023dcb3"
+                    + "a7054a61252c03b0bd1aab4e55ded40fbd72",
+                "00d764b2376e3422da8d21a1bcbb46d881d15bf25ecdf2c1deaf7ebd57641c4f65af5f953cc602061bd49f2a67996fc7"
+                    + "9b8786e3b09a702deb1b36d11cda120d845b"
+            ),
+            (
+                "p521", "ecdsa", "sha512",
+                "014ff66d476cf2f938f0d054cc533c3c0138dd38fe870750ecb21e42200073e865e35d3489e0082aa3c064814eaacd5d"
+                    + "d49ae3a204a543e79f1623e8a908e78eb0b4",
+                "00d3347344b1571de44586d67c7e9e45a09011a3d1fd04023589680ac98b1019c7e6837a13e9af35d5b198c3db36b247"
+                    + "51979e90954937de1c206f361286a9f29a35"
+            ),
+            (
+                "p521", "schnorr", "sha512",
+                "000004ff573acb4571acaefdd2dcbe2d449c5bc7979124fa0397b5d153e326b793dcb5d47d83cef22c8b77bb48e0a7c6"
+                    + "2d12fd9f5aaf8bab980cc4f81365e34530d2",
+                "006ba9a68fe529156ca4d2064d8405a64f5e300159c87aa13097ccdffed78e509d4ec8a7d797888322bd0a4adc1f19dc"
+                    + "09dd1e8deee80ea0f3e7a93e057cd50cd23f"
+            ),
         ]
         XCTAssertEqual(signatures.count, 12)
         for (name, scheme, hashName, r, s) in signatures {

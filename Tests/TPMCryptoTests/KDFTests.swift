@@ -8,8 +8,9 @@ import XCTest
 final class KDFTests: XCTestCase {
     func testKDFaAgainstIndependentSP800108() {
         XCTAssertEqual(
-            kdfa(.sha256, key: Array(0..<32), label: "STORAGE", contextU: [UInt8](repeating: 1, count: 32),
-                 contextV: [UInt8](repeating: 2, count: 16), bits: 256),
+            kdfa(
+                .sha256, key: Array(0..<32), label: "STORAGE", contextU: [UInt8](repeating: 1, count: 32),
+                contextV: [UInt8](repeating: 2, count: 16), bits: 256),
             hex("4627576aa1135506e588dedd0f0506355459739f835246615ab0c6259a409338"))
         XCTAssertEqual(
             kdfa(.sha1, key: Array("secret key".utf8), label: "CFB", contextU: Array("abc".utf8), contextV: [], bits: 128),

@@ -9,27 +9,32 @@ final class KDFeTests: XCTestCase {
     let v = Array(32..<UInt8(64))
 
     func testKDFe() {
-        XCTAssertEqual(hexString(kdfe(.sha256, z: z, use: "DUPLICATE", partyUInfo: u, partyVInfo: v, bits: 128)),
-                       "18d19c1cbc2fb3626c9452940ac939d2")
-        XCTAssertEqual(hexString(kdfe(.sha256, z: z, use: "SECRET", partyUInfo: u, partyVInfo: v, bits: 256)),
-                       "2ed3f66c5625e6165f152eb61212dc46be4d178aa40e0d23df3300c2e9600424")
-        XCTAssertEqual(hexString(kdfe(.sha1, z: z, use: "IDENTITY", partyUInfo: u, partyVInfo: [], bits: 320)),
-                       "2af2fa37dbc13a28501318fded57f19995b54781204f0978641ccc7b1d859247c2ad665528869782")
+        XCTAssertEqual(
+            hexString(kdfe(.sha256, z: z, use: "DUPLICATE", partyUInfo: u, partyVInfo: v, bits: 128)),
+            "18d19c1cbc2fb3626c9452940ac939d2")
+        XCTAssertEqual(
+            hexString(kdfe(.sha256, z: z, use: "SECRET", partyUInfo: u, partyVInfo: v, bits: 256)),
+            "2ed3f66c5625e6165f152eb61212dc46be4d178aa40e0d23df3300c2e9600424")
+        XCTAssertEqual(
+            hexString(kdfe(.sha1, z: z, use: "IDENTITY", partyUInfo: u, partyVInfo: [], bits: 320)),
+            "2af2fa37dbc13a28501318fded57f19995b54781204f0978641ccc7b1d859247c2ad665528869782")
         XCTAssertEqual(
             hexString(kdfe(.sha384, z: z + z, use: "STORAGE", partyUInfo: [], partyVInfo: v, bits: 1024)),
             "3db47166f5114fc0b94aa49195f7847a63a488ec4eaa7d03c33b5a2a83d3741e73a6598f11129fdc29588a0408e530ddebd00703c770e02f"
                 + "46673b46ef185f95015a1c54044720494bc730a7ba2eff1d117f4627c1090e793cb4b3aab0626139154aca10392d506332eb9170bf12d2"
                 + "eebf0ed33ab8271a42237d1024edbeee88")
         // The use label with its zero already present is not given a second one.
-        XCTAssertEqual(kdfe(.sha256, z: z, use: "SECRET\u{0}", partyUInfo: u, partyVInfo: v, bits: 256),
-                       kdfe(.sha256, z: z, use: "SECRET", partyUInfo: u, partyVInfo: v, bits: 256))
+        XCTAssertEqual(
+            kdfe(.sha256, z: z, use: "SECRET\u{0}", partyUInfo: u, partyVInfo: v, bits: 256),
+            kdfe(.sha256, z: z, use: "SECRET", partyUInfo: u, partyVInfo: v, bits: 256))
         XCTAssertEqual(kdfe(.sha256, z: z, use: "X", partyUInfo: [], partyVInfo: [], bits: 0), [])
     }
 
     /// A bit count that is not a multiple of 8 clears the unused high bits, as KDFa does.
     func testKDFeOddBits() {
-        XCTAssertEqual(hexString(kdfe(.sha512, z: z, use: "X", partyUInfo: u, partyVInfo: v, bits: 250)),
-                       "0292f65102a6ed74f299eec55ad1288c6f1dc88a8f7f7c5cbf780e82c4653384")
+        XCTAssertEqual(
+            hexString(kdfe(.sha512, z: z, use: "X", partyUInfo: u, partyVInfo: v, bits: 250)),
+            "0292f65102a6ed74f299eec55ad1288c6f1dc88a8f7f7c5cbf780e82c4653384")
     }
 
     func testKDF2() {
@@ -40,8 +45,9 @@ final class KDFeTests: XCTestCase {
     }
 
     func testMGF1() {
-        XCTAssertEqual(hexString(mgf1(.sha1, seed: Array("seed".utf8), length: 50)),
-                       "09d8db2214e56d4dec8f9a3099b851a46886fe3f682e3c4f6a35ff98dd072c1124a6b7b411e543f204ffbe1792ab51164538")
+        XCTAssertEqual(
+            hexString(mgf1(.sha1, seed: Array("seed".utf8), length: 50)),
+            "09d8db2214e56d4dec8f9a3099b851a46886fe3f682e3c4f6a35ff98dd072c1124a6b7b411e543f204ffbe1792ab51164538")
         XCTAssertEqual(
             hexString(mgf1(.sha256, seed: z, length: 107)),
             "6460b1afba27d726fa40e7e5c29832cf6fbc2463a59c7af593d0e2569e8729ad65aa794ac84c5cee664468c1409a35e72b950b53ff795c"

@@ -1,5 +1,6 @@
-@testable import TPMCrypto
 import XCTest
+
+@testable import TPMCrypto
 
 /// The key-generation primality test against OpenSSL's BN_check_prime (64+ Miller-Rabin rounds
 /// with random bases) and against numbers that fool weaker tests.
@@ -17,8 +18,10 @@ final class PrimalityTests: XCTestCase {
     /// (Found with sympy; the last has 312 bits.)
     func testCarmichaelNumbersAreRejected() {
         let ctx = BNContext()
-        for n in ["01450c09b6c1", "01677dac8dd1", "01a265adafa9",
-                  "27c37f079855a03c083d1f3f4c5cea5330bd2118760625145454d8fcde25324e61a2ac2388b659"] {
+        for n in [
+            "01450c09b6c1", "01677dac8dd1", "01a265adafa9",
+            "27c37f079855a03c083d1f3f4c5cea5330bd2118760625145454d8fcde25324e61a2ac2388b659",
+        ] {
             XCTAssertFalse(PrimalityTest.isProbablePrime(BigNum(hex(n)), ctx), n)
             XCTAssertFalse(PrimalityTest.hasSmallFactor(BigNum(hex(n))), n)
         }

@@ -13,8 +13,9 @@ final class PrimaryKeyTests: XCTestCase {
     func testRSAKnownAnswers() throws {
         XCTAssertEqual(PrimaryKeyVectors.rsa.count, 4)
         for v in PrimaryKeyVectors.rsa {
-            var source = KDFaBitSource(hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
-                                       contextV: hex(v.contextV))
+            var source = KDFaBitSource(
+                hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
+                contextV: hex(v.contextV))
             let key = try RSAPrivateKey.generate(modulusBits: v.modulusBits, exponent: v.exponent, using: &source)
             XCTAssertEqual(key.prime(), hex(v.p), "\(v.modulusBits)")
             XCTAssertEqual(source.counter, v.qCounter, "KDFa requests used")
@@ -23,8 +24,9 @@ final class PrimaryKeyTests: XCTestCase {
             XCTAssertEqual(key.publicKey.modulusBits, v.modulusBits)
             XCTAssertTrue(v.pCounter < v.qCounter)
             // The convenience entry point is the same computation.
-            let again = try PrimaryKeyDerivation.rsaKey(hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
-                                                        contextV: hex(v.contextV), modulusBits: v.modulusBits, exponent: v.exponent)
+            let again = try PrimaryKeyDerivation.rsaKey(
+                hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
+                contextV: hex(v.contextV), modulusBits: v.modulusBits, exponent: v.exponent)
             XCTAssertEqual(again.publicKey, key.publicKey)
         }
     }
@@ -33,14 +35,16 @@ final class PrimaryKeyTests: XCTestCase {
         let curves: [String: ECCCurve] = ["nistP256": .nistP256, "nistP384": .nistP384, "nistP521": .nistP521]
         for v in PrimaryKeyVectors.ecc {
             let curve = curves[v.curve]!
-            var source = KDFaBitSource(hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
-                                       contextV: hex(v.contextV))
+            var source = KDFaBitSource(
+                hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
+                contextV: hex(v.contextV))
             let key = try ECCPrivateKey.generate(curve: curve, using: &source)
             XCTAssertEqual(key.scalar(), hex(v.d), v.curve)
             XCTAssertEqual(key.publicKey.point, ECCPoint(x: hex(v.x), y: hex(v.y)), v.curve)
             XCTAssertEqual(source.counter, v.counter)
-            let again = try PrimaryKeyDerivation.eccKey(hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
-                                                        contextV: hex(v.contextV), curve: curve)
+            let again = try PrimaryKeyDerivation.eccKey(
+                hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
+                contextV: hex(v.contextV), curve: curve)
             XCTAssertEqual(again.scalar(), key.scalar())
         }
     }
@@ -57,8 +61,10 @@ final class PrimaryKeyTests: XCTestCase {
     /// Every input matters: changing any one gives another key.
     func testEveryInputChangesTheKey() throws {
         let seed = [UInt8](repeating: 7, count: 32)
-        func key(_ h: HashAlgorithm = .sha256, seed s: [UInt8]? = nil, label: String = "L", u: [UInt8] = [1],
-                 v: [UInt8] = []) throws -> [UInt8] {
+        func key(
+            _ h: HashAlgorithm = .sha256, seed s: [UInt8]? = nil, label: String = "L", u: [UInt8] = [1],
+            v: [UInt8] = []
+        ) throws -> [UInt8] {
             try PrimaryKeyDerivation.eccKey(hash: h, seed: s ?? seed, label: label, contextU: u, contextV: v, curve: .nistP256).scalar()
         }
         let base = try key()

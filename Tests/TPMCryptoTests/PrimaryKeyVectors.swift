@@ -11,7 +11,7 @@ enum PrimaryKeyVectors {
         let d: String, x: String, y: String, counter: UInt32
     }
     static let rsa: [RSA] = [
-            RSA(
+        RSA(
             hash: "sha256",
             seed: """
                 4f14482b9d6419513242ebea6224e89bd88de174a5e1bf7e08a78c54f43f24b08264bd112e83e6768ff8f3a0199cc4624d367f057de83132\
@@ -34,8 +34,8 @@ enum PrimaryKeyVectors {
                 """,
             pCounter: 55,
             qCounter: 1132
-            ),
-            RSA(
+        ),
+        RSA(
             hash: "sha1",
             seed: """
                 934dd1605772e6bd89610b63c07af7988c939f71715b1fa6c53a2c594e60bb89aaa05bb835c27ac7ab6b70b7c73421fd798d6ae27578cf46\
@@ -56,8 +56,8 @@ enum PrimaryKeyVectors {
                 """,
             pCounter: 634,
             qCounter: 876
-            ),
-            RSA(
+        ),
+        RSA(
             hash: "sha384",
             seed: """
                 934dd1605772e6bd89610b63c07af7988c939f71715b1fa6c53a2c594e60bb89aaa05bb835c27ac7ab6b70b7c73421fd798d6ae27578cf46\
@@ -82,8 +82,8 @@ enum PrimaryKeyVectors {
                 """,
             pCounter: 839,
             qCounter: 1050
-            ),
-            RSA(
+        ),
+        RSA(
             hash: "sha512",
             seed: """
                 4f14482b9d6419513242ebea6224e89bd88de174a5e1bf7e08a78c54f43f24b08264bd112e83e6768ff8f3a0199cc4624d367f057de83132\
@@ -113,10 +113,10 @@ enum PrimaryKeyVectors {
                 """,
             pCounter: 560,
             qCounter: 791
-            ),
+        ),
     ]
     static let ecc: [ECC] = [
-            ECC(
+        ECC(
             hash: "sha256",
             seed: """
                 4f14482b9d6419513242ebea6224e89bd88de174a5e1bf7e08a78c54f43f24b08264bd112e83e6768ff8f3a0199cc4624d367f057de83132\
@@ -130,8 +130,8 @@ enum PrimaryKeyVectors {
             x: "a9164552528112301e6b26a12bdf84eca74dd5c9887b58b1a84646281243f89b",
             y: "64b5a9e653fd2f7f0746a7a8ef2db99a423d6c37e225ad2949504466b0b6f735",
             counter: 1
-            ),
-            ECC(
+        ),
+        ECC(
             hash: "sha384",
             seed: """
                 934dd1605772e6bd89610b63c07af7988c939f71715b1fa6c53a2c594e60bb89aaa05bb835c27ac7ab6b70b7c73421fd798d6ae27578cf46\
@@ -145,8 +145,8 @@ enum PrimaryKeyVectors {
             x: "30b44ffb4ef3deebdb9eb3548c034811f77337df98064818fdf6339619184a4c3a4ba4ce38ce0f3ddbc62d6ac87c258b",
             y: "a6dab4e7abe84badb049514b5a95c1e4e182c2f67e6df28fb1fa2d7df87055fa9365e122ff740e2d35610cf7022108a2",
             counter: 1
-            ),
-            ECC(
+        ),
+        ECC(
             hash: "sha512",
             seed: """
                 4f14482b9d6419513242ebea6224e89bd88de174a5e1bf7e08a78c54f43f24b08264bd112e83e6768ff8f3a0199cc4624d367f057de83132\
@@ -169,8 +169,8 @@ enum PrimaryKeyVectors {
                 4132c134c2fa1090f8f4
                 """,
             counter: 1
-            ),
-            ECC(
+        ),
+        ECC(
             hash: "sha1",
             seed: """
                 934dd1605772e6bd89610b63c07af7988c939f71715b1fa6c53a2c594e60bb89aaa05bb835c27ac7ab6b70b7c73421fd798d6ae27578cf46\
@@ -184,6 +184,6 @@ enum PrimaryKeyVectors {
             x: "0aa187a917d863364601d9623fa6d7fac94b750df6df943a1fc070eb6bcae09d",
             y: "8df950bb8c33fb8df2051ebd0a7899524be5427d8e18665d37cbe416848ffecd",
             counter: 1
-            ),
+        ),
     ]
 }

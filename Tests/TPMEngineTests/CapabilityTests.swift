@@ -1,7 +1,8 @@
 import TPMCrypto
-@testable import TPMEngine
 import TPMWire
 import XCTest
+
+@testable import TPMEngine
 
 private func wire(_ s: String) -> [UInt8] {
     let d = Array(s.filter { !$0.isWhitespace }.utf8)
@@ -134,7 +135,8 @@ final class CapabilityTests: XCTestCase {
     func testCountOneWalkReproducesEachList() {
         let tpm = startedTPM()
         func walk(_ cap: UInt32, start: UInt32, key: (TPMUCapabilities) -> UInt32?) -> (keys: [UInt32], mores: [Bool]) {
-            var keys: [UInt32] = [], mores: [Bool] = []
+            var keys: [UInt32] = []
+            var mores: [Bool] = []
             var p = start
             while let (more, data) = decoded(getCap(tpm, cap, p, 1)), let k = key(data) {
                 keys.append(k)
@@ -158,16 +160,25 @@ final class CapabilityTests: XCTestCase {
         XCTAssertEqual(ccs.keys, TPM.commandTable.map(\.code.rawValue))
         XCTAssertEqual(ccs.mores.filter { !$0 }.count, 1)
 
-        let pcrProps = walk(7, start: 0) { if case .pcrProperties(let l) = $0 { return l.items.first?.tag.rawValue }; return nil }
+        let pcrProps = walk(7, start: 0) {
+            if case .pcrProperties(let l) = $0 { return l.items.first?.tag.rawValue }
+            return nil
+        }
         XCTAssertEqual(pcrProps.keys, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 0x11, 0x12, 0x13, 0x14])
         XCTAssertEqual(pcrProps.mores.last, false)
 
-        let fixed = walk(6, start: 0x100) { if case .tpmProperties(let l) = $0 { return l.items.first?.property.rawValue }; return nil }
+        let fixed = walk(6, start: 0x100) {
+            if case .tpmProperties(let l) = $0 { return l.items.first?.property.rawValue }
+            return nil
+        }
         XCTAssertEqual(fixed.keys.first, 0x100)
         XCTAssertEqual(fixed.keys.last, 0x12E)
         XCTAssertEqual(fixed.mores.last, false)
 
-        let pcrHandles = walk(1, start: 0) { if case .handles(let l) = $0 { return l.items.first?.rawValue }; return nil }
+        let pcrHandles = walk(1, start: 0) {
+            if case .handles(let l) = $0 { return l.items.first?.rawValue }
+            return nil
+        }
         XCTAssertEqual(pcrHandles.keys, Array(0..<24))
     }
 

@@ -97,19 +97,27 @@ final class DispatchTests: XCTestCase {
         let tpm = startedTPM()
         let secret = Array("owner-secret".utf8)
         XCTAssertEqual(
-            responseCode(tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], params: TPM2BAuth(secret).wireBytes)))), 0)
+            responseCode(
+                tpm.execute(
+                    command: command(
+                        .hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], params: TPM2BAuth(secret).wireBytes)))), 0)
         // Wrong password for a hierarchy (exempt from dictionary-attack lockout): BAD_AUTH.
         XCTAssertEqual(
-            responseCode(tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], password: [1], params: [0, 0])))),
+            responseCode(
+                tpm.execute(
+                    command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], password: [1], params: [0, 0])))),
             0x9A2)
         // Trailing zeros are not significant.
         XCTAssertEqual(
             responseCode(
-                tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], password: secret + [0, 0], params: [0, 0])))),
+                tpm.execute(
+                    command: command(
+                        .hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], password: secret + [0, 0], params: [0, 0])))),
             0)
         // Back to empty: the empty password works again.
         XCTAssertEqual(
-            responseCode(tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], params: [0, 0])))), 0)
+            responseCode(
+                tpm.execute(command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.owner], params: [0, 0])))), 0)
         // An authValue longer than the context-integrity digest: TPM_RC_SIZE, parameter 1.
         XCTAssertEqual(
             responseCode(
@@ -122,7 +130,9 @@ final class DispatchTests: XCTestCase {
                 tpm.execute(
                     command: command(
                         .hierarchyChangeAuth, tag: .sessions,
-                        withPassword(handles: [.owner], password: [UInt8](repeating: 1, count: 64), params: [0, 65] + [UInt8](repeating: 1, count: 65))))),
+                        withPassword(
+                            handles: [.owner], password: [UInt8](repeating: 1, count: 64),
+                            params: [0, 65] + [UInt8](repeating: 1, count: 65))))),
             0x1D5)
     }
 

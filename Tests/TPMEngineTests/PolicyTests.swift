@@ -357,7 +357,8 @@ final class PolicyTests: XCTestCase {
         func check(_ timeout: UInt64 = 0, cpHash: [UInt8] = [], nonce: [UInt8]? = nil) -> UInt32? {
             do {
                 try tpm.policyParameterChecks(
-                    s, authTimeout: timeout, cpHashA: cpHash, nonceTPM: nonce, nonceParameter: 1, cpHashParameter: 2, expirationParameter: 4)
+                    s, authTimeout: timeout, cpHashA: cpHash, nonceTPM: nonce, nonceParameter: 1, cpHashParameter: 2, expirationParameter: 4
+                )
                 return nil
             } catch let e as TPMError { return e.rc.rawValue } catch { return 0 }
         }

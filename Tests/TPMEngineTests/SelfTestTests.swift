@@ -1,8 +1,9 @@
 import Crypto
 import TPMCrypto
-@testable import TPMEngine
 import TPMWire
 import XCTest
+
+@testable import TPMEngine
 
 private func wire(_ s: String) -> [UInt8] {
     let d = Array(s.filter { !$0.isWhitespace }.utf8)

@@ -7,7 +7,8 @@ import XCTest
 final class StartupTests: XCTestCase {
     func extend(_ tpm: TPM, pcr: UInt32, _ byte: UInt8) {
         let p = TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: [UInt8](repeating: byte, count: 32))]).wireBytes
-        XCTAssertEqual(responseCode(tpm.execute(command: command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(pcr)], params: p)))), 0)
+        XCTAssertEqual(
+            responseCode(tpm.execute(command: command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(pcr)], params: p)))), 0)
     }
 
     func read(_ tpm: TPM, pcr: Int) -> [UInt8] {
@@ -148,7 +149,9 @@ final class ClockTests: XCTestCase {
         let clock = TestClock()
         let tpm = startedTPM(clock: clock)
         func adjust(_ v: Int8) -> UInt32 {
-            responseCode(tpm.execute(command: command(.clockRateAdjust, tag: .sessions, withPassword(handles: [.owner], params: [UInt8(bitPattern: v)]))))
+            responseCode(
+                tpm.execute(
+                    command: command(.clockRateAdjust, tag: .sessions, withPassword(handles: [.owner], params: [UInt8(bitPattern: v)]))))
         }
         XCTAssertEqual(adjust(4), 0x1C4)
         XCTAssertEqual(adjust(-4), 0x1C4)

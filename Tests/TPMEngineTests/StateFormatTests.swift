@@ -714,7 +714,8 @@ final class StateFormatDocumentTests: XCTestCase {
         let tpm = try TPM(environment: testEnvironment(), permanentState: p, volatileState: v)
         // A version-1 blob re-exports as the current version (2), which loads back to the same
         // state (SessionStateFormatTests checks the version-2 document byte for byte).
-        let p2 = tpm.exportPermanentState(), v2 = tpm.exportVolatileState()
+        let p2 = tpm.exportPermanentState()
+        let v2 = tpm.exportVolatileState()
         XCTAssertEqual(Array(p2[4..<8]), [0, 0, 0, 2])
         let again = try TPM(environment: testEnvironment(), permanentState: p2, volatileState: v2)
         XCTAssertEqual(again.exportPermanentState(), p2)

@@ -7,8 +7,16 @@ import XCTest
 final class TestClock: @unchecked Sendable {
     private var value: UInt64 = 1_000
     private let lock = NSLock()
-    var now: UInt64 { lock.lock(); defer { lock.unlock() }; return value }
-    func advance(_ ms: UInt64) { lock.lock(); value += ms; lock.unlock() }
+    var now: UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
+    }
+    func advance(_ ms: UInt64) {
+        lock.lock()
+        value += ms
+        lock.unlock()
+    }
 }
 
 func testEnvironment(seed: UInt8 = 1, clock: TestClock = TestClock()) -> TPMEnvironment {
@@ -20,7 +28,11 @@ final class DRBGBox: @unchecked Sendable {
     private var drbg: HMACDRBG
     private let lock = NSLock()
     init(seed: UInt8) { drbg = HMACDRBG(entropy: [UInt8](repeating: seed, count: 48)) }
-    func next(_ n: Int) -> [UInt8] { lock.lock(); defer { lock.unlock() }; return drbg.generate(n) }
+    func next(_ n: Int) -> [UInt8] {
+        lock.lock()
+        defer { lock.unlock() }
+        return drbg.generate(n)
+    }
 }
 
 /// Builds a command: tag, size, code, then the body.

@@ -22,8 +22,12 @@ final class LibtpmsCrossCheckTests: XCTestCase {
         let area = outPublic.publicArea
         XCTAssertEqual(area.nameAlg, .sha256)
         XCTAssertEqual(area.objectAttributes, [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .sign])
-        XCTAssertEqual(area.parameters, .ecc(TPMSECCParms(symmetric: .null, scheme: TPMTECCScheme(.ecdsa(hashAlg: .sha256)),
-                                                          curveID: .nistP256, kdf: .null)))
+        XCTAssertEqual(
+            area.parameters,
+            .ecc(
+                TPMSECCParms(
+                    symmetric: .null, scheme: TPMTECCScheme(.ecdsa(hashAlg: .sha256)),
+                    curveID: .nistP256, kdf: .null)))
         guard case .ecc(let point) = area.unique else { return XCTFail("unique") }
         XCTAssertEqual(point.x.count, 32)
         XCTAssertEqual(point.y.count, 32)
@@ -66,8 +70,12 @@ final class LibtpmsCrossCheckTests: XCTestCase {
         XCTAssertEqual(quote.type, .attestQuote)
         XCTAssertEqual(quote.extraData.buffer, Array("quote-nonce".utf8))
         guard case .quote(let info) = quote.attested else { return XCTFail("quote") }
-        XCTAssertEqual(info.pcrSelect, TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, pcrs: [0, 1, 2]),
-                                                         TPMSPCRSelection(hash: .sha1, pcrs: [16])]))
+        XCTAssertEqual(
+            info.pcrSelect,
+            TPMLPCRSelection([
+                TPMSPCRSelection(hash: .sha256, pcrs: [0, 1, 2]),
+                TPMSPCRSelection(hash: .sha1, pcrs: [16]),
+            ]))
         XCTAssertEqual(info.pcrDigest.count, 32)
 
         let certify = try attest(L.certifyAttest)

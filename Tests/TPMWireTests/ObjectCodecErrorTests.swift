@@ -45,8 +45,10 @@ final class ObjectCodecErrorTests: XCTestCase {
             XCTAssertEqual(thrownRC { _ = try TPMAObject(wire: u32(1 << UInt32(bit))) }, reserved.contains(bit) ? .reservedBits : nil)
         }
         XCTAssertEqual(TPMAObject.reserved, 0xFFF0_F309)
-        let defined: TPMAObject = [.fixedTPM, .stClear, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .adminWithPolicy,
-                                   .noDA, .encryptedDuplication, .restricted, .decrypt, .sign, .x509sign]
+        let defined: TPMAObject = [
+            .fixedTPM, .stClear, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .adminWithPolicy,
+            .noDA, .encryptedDuplication, .restricted, .decrypt, .sign, .x509sign,
+        ]
         XCTAssertEqual(defined.rawValue, ~TPMAObject.reserved)
     }
 
@@ -78,8 +80,9 @@ final class ObjectCodecErrorTests: XCTestCase {
         let bytes: [UInt8] = [0, 0, 0, 0, 0, 0]
         for selector in [TPMAlgID.null, .sha256, .aes, .ecdaa] {
             XCTAssertEqual(decodeRC(bytes) { try TPMUPublicID(from: &$0, selector: selector, support: objectSupport) }, .selector)
-            XCTAssertEqual(decodeRC(bytes) { try TPMUSensitiveComposite(from: &$0, selector: selector, support: objectSupport) },
-                           .selector)
+            XCTAssertEqual(
+                decodeRC(bytes) { try TPMUSensitiveComposite(from: &$0, selector: selector, support: objectSupport) },
+                .selector)
         }
         for selector in [TPMAlgID.aes, .rsa, .ecdaa, .sm2, .oaep] {
             XCTAssertEqual(decodeRC(bytes) { try TPMUSignature(from: &$0, selector: selector, support: objectSupport) }, .selector)
@@ -95,8 +98,12 @@ final class ObjectCodecErrorTests: XCTestCase {
         let head = tpmtPublic(type: 0x08, parms: hexBytes("0005 000b"), unique: [])
         // A derivation parent: unique is a TPMS_DERIVE.
         let derived = try TPMTPublic(template: TPM2BTemplate(head + derive), derivation: true, support: objectSupport)
-        XCTAssertEqual(derived.unique, .derive(TPMSDerive(label: TPM2BLabel(Array("label".utf8)),
-                                                          context: TPM2BLabel([UInt8](repeating: 7, count: 32)))))
+        XCTAssertEqual(
+            derived.unique,
+            .derive(
+                TPMSDerive(
+                    label: TPM2BLabel(Array("label".utf8)),
+                    context: TPM2BLabel([UInt8](repeating: 7, count: 32)))))
         XCTAssertEqual(derived.wireBytes, head + derive)
         // An ordinary parent: the same octets are a TPM2B_DIGEST unique plus 34 left over.
         func rc(_ bytes: [UInt8], _ derivation: Bool) -> TPMRC? {
@@ -163,9 +170,10 @@ final class ObjectCodecErrorTests: XCTestCase {
     func testPrivateAndCredentialBlobs() throws {
         let largest = TPMPrivate(
             integrityOuter: TPM2BDigest([UInt8](repeating: 1, count: 64)), integrityInner: TPM2BDigest([UInt8](repeating: 2, count: 64)),
-            sensitive: TPM2BSensitive(TPMTSensitive(
-                authValue: TPM2BAuth([UInt8](repeating: 3, count: 64)), seedValue: TPM2BDigest([UInt8](repeating: 4, count: 64)),
-                sensitive: .rsa(TPM2BPrivateKeyRSA([UInt8](repeating: 5, count: 256))))))
+            sensitive: TPM2BSensitive(
+                TPMTSensitive(
+                    authValue: TPM2BAuth([UInt8](repeating: 3, count: 64)), seedValue: TPM2BDigest([UInt8](repeating: 4, count: 64)),
+                    sensitive: .rsa(TPM2BPrivateKeyRSA([UInt8](repeating: 5, count: 256))))))
         XCTAssertEqual(largest.wireBytes.count, TPMLimits.maxPrivateSize)
         XCTAssertEqual(try decodeAll(largest.wireBytes) { try TPMPrivate(from: &$0, support: objectSupport) }, largest)
         XCTAssertNil(decodeRC(b2(largest.wireBytes)) { try TPM2BPrivate(from: &$0) })
@@ -270,9 +278,10 @@ final class ObjectCodecErrorTests: XCTestCase {
         XCTAssertEqual(decodeRC(u16(0x8022) + u32(0x4000_0001) + digest) { try TPMTTKCreation(from: &$0) }, .tag)
         XCTAssertEqual(decodeRC(u16(0x8021) + u32(0x4000_000A) + digest) { try TPMTTKCreation(from: &$0) }, .value)
         XCTAssertEqual(decodeRC(u16(0x8021) + u32(0x8000_0000) + digest) { try TPMTTKCreation(from: &$0) }, .value)
-        XCTAssertEqual(decodeRC(u16(0x8021) + u32(0x4000_0001) + b2([UInt8](repeating: 0, count: 65))) {
-            try TPMTTKCreation(from: &$0)
-        }, .size)
+        XCTAssertEqual(
+            decodeRC(u16(0x8021) + u32(0x4000_0001) + b2([UInt8](repeating: 0, count: 65))) {
+                try TPMTTKCreation(from: &$0)
+            }, .size)
         XCTAssertEqual(decodeRC(u16(0x8021) + u32(0x4000_0001) + digest) { try TPMTTKVerified(from: &$0) }, .tag)
         XCTAssertEqual(decodeRC(u16(0x8024) + u32(0x4000_0001) + digest) { try TPMTTKAuth(from: &$0) }, .tag)
         XCTAssertNil(decodeRC(u16(0x8025) + u32(0x4000_000B) + digest) { try TPMTTKAuth(from: &$0) })
@@ -285,7 +294,8 @@ final class ObjectCodecErrorTests: XCTestCase {
     func testCreationDataSize() {
         let data = TPMSCreationData(
             pcrSelect: TPMLPCRSelection([]), pcrDigest: TPM2BDigest(), locality: [.zero], parentNameAlg: .sha256,
-            parentName: TPM2BName(), parentQualifiedName: TPM2BName(), outsideInfo: TPM2BData()).wireBytes
+            parentName: TPM2BName(), parentQualifiedName: TPM2BName(), outsideInfo: TPM2BData()
+        ).wireBytes
         XCTAssertNil(decodeRC(b2(data)) { try TPM2BCreationData(from: &$0) })
         XCTAssertEqual(decodeRC([0, 0]) { try TPM2BCreationData(from: &$0) }, .size)
         XCTAssertEqual(decodeRC(u16(UInt16(data.count + 1)) + data + [0]) { try TPM2BCreationData(from: &$0) }, .size)
@@ -361,8 +371,10 @@ final class ObjectCodecErrorTests: XCTestCase {
     func testLargestPublicAreaFitsTheTemplateBound() throws {
         let rsa = TPMTPublic(
             nameAlg: .sha512, objectAttributes: [.decrypt], authPolicy: TPM2BDigest([UInt8](repeating: 1, count: 64)),
-            parameters: .rsa(TPMSRSAParms(symmetric: TPMTSymDefObject(algorithm: .aes, keyBits: 256, mode: .cfb),
-                                          scheme: TPMTRSAScheme(.oaep(hashAlg: .sha512)), keyBits: 4096, exponent: 3)),
+            parameters: .rsa(
+                TPMSRSAParms(
+                    symmetric: TPMTSymDefObject(algorithm: .aes, keyBits: 256, mode: .cfb),
+                    scheme: TPMTRSAScheme(.oaep(hashAlg: .sha512)), keyBits: 4096, exponent: 3)),
             unique: .rsa(TPM2BPublicKeyRSA([UInt8](repeating: 2, count: 512))))
         XCTAssertEqual(rsa.wireBytes.count + 2, TPMLimits.maxPublicAreaSize)
         let fromTemplate = try TPMTPublic(template: TPM2BTemplate(rsa.wireBytes), derivation: false, support: objectSupport)

@@ -35,13 +35,17 @@ final class ObjectWirePropertyTests: XCTestCase {
         switch type {
         case .rsa:
             let scheme: TPMUAsymScheme = pick([.null, .rsaes, .rsassa(hashAlg: hash()), .rsapss(hashAlg: hash()), .oaep(hashAlg: hash())])
-            return .rsa(TPMSRSAParms(symmetric: symObject(allowNull: true), scheme: TPMTRSAScheme(scheme),
-                                     keyBits: pick([1024, 2048, 3072, 4096]), exponent: UInt32.random(in: 0...UInt32.max, using: &g)))
+            return .rsa(
+                TPMSRSAParms(
+                    symmetric: symObject(allowNull: true), scheme: TPMTRSAScheme(scheme),
+                    keyBits: pick([1024, 2048, 3072, 4096]), exponent: UInt32.random(in: 0...UInt32.max, using: &g)))
         case .ecc:
             let scheme: TPMUAsymScheme = pick([.null, .ecdsa(hashAlg: hash()), .ecdh(hashAlg: hash()), .ecschnorr(hashAlg: hash())])
             let kdf: TPMUKDFScheme = pick([.null, .mgf1(hashAlg: hash()), .kdf1SP800_56A(hashAlg: hash()), .kdf1SP800_108(hashAlg: hash())])
-            return .ecc(TPMSECCParms(symmetric: symObject(allowNull: true), scheme: TPMTECCScheme(scheme),
-                                     curveID: pick([.nistP256, .nistP384, .nistP521]), kdf: TPMTKDFScheme(kdf)))
+            return .ecc(
+                TPMSECCParms(
+                    symmetric: symObject(allowNull: true), scheme: TPMTECCScheme(scheme),
+                    curveID: pick([.nistP256, .nistP384, .nistP521]), kdf: TPMTKDFScheme(kdf)))
         case .keyedHash:
             let kdf: TPMAlgID = pick([.null, .mgf1, .kdf1SP800_108])
             let scheme: TPMUSchemeKeyedHash = pick([.null, .hmac(hashAlg: hash()), .xor(hashAlg: hash(), kdf: kdf)])
@@ -65,8 +69,9 @@ final class ObjectWirePropertyTests: XCTestCase {
 
     private func publicArea(allowNull: Bool = false) -> TPMTPublic {
         let type = objectType()
-        return TPMTPublic(nameAlg: allowNull && chance() ? .null : hash(), objectAttributes: attributes(), authPolicy: b(),
-                          parameters: parameters(type), unique: unique(type))
+        return TPMTPublic(
+            nameAlg: allowNull && chance() ? .null : hash(), objectAttributes: attributes(), authPolicy: b(),
+            parameters: parameters(type), unique: unique(type))
     }
 
     private func sensitiveArea() -> TPMTSensitive {
@@ -78,21 +83,24 @@ final class ObjectWirePropertyTests: XCTestCase {
         func ecc() -> TPMSSignatureECC { TPMSSignatureECC(hash: hash(), signatureR: b(), signatureS: b()) }
         let h = hash()
         let ha = TPMTHA(hashAlg: h, digest: (0..<TPMLimits.digestSize(h)!).map { _ in UInt8.random(in: 0...255, using: &g) })
-        return TPMTSignature(pick([
-            .null, .rsassa(TPMSSignatureRSA(hash: hash(), sig: b())), .rsapss(TPMSSignatureRSA(hash: hash(), sig: b())),
-            .ecdsa(ecc()), .ecschnorr(ecc()), .hmac(ha),
-        ]))
+        return TPMTSignature(
+            pick([
+                .null, .rsassa(TPMSSignatureRSA(hash: hash(), sig: b())), .rsapss(TPMSSignatureRSA(hash: hash(), sig: b())),
+                .ecdsa(ecc()), .ecschnorr(ecc()), .hmac(ha),
+            ]))
     }
 
     private func pcrSelection() -> TPMLPCRSelection {
-        TPMLPCRSelection((0..<Int.random(in: 0...TPMLimits.hashCount, using: &g)).map { _ in
-            TPMSPCRSelection(hash: hash(), select: (0..<3).map { _ in UInt8.random(in: 0...255, using: &g) })
-        })
+        TPMLPCRSelection(
+            (0..<Int.random(in: 0...TPMLimits.hashCount, using: &g)).map { _ in
+                TPMSPCRSelection(hash: hash(), select: (0..<3).map { _ in UInt8.random(in: 0...255, using: &g) })
+            })
     }
 
     private func clockInfo() -> TPMSClockInfo {
-        TPMSClockInfo(clock: u64(), resetCount: UInt32.random(in: 0...UInt32.max, using: &g),
-                      restartCount: UInt32.random(in: 0...UInt32.max, using: &g), safe: chance())
+        TPMSClockInfo(
+            clock: u64(), resetCount: UInt32.random(in: 0...UInt32.max, using: &g),
+            restartCount: UInt32.random(in: 0...UInt32.max, using: &g), safe: chance())
     }
 
     private func attest() -> TPMSAttest {
@@ -110,8 +118,9 @@ final class ObjectWirePropertyTests: XCTestCase {
     }
 
     private func creationData() -> TPMSCreationData {
-        TPMSCreationData(pcrSelect: pcrSelection(), pcrDigest: b(), locality: TPMALocality(rawValue: UInt8.random(in: 0...255, using: &g)),
-                         parentNameAlg: TPMAlgID(u16()), parentName: b(), parentQualifiedName: b(), outsideInfo: b())
+        TPMSCreationData(
+            pcrSelect: pcrSelection(), pcrDigest: b(), locality: TPMALocality(rawValue: UInt8.random(in: 0...255, using: &g)),
+            parentNameAlg: TPMAlgID(u16()), parentName: b(), parentQualifiedName: b(), outsideInfo: b())
     }
 
     private func hierarchy() -> TPMHandle { pick([.owner, .endorsement, .platform, .null]) }
@@ -199,17 +208,26 @@ final class ObjectWirePropertyTests: XCTestCase {
 
     func testSignaturesAndSchemes() {
         roundTrip("TPMT_SIGNATURE", { signature() }) { try TPMTSignature(from: &$0, allowNull: true, support: objectSupport) }
-        roundTrip("TPMT_SIG_SCHEME", {
-            TPMTSigScheme(pick([.null, .hmac(hashAlg: hash()), .rsassa(hashAlg: hash()), .rsapss(hashAlg: hash()),
-                                .ecdsa(hashAlg: hash()), .ecschnorr(hashAlg: hash()), .ecdaa(hashAlg: hash(), count: u16()),
-                                .sm2(hashAlg: hash())]))
-        }) { try TPMTSigScheme(from: &$0, allowNull: true, support: objectSupportWithECDAA) }
+        roundTrip(
+            "TPMT_SIG_SCHEME",
+            {
+                TPMTSigScheme(
+                    pick([
+                        .null, .hmac(hashAlg: hash()), .rsassa(hashAlg: hash()), .rsapss(hashAlg: hash()),
+                        .ecdsa(hashAlg: hash()), .ecschnorr(hashAlg: hash()), .ecdaa(hashAlg: hash(), count: u16()),
+                        .sm2(hashAlg: hash()),
+                    ]))
+            }
+        ) { try TPMTSigScheme(from: &$0, allowNull: true, support: objectSupportWithECDAA) }
         roundTrip("TPMT_RSA_DECRYPT", { TPMTRSADecrypt(pick([.null, .rsaes, .oaep(hashAlg: hash())])) }) {
             try TPMTRSADecrypt(from: &$0, allowNull: true, support: objectSupport)
         }
-        roundTrip("TPMT_SYM_DEF", {
-            pick([TPMTSymDef.null, .xor(hashAlg: hash()), .aes(keyBits: pick([128, 192, 256]), mode: pick([.cfb, .ctr, .null]))])
-        }) { try TPMTSymDef(from: &$0, allowNull: true, support: objectSupport) }
+        roundTrip(
+            "TPMT_SYM_DEF",
+            {
+                pick([TPMTSymDef.null, .xor(hashAlg: hash()), .aes(keyBits: pick([128, 192, 256]), mode: pick([.cfb, .ctr, .null]))])
+            }
+        ) { try TPMTSymDef(from: &$0, allowNull: true, support: objectSupport) }
         roundTrip("TPM2B_IV", { b(IVBound.self) }) { try TPM2BIV(from: &$0) }
         roundTrip("TPM2B_SYM_KEY", { b(SymKeyBound.self) }) { try TPM2BSymKey(from: &$0) }
     }

@@ -42,44 +42,90 @@ final class PublicParmsTests: XCTestCase {
     /// (hand-written wire bytes, the value they mean)
     let valid: [(String, TPMTPublicParms)] = [
         // RSA 2048 storage-key style: AES-128-CFB, no scheme, default exponent.
-        ("0001 0006 0080 0043 0010 0800 00000000",
-         TPMTPublicParms(.rsa(TPMSRSAParms(symmetric: TPMTSymDefObject(algorithm: .aes, keyBits: 128, mode: .cfb),
-                                           scheme: .null, keyBits: 2048, exponent: 0)))),
+        (
+            "0001 0006 0080 0043 0010 0800 00000000",
+            TPMTPublicParms(
+                .rsa(
+                    TPMSRSAParms(
+                        symmetric: TPMTSymDefObject(algorithm: .aes, keyBits: 128, mode: .cfb),
+                        scheme: .null, keyBits: 2048, exponent: 0)))
+        ),
         // RSA 3072 signing: RSASSA with SHA-384, exponent 65537.
-        ("0001 0010 0014 000c 0c00 00010001",
-         TPMTPublicParms(.rsa(TPMSRSAParms(symmetric: .null, scheme: TPMTRSAScheme(.rsassa(hashAlg: .sha384)),
-                                           keyBits: 3072, exponent: 65537)))),
+        (
+            "0001 0010 0014 000c 0c00 00010001",
+            TPMTPublicParms(
+                .rsa(
+                    TPMSRSAParms(
+                        symmetric: .null, scheme: TPMTRSAScheme(.rsassa(hashAlg: .sha384)),
+                        keyBits: 3072, exponent: 65537)))
+        ),
         // RSA 4096 OAEP with SHA-1; RSAES has no details; PSS with SHA-512.
-        ("0001 0010 0017 0004 1000 00000000",
-         TPMTPublicParms(.rsa(TPMSRSAParms(symmetric: .null, scheme: TPMTRSAScheme(.oaep(hashAlg: .sha1)),
-                                           keyBits: 4096, exponent: 0)))),
-        ("0001 0010 0015 0400 00000003",
-         TPMTPublicParms(.rsa(TPMSRSAParms(symmetric: .null, scheme: TPMTRSAScheme(.rsaes), keyBits: 1024, exponent: 3)))),
-        ("0001 0010 0016 000d 0800 00000000",
-         TPMTPublicParms(.rsa(TPMSRSAParms(symmetric: .null, scheme: TPMTRSAScheme(.rsapss(hashAlg: .sha512)),
-                                           keyBits: 2048, exponent: 0)))),
+        (
+            "0001 0010 0017 0004 1000 00000000",
+            TPMTPublicParms(
+                .rsa(
+                    TPMSRSAParms(
+                        symmetric: .null, scheme: TPMTRSAScheme(.oaep(hashAlg: .sha1)),
+                        keyBits: 4096, exponent: 0)))
+        ),
+        (
+            "0001 0010 0015 0400 00000003",
+            TPMTPublicParms(.rsa(TPMSRSAParms(symmetric: .null, scheme: TPMTRSAScheme(.rsaes), keyBits: 1024, exponent: 3)))
+        ),
+        (
+            "0001 0010 0016 000d 0800 00000000",
+            TPMTPublicParms(
+                .rsa(
+                    TPMSRSAParms(
+                        symmetric: .null, scheme: TPMTRSAScheme(.rsapss(hashAlg: .sha512)),
+                        keyBits: 2048, exponent: 0)))
+        ),
         // ECC P-256 ECDSA/SHA-256, no KDF; P-521 ECDH with KDF1_SP800_108/SHA-512 and AES-256-CFB;
         // P-384 ECSCHNORR with KDF1_SP800_56A.
-        ("0023 0010 0018 000b 0003 0010",
-         TPMTPublicParms(.ecc(TPMSECCParms(symmetric: .null, scheme: TPMTECCScheme(.ecdsa(hashAlg: .sha256)),
-                                           curveID: .nistP256, kdf: .null)))),
-        ("0023 0006 0100 0043 0019 000d 0005 0022 000d",
-         TPMTPublicParms(.ecc(TPMSECCParms(symmetric: TPMTSymDefObject(algorithm: .aes, keyBits: 256, mode: .cfb),
-                                           scheme: TPMTECCScheme(.ecdh(hashAlg: .sha512)), curveID: .nistP521,
-                                           kdf: TPMTKDFScheme(.kdf1SP800_108(hashAlg: .sha512)))))),
-        ("0023 0010 001c 000c 0004 0020 000c",
-         TPMTPublicParms(.ecc(TPMSECCParms(symmetric: .null, scheme: TPMTECCScheme(.ecschnorr(hashAlg: .sha384)),
-                                           curveID: .nistP384, kdf: TPMTKDFScheme(.kdf1SP800_56A(hashAlg: .sha384)))))),
-        ("0023 0010 0010 0003 0007 0004",
-         TPMTPublicParms(.ecc(TPMSECCParms(symmetric: .null, scheme: .null, curveID: .nistP256,
-                                           kdf: TPMTKDFScheme(.mgf1(hashAlg: .sha1)))))),
+        (
+            "0023 0010 0018 000b 0003 0010",
+            TPMTPublicParms(
+                .ecc(
+                    TPMSECCParms(
+                        symmetric: .null, scheme: TPMTECCScheme(.ecdsa(hashAlg: .sha256)),
+                        curveID: .nistP256, kdf: .null)))
+        ),
+        (
+            "0023 0006 0100 0043 0019 000d 0005 0022 000d",
+            TPMTPublicParms(
+                .ecc(
+                    TPMSECCParms(
+                        symmetric: TPMTSymDefObject(algorithm: .aes, keyBits: 256, mode: .cfb),
+                        scheme: TPMTECCScheme(.ecdh(hashAlg: .sha512)), curveID: .nistP521,
+                        kdf: TPMTKDFScheme(.kdf1SP800_108(hashAlg: .sha512)))))
+        ),
+        (
+            "0023 0010 001c 000c 0004 0020 000c",
+            TPMTPublicParms(
+                .ecc(
+                    TPMSECCParms(
+                        symmetric: .null, scheme: TPMTECCScheme(.ecschnorr(hashAlg: .sha384)),
+                        curveID: .nistP384, kdf: TPMTKDFScheme(.kdf1SP800_56A(hashAlg: .sha384)))))
+        ),
+        (
+            "0023 0010 0010 0003 0007 0004",
+            TPMTPublicParms(
+                .ecc(
+                    TPMSECCParms(
+                        symmetric: .null, scheme: .null, curveID: .nistP256,
+                        kdf: TPMTKDFScheme(.mgf1(hashAlg: .sha1)))))
+        ),
         // Keyed hash: none, HMAC/SHA-256, XOR/SHA-256 with KDFa, XOR with no KDF.
         ("0008 0010", TPMTPublicParms(.keyedHash(TPMSKeyedHashParms(scheme: .null)))),
         ("0008 0005 000b", TPMTPublicParms(.keyedHash(TPMSKeyedHashParms(scheme: TPMTKeyedHashScheme(.hmac(hashAlg: .sha256)))))),
-        ("0008 000a 000b 0022",
-         TPMTPublicParms(.keyedHash(TPMSKeyedHashParms(scheme: TPMTKeyedHashScheme(.xor(hashAlg: .sha256, kdf: .kdf1SP800_108)))))),
-        ("0008 000a 0004 0010",
-         TPMTPublicParms(.keyedHash(TPMSKeyedHashParms(scheme: TPMTKeyedHashScheme(.xor(hashAlg: .sha1, kdf: .null)))))),
+        (
+            "0008 000a 000b 0022",
+            TPMTPublicParms(.keyedHash(TPMSKeyedHashParms(scheme: TPMTKeyedHashScheme(.xor(hashAlg: .sha256, kdf: .kdf1SP800_108)))))
+        ),
+        (
+            "0008 000a 0004 0010",
+            TPMTPublicParms(.keyedHash(TPMSKeyedHashParms(scheme: TPMTKeyedHashScheme(.xor(hashAlg: .sha1, kdf: .null)))))
+        ),
         // Symmetric cipher objects: every size and mode, and NULL mode (chosen at use).
         ("0025 0006 0080 0043", aesObject(128, .cfb)),
         ("0025 0006 00c0 0040", aesObject(192, .ctr)),
@@ -171,8 +217,13 @@ final class PublicParmsTests: XCTestCase {
         withECDAA.algorithms.insert(.ecdaa)
         let bytes = wire("0023 0010 001a 000b 0007 0003 0010")
         let p = try decode(bytes, withECDAA)
-        XCTAssertEqual(p, TPMTPublicParms(.ecc(TPMSECCParms(symmetric: .null, scheme: TPMTECCScheme(.ecdaa(hashAlg: .sha256, count: 7)),
-                                                          curveID: .nistP256, kdf: .null))))
+        XCTAssertEqual(
+            p,
+            TPMTPublicParms(
+                .ecc(
+                    TPMSECCParms(
+                        symmetric: .null, scheme: TPMTECCScheme(.ecdaa(hashAlg: .sha256, count: 7)),
+                        curveID: .nistP256, kdf: .null))))
         XCTAssertEqual(p.wireBytes, bytes)
     }
 

@@ -70,8 +70,12 @@ final class CodecTests: XCTestCase {
         XCTAssertThrowsError(try TPMLPCRSelection(wire: [0, 0, 0, 1, 0, 0x0B, 4, 0, 0, 0, 0])) { XCTAssertEqual($0 as? TPMError, .value) }
         XCTAssertThrowsError(try TPMLPCRSelection(wire: [0, 0, 0, 1, 0, 0x0B, 1, 0])) { XCTAssertEqual($0 as? TPMError, .value) }
         // An unimplemented hash: TPM_RC_HASH. TPM_ALG_NULL is not allowed here either.
-        XCTAssertThrowsError(try TPMLPCRSelection(wire: [0, 0, 0, 1, 0, 0x12, 3, 0, 0, 0])) { XCTAssertEqual($0 as? TPMError, TPMError(.hash)) }
-        XCTAssertThrowsError(try TPMLPCRSelection(wire: [0, 0, 0, 1, 0, 0x10, 3, 0, 0, 0])) { XCTAssertEqual($0 as? TPMError, TPMError(.hash)) }
+        XCTAssertThrowsError(try TPMLPCRSelection(wire: [0, 0, 0, 1, 0, 0x12, 3, 0, 0, 0])) {
+            XCTAssertEqual($0 as? TPMError, TPMError(.hash))
+        }
+        XCTAssertThrowsError(try TPMLPCRSelection(wire: [0, 0, 0, 1, 0, 0x10, 3, 0, 0, 0])) {
+            XCTAssertEqual($0 as? TPMError, TPMError(.hash))
+        }
         // More selections than implemented hashes: TPM_RC_SIZE.
         XCTAssertThrowsError(try TPMLPCRSelection(wire: [0, 0, 0, 5])) { XCTAssertEqual($0 as? TPMError, .size) }
     }
@@ -121,11 +125,17 @@ final class CodecTests: XCTestCase {
     func testAllTruncationsThrow() {
         let samples: [([UInt8], ([UInt8]) throws -> Void)] = [
             (TPMLPCRSelection([TPMSPCRSelection(hash: .sha1, pcrs: [1])]).wireBytes, { _ = try TPMLPCRSelection(wire: $0) }),
-            (TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: [UInt8](repeating: 0, count: 32))]).wireBytes, { _ = try TPMLDigestValues(wire: $0) }),
+            (
+                TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: [UInt8](repeating: 0, count: 32))]).wireBytes,
+                { _ = try TPMLDigestValues(wire: $0) }
+            ),
             (TPMTTKHashcheck.null.wireBytes, { _ = try TPMTTKHashcheck(wire: $0) }),
-            (TPMSTimeInfo(time: 1, clockInfo: TPMSClockInfo(clock: 1, resetCount: 1, restartCount: 1, safe: false)).wireBytes, {
-                _ = try TPMSTimeInfo(wire: $0)
-            }),
+            (
+                TPMSTimeInfo(time: 1, clockInfo: TPMSClockInfo(clock: 1, resetCount: 1, restartCount: 1, safe: false)).wireBytes,
+                {
+                    _ = try TPMSTimeInfo(wire: $0)
+                }
+            ),
         ]
         for (bytes, decode) in samples {
             XCTAssertNoThrow(try decode(bytes))

@@ -52,35 +52,39 @@ final class TSSCrossCheckTests: XCTestCase {
     private func aesCFB(_ bits: UInt16) -> TPMTSymDefObject { TPMTSymDefObject(algorithm: .aes, keyBits: bits, mode: .cfb) }
 
     func testEKTemplateRSA2048LowRange() throws {
-        let expected = TPM2BPublic(TPMTPublic(
-            nameAlg: .sha256, objectAttributes: lowAttributes, authPolicy: TPM2BDigest(policyASHA256),
-            parameters: .rsa(TPMSRSAParms(symmetric: aesCFB(128), scheme: .null, keyBits: 2048, exponent: 0)),
-            unique: .rsa(TPM2BPublicKeyRSA([UInt8](repeating: 0, count: 256)))))
+        let expected = TPM2BPublic(
+            TPMTPublic(
+                nameAlg: .sha256, objectAttributes: lowAttributes, authPolicy: TPM2BDigest(policyASHA256),
+                parameters: .rsa(TPMSRSAParms(symmetric: aesCFB(128), scheme: .null, keyBits: 2048, exponent: 0)),
+                unique: .rsa(TPM2BPublicKeyRSA([UInt8](repeating: 0, count: 256)))))
         XCTAssertEqual(lowAttributes.rawValue, 0x0003_00B2)
         try check(V.tpm2bPublicEkRsa2048, expected, publicArea)
     }
 
     func testEKTemplateECCP256LowRange() throws {
         let zero32 = TPM2BECCParameter([UInt8](repeating: 0, count: 32))
-        let expected = TPM2BPublic(TPMTPublic(
-            nameAlg: .sha256, objectAttributes: lowAttributes, authPolicy: TPM2BDigest(policyASHA256),
-            parameters: .ecc(TPMSECCParms(symmetric: aesCFB(128), scheme: .null, curveID: .nistP256, kdf: .null)),
-            unique: .ecc(TPMSECCPoint(x: zero32, y: zero32))))
+        let expected = TPM2BPublic(
+            TPMTPublic(
+                nameAlg: .sha256, objectAttributes: lowAttributes, authPolicy: TPM2BDigest(policyASHA256),
+                parameters: .ecc(TPMSECCParms(symmetric: aesCFB(128), scheme: .null, curveID: .nistP256, kdf: .null)),
+                unique: .ecc(TPMSECCPoint(x: zero32, y: zero32))))
         try check(V.tpm2bPublicEkEcc256, expected, publicArea)
     }
 
     func testEKTemplatesHighRange() throws {
         func rsa(_ bits: UInt16, _ sym: UInt16, _ alg: TPMAlgID, _ policy: [UInt8]) -> TPM2BPublic {
-            TPM2BPublic(TPMTPublic(
-                nameAlg: alg, objectAttributes: highAttributes, authPolicy: TPM2BDigest(policy),
-                parameters: .rsa(TPMSRSAParms(symmetric: aesCFB(sym), scheme: .null, keyBits: bits, exponent: 0)),
-                unique: .rsa(TPM2BPublicKeyRSA())))
+            TPM2BPublic(
+                TPMTPublic(
+                    nameAlg: alg, objectAttributes: highAttributes, authPolicy: TPM2BDigest(policy),
+                    parameters: .rsa(TPMSRSAParms(symmetric: aesCFB(sym), scheme: .null, keyBits: bits, exponent: 0)),
+                    unique: .rsa(TPM2BPublicKeyRSA())))
         }
         func ecc(_ curve: TPMECCCurve, _ alg: TPMAlgID, _ policy: [UInt8]) -> TPM2BPublic {
-            TPM2BPublic(TPMTPublic(
-                nameAlg: alg, objectAttributes: highAttributes, authPolicy: TPM2BDigest(policy),
-                parameters: .ecc(TPMSECCParms(symmetric: aesCFB(256), scheme: .null, curveID: curve, kdf: .null)),
-                unique: .ecc(TPMSECCPoint(x: TPM2BECCParameter(), y: TPM2BECCParameter()))))
+            TPM2BPublic(
+                TPMTPublic(
+                    nameAlg: alg, objectAttributes: highAttributes, authPolicy: TPM2BDigest(policy),
+                    parameters: .ecc(TPMSECCParms(symmetric: aesCFB(256), scheme: .null, curveID: curve, kdf: .null)),
+                    unique: .ecc(TPMSECCPoint(x: TPM2BECCParameter(), y: TPM2BECCParameter()))))
         }
         try check(V.tpm2bPublicEkHighRsa2048, rsa(2048, 128, .sha256, policyBSHA256), publicArea)
         try check(V.tpm2bPublicEkHighRsa3072, rsa(3072, 256, .sha384, policyBSHA384), publicArea)
@@ -97,27 +101,38 @@ final class TSSCrossCheckTests: XCTestCase {
 
     func testAKTemplates() throws {
         let attributes: TPMAObject = [.restricted, .userWithAuth, .sign, .fixedTPM, .fixedParent, .sensitiveDataOrigin]
-        try check(V.tpmtPublicAkRsa, TPMTPublic(
-            nameAlg: .sha256, objectAttributes: attributes,
-            parameters: .rsa(TPMSRSAParms(symmetric: .null, scheme: TPMTRSAScheme(.rsassa(hashAlg: .sha256)), keyBits: 2048, exponent: 0)),
-            unique: .rsa(TPM2BPublicKeyRSA())), tpmtPublic)
-        try check(V.tpmtPublicAkEcc, TPMTPublic(
-            nameAlg: .sha256, objectAttributes: attributes,
-            parameters: .ecc(TPMSECCParms(symmetric: .null, scheme: TPMTECCScheme(.ecdsa(hashAlg: .sha256)),
-                                          curveID: .nistP256, kdf: .null)),
-            unique: .empty(for: .ecc)!), tpmtPublic)
+        try check(
+            V.tpmtPublicAkRsa,
+            TPMTPublic(
+                nameAlg: .sha256, objectAttributes: attributes,
+                parameters: .rsa(
+                    TPMSRSAParms(symmetric: .null, scheme: TPMTRSAScheme(.rsassa(hashAlg: .sha256)), keyBits: 2048, exponent: 0)),
+                unique: .rsa(TPM2BPublicKeyRSA())), tpmtPublic)
+        try check(
+            V.tpmtPublicAkEcc,
+            TPMTPublic(
+                nameAlg: .sha256, objectAttributes: attributes,
+                parameters: .ecc(
+                    TPMSECCParms(
+                        symmetric: .null, scheme: TPMTECCScheme(.ecdsa(hashAlg: .sha256)),
+                        curveID: .nistP256, kdf: .null)),
+                unique: .empty(for: .ecc)!), tpmtPublic)
     }
 
     func testStorageAndOtherTemplates() throws {
         let primary: TPMAObject = [.restricted, .decrypt, .fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth]
-        try check(V.tpmtPublicSrk, TPMTPublic(
-            nameAlg: .sha256, objectAttributes: primary,
-            parameters: .rsa(TPMSRSAParms(symmetric: aesCFB(128), scheme: .null, keyBits: 2048, exponent: 0)),
-            unique: .empty(for: .rsa)!), tpmtPublic)
-        try check(V.tpmtPublicEccSrk, TPMTPublic(
-            nameAlg: .sha384, objectAttributes: primary,
-            parameters: .ecc(TPMSECCParms(symmetric: aesCFB(256), scheme: .null, curveID: .nistP384, kdf: .null)),
-            unique: .empty(for: .ecc)!), tpmtPublic)
+        try check(
+            V.tpmtPublicSrk,
+            TPMTPublic(
+                nameAlg: .sha256, objectAttributes: primary,
+                parameters: .rsa(TPMSRSAParms(symmetric: aesCFB(128), scheme: .null, keyBits: 2048, exponent: 0)),
+                unique: .empty(for: .rsa)!), tpmtPublic)
+        try check(
+            V.tpmtPublicEccSrk,
+            TPMTPublic(
+                nameAlg: .sha384, objectAttributes: primary,
+                parameters: .ecc(TPMSECCParms(symmetric: aesCFB(256), scheme: .null, curveID: .nistP384, kdf: .null)),
+                unique: .empty(for: .ecc)!), tpmtPublic)
         let hmac = try check(V.tpmtPublicHmac, tpmtPublic)
         XCTAssertEqual(hmac.parameters, .keyedHash(TPMSKeyedHashParms(scheme: TPMTKeyedHashScheme(.hmac(hashAlg: .sha512)))))
         XCTAssertEqual(hmac.unique, .keyedHash(TPM2BDigest()))
@@ -125,8 +140,12 @@ final class TSSCrossCheckTests: XCTestCase {
         XCTAssertEqual(aes.parameters, .symCipher(TPMSSymCipherParms(sym: TPMTSymDefObject(algorithm: .aes, keyBits: 256, mode: .ctr))))
         let oaep = try check(V.tpmtPublicRsa3072Oaep, tpmtPublic)
         XCTAssertEqual(oaep.nameAlg, .sha1)
-        XCTAssertEqual(oaep.parameters, .rsa(TPMSRSAParms(symmetric: .null, scheme: TPMTRSAScheme(.oaep(hashAlg: .sha384)),
-                                                           keyBits: 3072, exponent: 0)))
+        XCTAssertEqual(
+            oaep.parameters,
+            .rsa(
+                TPMSRSAParms(
+                    symmetric: .null, scheme: TPMTRSAScheme(.oaep(hashAlg: .sha384)),
+                    keyBits: 3072, exponent: 0)))
     }
 
     // MARK: keys and Names
@@ -171,15 +190,23 @@ final class TSSCrossCheckTests: XCTestCase {
         let ecc = try check(V.tpmtSensitiveEcc, sensitive)
         guard case .ecc(let d) = ecc.sensitive else { return XCTFail("ecc") }
         XCTAssertLessThanOrEqual(d.count, 66)
-        try check(V.tpmtSensitiveKeyedhash, TPMTSensitive(
-            authValue: TPM2BAuth(), seedValue: TPM2BDigest([UInt8](repeating: 0x11, count: 32)),
-            sensitive: .keyedHash(TPM2BSensitiveData(Array("sealed data 1234".utf8)))), sensitive)
-        try check(V.tpmtSensitiveSym, TPMTSensitive(
-            authValue: TPM2BAuth(), seedValue: TPM2BDigest([UInt8](repeating: 0x33, count: 32)),
-            sensitive: .symCipher(TPM2BSymKey([UInt8](repeating: 0x22, count: 32)))), sensitive)
+        try check(
+            V.tpmtSensitiveKeyedhash,
+            TPMTSensitive(
+                authValue: TPM2BAuth(), seedValue: TPM2BDigest([UInt8](repeating: 0x11, count: 32)),
+                sensitive: .keyedHash(TPM2BSensitiveData(Array("sealed data 1234".utf8)))), sensitive)
+        try check(
+            V.tpmtSensitiveSym,
+            TPMTSensitive(
+                authValue: TPM2BAuth(), seedValue: TPM2BDigest([UInt8](repeating: 0x33, count: 32)),
+                sensitive: .symCipher(TPM2BSymKey([UInt8](repeating: 0x22, count: 32)))), sensitive)
         try check(V.tpm2bSensitiveCreateEmpty, TPM2BSensitiveCreate()) { try TPM2BSensitiveCreate(from: &$0) }
-        try check(V.tpm2bSensitiveCreate, TPM2BSensitiveCreate(TPMSSensitiveCreate(
-            userAuth: TPM2BAuth(Array("passw0rd".utf8)), data: TPM2BSensitiveData(Array("seal me".utf8))))) {
+        try check(
+            V.tpm2bSensitiveCreate,
+            TPM2BSensitiveCreate(
+                TPMSSensitiveCreate(
+                    userAuth: TPM2BAuth(Array("passw0rd".utf8)), data: TPM2BSensitiveData(Array("seal me".utf8))))
+        ) {
             try TPM2BSensitiveCreate(from: &$0)
         }
     }
@@ -188,16 +215,32 @@ final class TSSCrossCheckTests: XCTestCase {
 
     func testSignatures() throws {
         let sig: (inout TPMReader) throws -> TPMTSignature = { try TPMTSignature(from: &$0, allowNull: true, support: objectSupport) }
-        try check(V.tpmtSignatureRsassa, TPMTSignature(.rsassa(TPMSSignatureRSA(
-            hash: .sha256, sig: TPM2BPublicKeyRSA((0...255).map(UInt8.init))))), sig)
-        try check(V.tpmtSignatureRsapss, TPMTSignature(.rsapss(TPMSSignatureRSA(
-            hash: .sha384, sig: TPM2BPublicKeyRSA([UInt8](repeating: 0xA5, count: 384))))), sig)
-        try check(V.tpmtSignatureEcdsa, TPMTSignature(.ecdsa(TPMSSignatureECC(
-            hash: .sha256, signatureR: TPM2BECCParameter((1...32).map(UInt8.init)),
-            signatureS: TPM2BECCParameter((33...64).map(UInt8.init))))), sig)
-        try check(V.tpmtSignatureEcschnorr, TPMTSignature(.ecschnorr(TPMSSignatureECC(
-            hash: .sha512, signatureR: TPM2BECCParameter([UInt8](repeating: 7, count: 66)),
-            signatureS: TPM2BECCParameter([UInt8](repeating: 9, count: 66))))), sig)
+        try check(
+            V.tpmtSignatureRsassa,
+            TPMTSignature(
+                .rsassa(
+                    TPMSSignatureRSA(
+                        hash: .sha256, sig: TPM2BPublicKeyRSA((0...255).map(UInt8.init))))), sig)
+        try check(
+            V.tpmtSignatureRsapss,
+            TPMTSignature(
+                .rsapss(
+                    TPMSSignatureRSA(
+                        hash: .sha384, sig: TPM2BPublicKeyRSA([UInt8](repeating: 0xA5, count: 384))))), sig)
+        try check(
+            V.tpmtSignatureEcdsa,
+            TPMTSignature(
+                .ecdsa(
+                    TPMSSignatureECC(
+                        hash: .sha256, signatureR: TPM2BECCParameter((1...32).map(UInt8.init)),
+                        signatureS: TPM2BECCParameter((33...64).map(UInt8.init))))), sig)
+        try check(
+            V.tpmtSignatureEcschnorr,
+            TPMTSignature(
+                .ecschnorr(
+                    TPMSSignatureECC(
+                        hash: .sha512, signatureR: TPM2BECCParameter([UInt8](repeating: 7, count: 66)),
+                        signatureS: TPM2BECCParameter([UInt8](repeating: 9, count: 66))))), sig)
         try check(V.tpmtSignatureHmac, TPMTSignature(.hmac(TPMTHA(hashAlg: .sha1, digest: (0...19).map(UInt8.init)))), sig)
         try check(V.tpmtSignatureNull, TPMTSignature.null, sig)
     }
@@ -207,8 +250,9 @@ final class TSSCrossCheckTests: XCTestCase {
             try TPMTSigScheme(from: &$0, allowNull: true, support: objectSupportWithECDAA)
         }
         // ECDAA is not in the engine's profile: TPMI_ALG_SIG_SCHEME refuses it.
-        XCTAssertEqual(decodeRC(hexBytes(V.tpmtSigSchemeEcdaa)) { try TPMTSigScheme(from: &$0, allowNull: true, support: objectSupport) },
-                       .scheme)
+        XCTAssertEqual(
+            decodeRC(hexBytes(V.tpmtSigSchemeEcdaa)) { try TPMTSigScheme(from: &$0, allowNull: true, support: objectSupport) },
+            .scheme)
         let scheme: (inout TPMReader) throws -> TPMTSigScheme = { try TPMTSigScheme(from: &$0, allowNull: true, support: objectSupport) }
         try check(V.tpmtSigSchemeRsapss, TPMTSigScheme(.rsapss(hashAlg: .sha256)), scheme)
         try check(V.tpmtSigSchemeHmac, TPMTSigScheme(.hmac(hashAlg: .sha384)), scheme)
@@ -221,8 +265,12 @@ final class TSSCrossCheckTests: XCTestCase {
         try check(V.tpmtSymDefXor, TPMTSymDef.xor(hashAlg: .sha256), symDef)
         try check(V.tpmtSymDefAes, TPMTSymDef.aes(keyBits: 128, mode: .cfb), symDef)
         try check(V.tpmtSymDefNull, TPMTSymDef.null, symDef)
-        try check(V.tpm2bEccPoint, TPM2BECCPoint(TPMSECCPoint(
-            x: TPM2BECCParameter((0...31).map(UInt8.init)), y: TPM2BECCParameter((32...63).map(UInt8.init))))) {
+        try check(
+            V.tpm2bEccPoint,
+            TPM2BECCPoint(
+                TPMSECCPoint(
+                    x: TPM2BECCParameter((0...31).map(UInt8.init)), y: TPM2BECCParameter((32...63).map(UInt8.init))))
+        ) {
             try TPM2BECCPoint(from: &$0)
         }
     }
@@ -244,16 +292,26 @@ final class TSSCrossCheckTests: XCTestCase {
 
     func testCreationData() throws {
         let sha256Name = TPM2BName([0x00, 0x0B] + (0...31).map(UInt8.init))
-        try check(V.tpm2bCreationData, TPM2BCreationData(TPMSCreationData(
-            pcrSelect: TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, pcrs: [0, 1, 2, 3, 7]),
-                                         TPMSPCRSelection(hash: .sha1, pcrs: [16])]),
-            pcrDigest: TPM2BDigest((0...31).map(UInt8.init)), locality: [.zero, .three], parentNameAlg: .sha256,
-            parentName: sha256Name, parentQualifiedName: TPM2BName([0x00, 0x0B] + (100...131).map(UInt8.init)),
-            outsideInfo: TPM2BData(Array("outside".utf8))))) { try TPM2BCreationData(from: &$0) }
+        try check(
+            V.tpm2bCreationData,
+            TPM2BCreationData(
+                TPMSCreationData(
+                    pcrSelect: TPMLPCRSelection([
+                        TPMSPCRSelection(hash: .sha256, pcrs: [0, 1, 2, 3, 7]),
+                        TPMSPCRSelection(hash: .sha1, pcrs: [16]),
+                    ]),
+                    pcrDigest: TPM2BDigest((0...31).map(UInt8.init)), locality: [.zero, .three], parentNameAlg: .sha256,
+                    parentName: sha256Name, parentQualifiedName: TPM2BName([0x00, 0x0B] + (100...131).map(UInt8.init)),
+                    outsideInfo: TPM2BData(Array("outside".utf8))))
+        ) { try TPM2BCreationData(from: &$0) }
         let owner = TPM2BName([0x40, 0x00, 0x00, 0x01])
-        try check(V.tpm2bCreationDataPrimary, TPM2BCreationData(TPMSCreationData(
-            pcrSelect: TPMLPCRSelection([]), pcrDigest: TPM2BDigest(), locality: [], parentNameAlg: .null,
-            parentName: owner, parentQualifiedName: owner, outsideInfo: TPM2BData()))) { try TPM2BCreationData(from: &$0) }
+        try check(
+            V.tpm2bCreationDataPrimary,
+            TPM2BCreationData(
+                TPMSCreationData(
+                    pcrSelect: TPMLPCRSelection([]), pcrDigest: TPM2BDigest(), locality: [], parentNameAlg: .null,
+                    parentName: owner, parentQualifiedName: owner, outsideInfo: TPM2BData()))
+        ) { try TPM2BCreationData(from: &$0) }
     }
 
     func testAttestationStructures() throws {
@@ -263,25 +321,50 @@ final class TSSCrossCheckTests: XCTestCase {
         let count32 = TPM2BDigest((0...31).map(UInt8.init))
         let zeroName = TPM2BName([0x00, 0x0B] + [UInt8](repeating: 0, count: 32))
         func attest(_ a: TPMUAttest) -> TPMSAttest {
-            TPMSAttest(qualifiedSigner: signer, extraData: TPM2BData(Array("nonce-123".utf8)), clockInfo: clock,
-                       firmwareVersion: firmware, attested: a)
+            TPMSAttest(
+                qualifiedSigner: signer, extraData: TPM2BData(Array("nonce-123".utf8)), clockInfo: clock,
+                firmwareVersion: firmware, attested: a)
         }
         let decode: (inout TPMReader) throws -> TPMSAttest = { try TPMSAttest(from: &$0) }
         let cases: [(String, TPMUAttest)] = [
-            (V.tpmsAttestQuote, .quote(TPMSQuoteInfo(
-                pcrSelect: TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, pcrs: Array(0...7)),
-                                             TPMSPCRSelection(hash: .sha384, pcrs: [23])]), pcrDigest: count32))),
-            (V.tpmsAttestCertify, .certify(TPMSCertifyInfo(
-                name: signer, qualifiedName: TPM2BName([0x00, 0x0C] + [UInt8](repeating: 0, count: 48))))),
+            (
+                V.tpmsAttestQuote,
+                .quote(
+                    TPMSQuoteInfo(
+                        pcrSelect: TPMLPCRSelection([
+                            TPMSPCRSelection(hash: .sha256, pcrs: Array(0...7)),
+                            TPMSPCRSelection(hash: .sha384, pcrs: [23]),
+                        ]), pcrDigest: count32))
+            ),
+            (
+                V.tpmsAttestCertify,
+                .certify(
+                    TPMSCertifyInfo(
+                        name: signer, qualifiedName: TPM2BName([0x00, 0x0C] + [UInt8](repeating: 0, count: 48))))
+            ),
             (V.tpmsAttestCreation, .creation(TPMSCreationInfo(objectName: signer, creationHash: count32))),
-            (V.tpmsAttestCommandAudit, .commandAudit(TPMSCommandAuditInfo(
-                auditCounter: 77, digestAlg: .sha256, auditDigest: TPM2BDigest([UInt8](repeating: 0, count: 32)),
-                commandDigest: count32))),
+            (
+                V.tpmsAttestCommandAudit,
+                .commandAudit(
+                    TPMSCommandAuditInfo(
+                        auditCounter: 77, digestAlg: .sha256, auditDigest: TPM2BDigest([UInt8](repeating: 0, count: 32)),
+                        commandDigest: count32))
+            ),
             (V.tpmsAttestSessionAudit, .sessionAudit(TPMSSessionAuditInfo(exclusiveSession: true, sessionDigest: count32))),
-            (V.tpmsAttestTime, .time(TPMSTimeAttestInfo(time: TPMSTimeInfo(time: 123_456_789, clockInfo: clock),
-                                                         firmwareVersion: firmware))),
-            (V.tpmsAttestNv, .nv(TPMSNVCertifyInfo(indexName: zeroName, offset: 16,
-                                                   nvContents: TPM2BMaxNVBuffer(Array("NV contents".utf8))))),
+            (
+                V.tpmsAttestTime,
+                .time(
+                    TPMSTimeAttestInfo(
+                        time: TPMSTimeInfo(time: 123_456_789, clockInfo: clock),
+                        firmwareVersion: firmware))
+            ),
+            (
+                V.tpmsAttestNv,
+                .nv(
+                    TPMSNVCertifyInfo(
+                        indexName: zeroName, offset: 16,
+                        nvContents: TPM2BMaxNVBuffer(Array("NV contents".utf8))))
+            ),
             (V.tpmsAttestNvDigest, .nvDigest(TPMSNVDigestCertifyInfo(indexName: zeroName, nvDigest: count32))),
         ]
         for (hex, attested) in cases {

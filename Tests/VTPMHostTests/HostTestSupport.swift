@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import TPMEngine
 import TPMWire
 import XCTest
 
 @testable import VTPMHost
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Deterministic entropy (xorshift) and a clock the test moves: instances behave the same
 /// on every run.
@@ -18,15 +19,28 @@ final class TestEnvironmentState: @unchecked Sendable {
     private let lock = NSLock()
     init(seed: UInt64) { x = seed | 1 }
     func bytes(_ n: Int) -> [UInt8] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return (0..<n).map { _ in
-            x ^= x << 13; x ^= x >> 7; x ^= x << 17
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
             return UInt8(truncatingIfNeeded: x)
         }
     }
-    func advance(_ ms: UInt64) { lock.lock(); now += ms; lock.unlock() }
+    func advance(_ ms: UInt64) {
+        lock.lock()
+        now += ms
+        lock.unlock()
+    }
     var environment: TPMEnvironment {
-        TPMEnvironment(entropy: { self.bytes($0) }, milliseconds: { self.lock.lock(); defer { self.lock.unlock() }; return self.now })
+        TPMEnvironment(
+            entropy: { self.bytes($0) },
+            milliseconds: {
+                self.lock.lock()
+                defer { self.lock.unlock() }
+                return self.now
+            })
     }
 }
 

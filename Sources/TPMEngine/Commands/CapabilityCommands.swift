@@ -176,7 +176,8 @@ extension TPM {
     /// The PCRs that have a PCR property, as a TPMS_PCR_SELECT bitmap of PCR_SELECT_MAX
     /// octets, from the PC Client attribute table (PCR.swift).
     static func pcrSelect(for tag: TPMPTPCR) -> [UInt8] {
-        let locality = tag.rawValue >= TPMPTPCR.extendL0.rawValue && tag.rawValue <= TPMPTPCR.resetL4.rawValue
+        let locality =
+            tag.rawValue >= TPMPTPCR.extendL0.rawValue && tag.rawValue <= TPMPTPCR.resetL4.rawValue
             ? UInt8(1) << ((tag.rawValue - 1) / 2) : 0
         let has: (PCRAttributes) -> Bool
         switch tag {

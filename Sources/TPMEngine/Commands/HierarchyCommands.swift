@@ -10,9 +10,15 @@ extension TPM {
         let auth = stripTrailingZeros(newAuth.buffer)
         guard auth.count <= TPM.contextIntegrityHash.digestSize else { throw TPMError.size.parameter(1) }
         switch c.handles[0] {
-        case .owner: persistent.owner.authValue = auth; nvChanged = true
-        case .endorsement: persistent.endorsement.authValue = auth; nvChanged = true
-        case .lockout: persistent.lockout.authValue = auth; nvChanged = true
+        case .owner:
+            persistent.owner.authValue = auth
+            nvChanged = true
+        case .endorsement:
+            persistent.endorsement.authValue = auth
+            nvChanged = true
+        case .lockout:
+            persistent.lockout.authValue = auth
+            nvChanged = true
         case .platform: volatile.platform.authValue = auth
         default: throw TPMError.value.handle(1)
         }

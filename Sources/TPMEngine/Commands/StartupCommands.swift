@@ -34,6 +34,7 @@ extension TPM {
                 }
             } else {
                 startupClearData(locality: locality)
+                volatile.pcrUpdateCounter = saved.pcrUpdateCounter
             }
             sessionStartup(restoring: saved)
         } else {
@@ -44,7 +45,14 @@ extension TPM {
             persistent.resetCount &+= 1
             persistent.restartCount = 0
             startupClearData(locality: locality)
+            volatile.pcrUpdateCounter = 0
             sessionStartup(restoring: nil)
+        }
+        // Every PCR that was (re)initialized rather than restored counts as a change, as in
+        // the reference's PCRStartup and libtpms: +20 at Reset and Restart (the 24 PC Client
+        // PCRs less the four no-increment ones), +4 at Resume (PCRs 17-20).
+        for pcr in 0..<TPMLimits.pcrCount where !(type == .state && PCRAttributes.table[pcr].stateSave) {
+            pcrChanged(pcr)
         }
         daStartup(previousOrderlyState: previous)
         volatile.startupClear.remove(.orderly)
@@ -60,7 +68,6 @@ extension TPM {
     private func startupClearData(locality: UInt8) {
         volatile.startupLocality = locality
         volatile.pcrBanks = persistent.pcrAllocation.map { PCRBank(alg: $0.alg, allocated: $0.mask, startupLocality: locality) }
-        volatile.pcrUpdateCounter = 0
         volatile.platform = EntityAuth()
         volatile.startupClear = [.phEnable, .shEnable, .ehEnable, .phEnableNV]
     }
