@@ -200,6 +200,13 @@ final class BigNum {
         return r
     }
 
+    /// w^e mod m for a machine-word base (public values: the base-2 round of primality tests).
+    static func modExp(word w: UInt, _ e: BigNum, _ mont: MontgomeryContext, _ ctx: BNContext) -> BigNum {
+        let r = BigNum()
+        precondition(BN_mod_exp_mont_word(r.ref, w, e.ref, mont.modulus.ref, ctx.ref, mont.ref) == 1, "BN_mod_exp_mont_word failed")
+        return r
+    }
+
     /// a^2 mod m.
     static func modSquare(_ a: BigNum, _ m: BigNum, _ ctx: BNContext) -> BigNum {
         let r = BigNum()

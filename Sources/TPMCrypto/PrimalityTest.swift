@@ -1,5 +1,6 @@
-/// The primality test of RSA key generation: trial division by the odd primes below 4096, then
-/// Miller-Rabin (FIPS 186-5, B.3.1) with the round counts of FIPS 186-5 Table B.1 for randomly
+/// The primality test of RSA key generation: trial division by the odd primes below 4096, a
+/// Miller-Rabin round with base 2 (a cheap filter for composites), then Miller-Rabin (FIPS
+/// 186-5, B.3.1) with the round counts of FIPS 186-5 Table B.1 for randomly
 /// generated candidates at the 2^-112 (1024-bit primes) and 2^-128 (1536 bits and more) error
 /// levels, and 8 rounds for smaller primes. The bases are derived from the candidate (KDFa over
 /// its octets), so the test is a pure function of its input.
@@ -55,6 +56,10 @@ enum PrimalityTest {
         while !wMinus1.isBitSet(a) { a += 1 }
         let m = wMinus1.shiftedRight(a)
         guard let mont = MontgomeryContext(w, ctx) else { return false }
+        // A first round with base 2, which needs no derived base and exponentiates a machine
+        // word: it rejects almost every composite that trial division let through, cheaply. It
+        // only adds a test (a prime passes it), so the FIPS rounds below still decide.
+        guard millerRabinRound(z: BigNum.modExp(word: 2, m, mont, ctx), w: w, wMinus1: wMinus1, a: a, ctx) else { return false }
         let wBytes = w.minimalBytes
         let range = w - BigNum(3)
         for i in 0..<millerRabinRounds(bits: w.bitCount) {
@@ -62,19 +67,20 @@ enum PrimalityTest {
             let raw = kdfa(.sha256, key: wBytes, label: "MR base", contextU: [], contextV: be32(UInt32(i)), bits: w.bitCount + 64)
             guard let r = BigNum.mod(BigNum(raw), range) else { return false }
             let b = r + BigNum(2)
-            var z = BigNum.modExp(b, m, mont, ctx)
-            if z.isOne || BigNum.compare(z, wMinus1) == 0 { continue }
-            var passed = false
-            for _ in 1..<max(a, 1) {
-                z = BigNum.modSquare(z, w, ctx)
-                if BigNum.compare(z, wMinus1) == 0 {
-                    passed = true
-                    break
-                }
-                if z.isOne { return false }
-            }
-            if !passed { return false }
+            guard millerRabinRound(z: BigNum.modExp(b, m, mont, ctx), w: w, wMinus1: wMinus1, a: a, ctx) else { return false }
         }
         return true
+    }
+
+    /// One Miller-Rabin round given z = b^m mod w (w - 1 = 2^a * m): whether w passes.
+    private static func millerRabinRound(z start: BigNum, w: BigNum, wMinus1: BigNum, a: Int, _ ctx: BNContext) -> Bool {
+        var z = start
+        if z.isOne || BigNum.compare(z, wMinus1) == 0 { return true }
+        for _ in 1..<max(a, 1) {
+            z = BigNum.modSquare(z, w, ctx)
+            if BigNum.compare(z, wMinus1) == 0 { return true }
+            if z.isOne { return false }
+        }
+        return false
     }
 }

@@ -174,26 +174,25 @@ extension TPM {
             code: .createPrimary, handles: [HandleSpec(kind: .hierarchy(allowNull: true), role: .user)], responseHandle: true,
             decrypt: true, encrypt: true
         ) { try $0.createPrimaryCommand(&$1) },
-        CommandDescriptor(code: .create, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true)
-        {
+        CommandDescriptor(code: .create, handles: [userObject], decrypt: true, encrypt: true) {
             try $0.createCommand(&$1)
         },
         CommandDescriptor(
-            code: .load, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], responseHandle: true, decrypt: true,
+            code: .load, handles: [userObject], responseHandle: true, decrypt: true,
             encrypt: true
         ) { try $0.loadCommand(&$1) },
         CommandDescriptor(code: .loadExternal, handles: [], responseHandle: true, decrypt: true, encrypt: true) {
             try $0.loadExternalCommand(&$1)
         },
-        CommandDescriptor(code: .readPublic, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], encrypt: true) {
+        CommandDescriptor(code: .readPublic, handles: [anyObject], encrypt: true) {
             try $0.readPublicCommand(&$1)
         },
-        CommandDescriptor(code: .unseal, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], encrypt: true) {
+        CommandDescriptor(code: .unseal, handles: [userObject], encrypt: true) {
             try $0.unsealCommand(&$1)
         },
         CommandDescriptor(
             code: .objectChangeAuth,
-            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: false), role: .none)],
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), anyObject],
             decrypt: true, encrypt: true
         ) { try $0.objectChangeAuthCommand(&$1) },
         // Attestation (Part 3, 18).
@@ -207,7 +206,7 @@ extension TPM {
         ) { try $0.certifyCommand(&$1) },
         CommandDescriptor(
             code: .certifyCreation,
-            handles: [HandleSpec(kind: .object(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: false), role: .none)],
+            handles: [HandleSpec(kind: .object(allowNull: true), role: .user), anyObject],
             decrypt: true, encrypt: true
         ) { try $0.certifyCreationCommand(&$1) },
         CommandDescriptor(
@@ -216,32 +215,26 @@ extension TPM {
             decrypt: true, encrypt: true
         ) { try $0.getTimeCommand(&$1) },
         // Asymmetric and symmetric primitives (Part 3, 14 and 15).
-        CommandDescriptor(
-            code: .rsaEncrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], decrypt: true, encrypt: true
-        ) {
+        CommandDescriptor(code: .rsaEncrypt, handles: [anyObject], decrypt: true, encrypt: true) {
             try $0.rsaEncryptCommand(&$1)
         },
-        CommandDescriptor(
-            code: .rsaDecrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true
-        ) {
+        CommandDescriptor(code: .rsaDecrypt, handles: [userObject], decrypt: true, encrypt: true) {
             try $0.rsaDecryptCommand(&$1)
         },
-        CommandDescriptor(code: .ecdhKeyGen, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], encrypt: true) {
+        CommandDescriptor(code: .ecdhKeyGen, handles: [anyObject], encrypt: true) {
             try $0.ecdhKeyGenCommand(&$1)
         },
-        CommandDescriptor(
-            code: .ecdhZGen, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true
-        ) {
+        CommandDescriptor(code: .ecdhZGen, handles: [userObject], decrypt: true, encrypt: true) {
             try $0.ecdhZGenCommand(&$1)
         },
         CommandDescriptor(code: .eccParameters, handles: []) { try $0.eccParametersCommand(&$1) },
-        CommandDescriptor(code: .encryptDecrypt, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], encrypt: true) {
+        CommandDescriptor(code: .encryptDecrypt, handles: [userObject], encrypt: true) {
             try $0.encryptDecryptCommand(&$1)
         },
         CommandDescriptor(
-            code: .encryptDecrypt2, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true
+            code: .encryptDecrypt2, handles: [userObject], decrypt: true, encrypt: true
         ) { try $0.encryptDecrypt2Command(&$1) },
-        CommandDescriptor(code: .hmac, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true, encrypt: true) {
+        CommandDescriptor(code: .hmac, handles: [userObject], decrypt: true, encrypt: true) {
             try $0.hmacCommand(&$1)
         },
         CommandDescriptor(
@@ -249,10 +242,10 @@ extension TPM {
             encrypt: true
         ) { try $0.createLoadedCommand(&$1) },
         // Signatures (Part 3, 20).
-        CommandDescriptor(code: .sign, handles: [HandleSpec(kind: .object(allowNull: false), role: .user)], decrypt: true) {
+        CommandDescriptor(code: .sign, handles: [userObject], decrypt: true) {
             try $0.signCommand(&$1)
         },
-        CommandDescriptor(code: .verifySignature, handles: [HandleSpec(kind: .object(allowNull: false), role: .none)], decrypt: true) {
+        CommandDescriptor(code: .verifySignature, handles: [anyObject], decrypt: true) {
             try $0.verifySignatureCommand(&$1)
         },
 
@@ -290,6 +283,9 @@ extension TPM {
 
     /// The policy session handle every policy command takes first (no authorization).
     private static let policySession = HandleSpec(kind: .policySession, role: .none)
+    /// A loaded object (TPMI_DH_OBJECT) used with USER authorization, and without any.
+    private static let userObject = HandleSpec(kind: .object(allowNull: false), role: .user)
+    private static let anyObject = HandleSpec(kind: .object(allowNull: false), role: .none)
 
     static let commandIndex: [TPMCC: CommandDescriptor] = Dictionary(
         uniqueKeysWithValues: commandTable.map { ($0.code, $0) })

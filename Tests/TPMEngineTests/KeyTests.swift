@@ -292,6 +292,12 @@ final class KeyTests: XCTestCase {
             C(
                 name: "rsadec short", steps: [le(dec, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [1, 2])],
                 expected: [0x000, 0x095]),
+            // Part 4's CryptRsaDecrypt: a padding that does not check is TPM_RC_VALUE; libtpms passes
+            // OpenSSL's refusal on as TPM_RC_FAILURE.
+            C(
+                name: "rsadec bad padding",
+                steps: [le(decOAEP, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [UInt8](repeating: 1, count: 256))],
+                expected: [0x000, 0x084], libtpms: [0x000, 0x101]),
             C(
                 name: "rsadec bad label",
                 steps: [le(dec, StaticKeys.rsaSensitive()), rsaDecryptCommand(k, cipherText: [1], label: [1, 2])], expected: [0x000, 0x3C4]),

@@ -338,6 +338,39 @@ final class ObjectTests: XCTestCase {
         }
     }
 
+    /// Data sealed to PCR 16 with a policy (authPolicy = PolicyPCR digest computed here,
+    /// userWithAuth clear): a password is refused (TPM_RC_AUTH_UNAVAILABLE), a policy session
+    /// that ran PolicyPCR unseals it, and after PCR 16 changes the policy no longer matches.
+    func testPolicySealedData() throws {
+        let tpm = startedTPM()
+        let zero = [UInt8](repeating: 0, count: 32)
+        let sel = TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, pcrs: [16])])
+        let pcrDigest = Array(SHA256.hash(data: zero))
+        let policy = Array(SHA256.hash(data: zero + [0, 0, 1, 0x7F] + sel.wireBytes + pcrDigest))
+        let srk = try makePrimary(tpm, .owner, Templates.ecc())
+        let template = Templates.keyedHash(attributes: [.fixedTPM, .fixedParent, .noDA], policy: policy)
+        let (sealed, pub) = try makeChild(tpm, parent: srk.handle, template, data: Array("disk key".utf8))
+        let name = independentName(pub.wireBytes)
+        let pw = tpm.execute(command: command(.unseal, tag: .sessions, withPassword(handles: [sealed], params: [])))
+        XCTAssertEqual(responseCode(pw), 0x12F)
+
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        XCTAssertEqual(responseCode(tpm.policy(.policyPCR, s, [0, 0] + sel.wireBytes)), 0)
+        XCTAssertEqual(tpm.policyDigest(s), policy)
+        let r = tpm.run(
+            .unseal, handles: [sealed], names: [name], [], [SessionUse(session: s, attributes: 0x01, entity: Entity(sealed, name: name))])
+        XCTAssertEqual(r.code, 0)
+        XCTAssertEqual(r.parameters, [0, 8] + Array("disk key".utf8))
+
+        var w = TPMWriter()
+        TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: zero)]).encode(to: &w)
+        tpm.execute(command: command(.pcrExtend, tag: .sessions, withPassword(handles: [TPMHandle(16)], params: w.bytes))).check()
+        XCTAssertEqual(responseCode(tpm.policy(.policyPCR, s, [0, 0] + sel.wireBytes)), 0)
+        let after = tpm.run(
+            .unseal, handles: [sealed], names: [name], [], [SessionUse(session: s, attributes: 0x01, entity: Entity(sealed, name: name))])
+        XCTAssertEqual(after.code, 0x99D)  // TPM_RC_POLICY_FAIL, session 1
+    }
+
     /// The encoding of a key object decodes to the same object and refuses damage.
     func testKeyObjectEncoding() throws {
         let tpm = startedTPM()

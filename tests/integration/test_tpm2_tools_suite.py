@@ -23,7 +23,10 @@ from harness.servers import check_breaker
 
 SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrallocate", "hash", "getcap",
            "selftest", "incrementalselftest", "gettestresult", "startup", "readclock", "setclock",
-           "clockrateadjust", "testparms", "send"]
+           "clockrateadjust", "testparms", "send",
+           # Objects and keys (the other scripts of that area need EvictControl, NV or PolicySecret).
+           "createprimary", "create", "flushcontext", "verifysignature", "rsaencrypt", "rsadecrypt",
+           "encryptdecrypt", "certify", "certifycreation", "gettime", "unseal"]
 SCRIPT_TIMEOUT = 150
 
 
