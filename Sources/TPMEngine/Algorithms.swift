@@ -31,9 +31,8 @@ extension TPM {
     ///
     /// The table is the engine's algorithm profile as a whole: RSA (1024-4096), ECC (NIST P-256,
     /// P-384, P-521), AES (128/192/256 in CTR, OFB, CBC, CFB, ECB), keyed hashes and the KDFs.
-    /// Keys of these types arrive with the object commands of the same issue; listing them here
-    /// already lets GetCapability, TestParms and the TPMT_PUBLIC codec agree from the start, and
-    /// nothing is listed that the profile will not implement (no TDES, SM2/SM3/SM4, Camellia,
+    /// GetCapability, TestParms, the TPMT_PUBLIC codec and the object commands all read this one
+    /// list, so they always agree; nothing is listed that the profile does not implement (no TDES, SM2/SM3/SM4, Camellia,
     /// ECDAA, ECMQV, KDF2, CMAC, SHA-3, and no other curves). Algorithms that gain a crypto
     /// implementation add their known-answer test here.
     static let algorithms: [AlgorithmEntry] = [
