@@ -187,45 +187,50 @@ public enum TPMUAsymScheme: Hashable, Sendable {
     }
 }
 
+/// Which TPMI_ALG_*_SCHEME selects a TPMT whose details are a TPMU_ASYM_SCHEME: its members
+/// and the code for a selector outside them.
+public protocol TPMAsymSchemeKind: Sendable {
+    static var members: [TPMAlgID] { get }
+    static var selectorError: TPMRC { get }
+}
+
+/// TPMI_ALG_RSA_SCHEME: TPM_RC_VALUE outside the RSA schemes.
+public enum RSASchemeKind: TPMAsymSchemeKind {
+    public static var members: [TPMAlgID] { TPMAlgorithmSupport.rsaSchemes }
+    public static var selectorError: TPMRC { .value }
+}
+
+/// TPMI_ALG_ECC_SCHEME: TPM_RC_SCHEME outside the ECC schemes.
+public enum ECCSchemeKind: TPMAsymSchemeKind {
+    public static var members: [TPMAlgID] { TPMAlgorithmSupport.eccSchemes }
+    public static var selectorError: TPMRC { .scheme }
+}
+
+/// A TPMT of a scheme selector and its TPMU_ASYM_SCHEME details: TPMT_RSA_SCHEME,
+/// TPMT_ECC_SCHEME, TPMT_RSA_DECRYPT. `allowNull` is the "+".
+public struct TPMTAsymSchemeOf<Kind: TPMAsymSchemeKind>: Hashable, Sendable, TPMEncodable {
+    public var details: TPMUAsymScheme
+    public var scheme: TPMAlgID { details.selector }
+    public static var null: TPMTAsymSchemeOf<Kind> { TPMTAsymSchemeOf(.null) }
+
+    public init(_ details: TPMUAsymScheme) { self.details = details }
+
+    public init(from r: inout TPMReader, allowNull: Bool, support: TPMAlgorithmSupport) throws {
+        let scheme = try support.algorithm(
+            from: &r, members: Kind.members, allowNull: allowNull, error: Kind.selectorError)
+        details = try TPMUAsymScheme(from: &r, selector: scheme, support: support)
+    }
+
+    public func encode(to w: inout TPMWriter) {
+        w.u16(scheme.rawValue)
+        details.encode(to: &w)
+    }
+}
+
 /// TPMT_RSA_SCHEME (Part 2, 11.2.4.2): TPMI_ALG_RSA_SCHEME (TPM_RC_VALUE) and its details.
-public struct TPMTRSAScheme: Hashable, Sendable, TPMEncodable {
-    public var details: TPMUAsymScheme
-    public var scheme: TPMAlgID { details.selector }
-    public static let null = TPMTRSAScheme(.null)
-
-    public init(_ details: TPMUAsymScheme) { self.details = details }
-
-    public init(from r: inout TPMReader, allowNull: Bool, support: TPMAlgorithmSupport) throws {
-        let scheme = try support.algorithm(
-            from: &r, members: TPMAlgorithmSupport.rsaSchemes, allowNull: allowNull, error: .value)
-        details = try TPMUAsymScheme(from: &r, selector: scheme, support: support)
-    }
-
-    public func encode(to w: inout TPMWriter) {
-        w.u16(scheme.rawValue)
-        details.encode(to: &w)
-    }
-}
-
+public typealias TPMTRSAScheme = TPMTAsymSchemeOf<RSASchemeKind>
 /// TPMT_ECC_SCHEME (Part 2, 11.2.5.6): TPMI_ALG_ECC_SCHEME (TPM_RC_SCHEME) and its details.
-public struct TPMTECCScheme: Hashable, Sendable, TPMEncodable {
-    public var details: TPMUAsymScheme
-    public var scheme: TPMAlgID { details.selector }
-    public static let null = TPMTECCScheme(.null)
-
-    public init(_ details: TPMUAsymScheme) { self.details = details }
-
-    public init(from r: inout TPMReader, allowNull: Bool, support: TPMAlgorithmSupport) throws {
-        let scheme = try support.algorithm(
-            from: &r, members: TPMAlgorithmSupport.eccSchemes, allowNull: allowNull, error: .scheme)
-        details = try TPMUAsymScheme(from: &r, selector: scheme, support: support)
-    }
-
-    public func encode(to w: inout TPMWriter) {
-        w.u16(scheme.rawValue)
-        details.encode(to: &w)
-    }
-}
+public typealias TPMTECCScheme = TPMTAsymSchemeOf<ECCSchemeKind>
 
 /// TPMU_KDF_SCHEME (Part 2, 11.2.3.2): every member is a TPMS_SCHEME_HASH.
 public enum TPMUKDFScheme: Hashable, Sendable {

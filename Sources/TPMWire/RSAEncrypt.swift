@@ -6,24 +6,13 @@ extension TPMAlgorithmSupport {
     public static let rsaDecryptSchemes: [TPMAlgID] = [.rsaes, .oaep]
 }
 
+/// TPMI_ALG_RSA_DECRYPT: TPM_RC_VALUE outside the RSA encryption schemes.
+public enum RSADecryptSchemeKind: TPMAsymSchemeKind {
+    public static var members: [TPMAlgID] { TPMAlgorithmSupport.rsaDecryptSchemes }
+    public static var selectorError: TPMRC { .value }
+}
+
 /// TPMT_RSA_DECRYPT (11.2.4): TPMI_ALG_RSA_DECRYPT (TPM_RC_VALUE) and its TPMU_ASYM_SCHEME
 /// details (OAEP names a hash, RSAES has none). `allowNull` is the "+": NULL means "the key's
 /// scheme".
-public struct TPMTRSADecrypt: Hashable, Sendable, TPMEncodable {
-    public var details: TPMUAsymScheme
-    public var scheme: TPMAlgID { details.selector }
-    public static let null = TPMTRSADecrypt(.null)
-
-    public init(_ details: TPMUAsymScheme) { self.details = details }
-
-    public init(from r: inout TPMReader, allowNull: Bool, support: TPMAlgorithmSupport) throws {
-        let scheme = try support.algorithm(
-            from: &r, members: TPMAlgorithmSupport.rsaDecryptSchemes, allowNull: allowNull, error: .value)
-        details = try TPMUAsymScheme(from: &r, selector: scheme, support: support)
-    }
-
-    public func encode(to w: inout TPMWriter) {
-        w.u16(scheme.rawValue)
-        details.encode(to: &w)
-    }
-}
+public typealias TPMTRSADecrypt = TPMTAsymSchemeOf<RSADecryptSchemeKind>
