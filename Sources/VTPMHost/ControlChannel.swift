@@ -36,6 +36,8 @@ public enum PTM {
         public static let fail: UInt32 = 0x09
         public static let badOrdinal: UInt32 = 0x0A
         public static let badLocality: UInt32 = 0x3D
+        /// TPM_IOERROR: SET_DATAFD while a data channel is already attached (as swtpm).
+        public static let ioError: UInt32 = 0x1F
         /// TPM_RETRY (non-fatal): a state blob that does not exist. QEMU treats results
         /// with this bit as "nothing to transfer".
         public static let retry: UInt32 = 0x800
@@ -65,8 +67,9 @@ public enum PTM {
         public static let lockStorage = Capabilities(rawValue: 1 << 16)
 
         /// Exactly what `ControlChannel.handle` implements. Not here: the H-CRTM hash
-        /// sequence (no _TPM_Hash_* in the engine), SET_DATAFD (needs descriptor passing),
-        /// GET_INFO and LOCK_STORAGE.
+        /// sequence (no _TPM_Hash_* in the engine), GET_INFO and LOCK_STORAGE; SET_DATAFD is
+        /// added on Unix-socket control channels, which pass descriptors
+        /// (UnixControlListener).
         public static let implemented: Capabilities = [
             .initialize, .shutdown, .getTPMEstablished, .setLocality, .cancelTPMCommand, .storeVolatile,
             .resetTPMEstablished, .getStateBlob, .setStateBlob, .stop, .getConfig, .setBufferSize,
@@ -193,7 +196,17 @@ public enum ControlChannel {
     public struct Options: Sendable {
         /// `--locality reject-locality-4`.
         public var rejectLocality4 = false
-        public init(rejectLocality4: Bool = false) { self.rejectLocality4 = rejectLocality4 }
+        /// The channel can receive the data socket (SET_DATAFD): a Unix-socket control channel.
+        public var descriptorPassing = false
+        public init(rejectLocality4: Bool = false, descriptorPassing: Bool = false) {
+            self.rejectLocality4 = rejectLocality4
+            self.descriptorPassing = descriptorPassing
+        }
+
+        /// The GET_CAPABILITY word of a channel with these options.
+        public var capabilities: PTM.Capabilities {
+            descriptorPassing ? PTM.Capabilities.implemented.union(.setDataFD) : PTM.Capabilities.implemented
+        }
     }
 
     static func result(_ r: UInt32) -> [UInt8] { MSSim.u32(r) }
@@ -209,7 +222,7 @@ public enum ControlChannel {
         case .getCapability:
             // 64-bit capability word (result 0 in the upper half in newer swtpm headers).
             var w = TPMWriter(capacity: 8)
-            w.u64(UInt64(PTM.Capabilities.implemented.rawValue))
+            w.u64(UInt64(options.capabilities.rawValue))
             return (w.bytes, .keepOpen)
 
         case .initialize:
@@ -301,7 +314,7 @@ public enum ControlChannel {
 
         case .hashStart, .hashData, .hashEnd, .setDataFD, .getInfo, .lockStorage:
             // Not implemented (and not in the capability word): answered like an unknown
-            // command.
+            // command. SET_DATAFD is answered by UnixControlListener before it gets here.
             return (result(PTM.Result.badOrdinal), .keepOpen)
         }
     }
