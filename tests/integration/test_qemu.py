@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -116,28 +117,37 @@ def _start_tpm(impl: Impl, work: Path) -> tuple[subprocess.Popen, Path]:
     return proc, ctrl
 
 
-def _boot(impl: Impl, guest, work: Path, firmware: str) -> dict:
+def _boot(impl: Impl | None, guest, work: Path, firmware: str, tpm_args: list[str] | None = None) -> dict:
+    """Boots the guest. With `impl`, a TPM process is started with swtpm's command line; with
+    `tpm_args` (from `vtpm qemu-args`), QEMU attaches to a running daemon's instance."""
     kernel, initrd = guest
-    proc, ctrl = _start_tpm(impl, work)
     argv = ["qemu-system-x86_64", "-m", "512", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
-            "-kernel", str(kernel), "-initrd", str(initrd), "-append", "console=ttyS0 quiet panic=-1",
-            "-chardev", f"socket,id=chrtpm,path={ctrl}", "-tpmdev", "emulator,id=tpm0,chardev=chrtpm"]
+            "-kernel", str(kernel), "-initrd", str(initrd), "-append", "console=ttyS0 quiet panic=-1"]
+    proc = None
+    if tpm_args is not None:
+        argv += tpm_args
+    else:
+        proc, ctrl = _start_tpm(impl, work)
+        argv += ["-chardev", f"socket,id=chrtpm,path={ctrl}", "-tpmdev", "emulator,id=tpm0,chardev=chrtpm"]
     if firmware == "ovmf":
         vars_copy = work / "vars.fd"
         shutil.copy(OVMF_VARS, vars_copy)
         argv += ["-machine", "q35", "-drive", f"if=pflash,format=raw,readonly=on,file={OVMF_CODE}",
-                 "-drive", f"if=pflash,format=raw,file={vars_copy}", "-device", "tpm-crb,tpmdev=tpm0"]
-    else:
+                 "-drive", f"if=pflash,format=raw,file={vars_copy}"]
+        if tpm_args is None:
+            argv += ["-device", "tpm-crb,tpmdev=tpm0"]
+    elif tpm_args is None:
         argv += ["-device", "tpm-tis,tpmdev=tpm0"]
     try:
         out = subprocess.run(argv, capture_output=True, timeout=BOOT_TIMEOUT).stdout.decode(errors="replace")
     finally:
-        try:
-            proc.wait(timeout=20)  # --terminate: the TPM process ends with the VM
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"{impl.name} did not exit when QEMU closed the data channel")
+        if proc is not None:
+            try:
+                proc.wait(timeout=20)  # --terminate: the TPM process ends with the VM
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                pytest.fail(f"{impl.name} did not exit when QEMU closed the data channel")
     lines = [ln.split("VTPM-GUEST: ", 1)[1].strip() for ln in out.splitlines() if "VTPM-GUEST: " in ln]
     assert "end" in lines, f"the guest did not finish; console:\n{out[-3000:]}"
     result: dict = {"pcr": {}}
@@ -225,3 +235,36 @@ def test_linux_guest_ovmf_tpm_crb_event_log_replays(impl, guest, tmp_path):
     replayed = _replay_event_log(bytes.fromhex(result["eventlog"]))
     for i in range(8):
         assert replayed[i] == result["pcr"][i], f"PCR {i}: log replays to {replayed[i].hex()}"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(BOOT_TIMEOUT + 60)
+def test_linux_guest_on_vtpm_serve_instance(vtpm_bin, guest, tmp_path):
+    """The daemon's way: `vtpm serve`, `vtpm create`, QEMU started with `vtpm qemu-args`; the
+    instance survives the VM (a second boot sees the same TPM, with fresh PCRs)."""
+    state = tmp_path / "state"
+    daemon = subprocess.Popen([vtpm_bin, "serve", "--state-dir", str(state), "--log-level", "1"])
+    try:
+        sock = state / "vtpm.sock"
+        for _ in range(200):
+            if sock.exists():
+                break
+            time.sleep(0.05)
+
+        def cli(*args):
+            r = subprocess.run([vtpm_bin, *args, "--state-dir", str(state)], capture_output=True, text=True,
+                               timeout=60)
+            assert r.returncode == 0, r.stderr
+            return r.stdout
+
+        cli("create", "guest1", "--pcr-banks", "sha1,sha256")
+        tpm_args = cli("qemu-args", "guest1", "--device", "tpm-tis").split()
+        assert tpm_args[0] == "-chardev" and tpm_args[-1] == "tpm-tis,tpmdev=tpm0"
+        first = _boot(None, guest, tmp_path, "seabios", tpm_args=tpm_args)
+        _check_boot_aggregate(first)
+        second = _boot(None, guest, tmp_path, "seabios", tpm_args=tpm_args)
+        _check_boot_aggregate(second)
+        assert second["pcr"][0] == first["pcr"][0]  # same firmware, same measurements, after a new INIT
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
