@@ -60,6 +60,13 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         let log = HostLog(fd: 2, level: logLevel, prefix: "vtpm: ")
+        // Each instance holds a few descriptors (two listening sockets, its state lock, and
+        // its connections): take all the descriptors the hard limit allows.
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
         let manager: InstanceManager
         do {
             manager = try InstanceManager(directory: stateDir, log: log)
