@@ -77,7 +77,8 @@ public enum PTM {
         ]
     }
 
-    /// INIT flag: discard any saved volatile state (PTM_INIT_FLAG_DELETE_VOLATILE).
+    /// INIT flag: delete the stored volatile state after reading it
+    /// (PTM_INIT_FLAG_DELETE_VOLATILE).
     public static let initDeleteVolatile: UInt32 = 1
     /// State blob flag: the blob is encrypted (PTM_STATE_FLAG_ENCRYPTED). This host keeps
     /// no migration key, so it never sets it and refuses encrypted blobs.
@@ -229,7 +230,13 @@ public enum ControlChannel {
             guard n == 4 else { return (result(PTM.Result.badParameter), .keepOpen) }
             let flags = UInt32(m.body[0]) << 24 | UInt32(m.body[1]) << 16 | UInt32(m.body[2]) << 8 | UInt32(m.body[3])
             do {
-                try core.powerOn(resumeVolatile: flags & PTM.initDeleteVolatile == 0)
+                // swtpm (tpmlib_start) loads a stored volatile state in any case; the flag only
+                // deletes the file after reading it. QEMU sets it when resuming after a
+                // migration, so the state set by SET_STATEBLOB must be used. We delete a
+                // resumed volatile state always (InstanceCore.powerOn), so the flag changes
+                // nothing here.
+                _ = flags & PTM.initDeleteVolatile
+                try core.powerOn(resumeVolatile: true)
                 return (result(PTM.Result.success), .keepOpen)
             } catch {
                 core.log.error("Could not initialize the TPM: \(error)")

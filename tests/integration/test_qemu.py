@@ -32,6 +32,15 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t securityfs securityfs /sys/kernel/security
 echo "VTPM-GUEST: begin"
+if grep -q vtpm_test=migrate /proc/cmdline; then
+  # Migration test: report PCR 10 (IMA extends it for each new executable) twice a second.
+  i=0
+  while true; do
+    i=$((i+1))
+    echo "VTPM-GUEST: tick $i $(cat /sys/class/tpm/tpm0/pcr-sha256/10)"
+    sleep 0.5
+  done
+fi
 echo "VTPM-GUEST: tpm_version_major $(cat /sys/class/tpm/tpm0/tpm_version_major 2>&1)"
 for i in 0 1 2 3 4 5 6 7 8 9 10; do
   echo "VTPM-GUEST: pcr-sha256 $i $(cat /sys/class/tpm/tpm0/pcr-sha256/$i 2>&1)"
@@ -48,6 +57,7 @@ poweroff -f
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 BOOT_TIMEOUT = 420
+TPM_LOG_LEVEL = int(os.environ.get("VTPM_QEMU_TPM_LOG", "2"))
 
 
 def _kernel() -> Path:
@@ -95,7 +105,7 @@ def _start_tpm(impl: Impl, work: Path) -> tuple[subprocess.Popen, Path]:
     state.mkdir()
     ctrl = work / "ctrl.sock"
     argv = [impl.binary, "socket", "--tpm2", "--ctrl", f"type=unixio,path={ctrl},mode=0600",
-            "--tpmstate", f"dir={state}", "--terminate", "--log", f"file={work / 'tpm.log'},level=2"]
+            "--tpmstate", f"dir={state}", "--terminate", "--log", f"file={work / 'tpm.log'},level={TPM_LOG_LEVEL}"]
     if impl.name == "vtpm":
         argv.insert(1, "swtpm")
     else:
@@ -268,3 +278,89 @@ def test_linux_guest_on_vtpm_serve_instance(vtpm_bin, guest, tmp_path):
     finally:
         daemon.send_signal(signal.SIGTERM)
         assert daemon.wait(timeout=30) == 0
+
+
+def _qmp(path: Path, *commands: dict) -> list[dict]:
+    """Runs QMP commands on QEMU's monitor socket; returns their answers."""
+    import json
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(30)
+    s.connect(str(path))
+    f = s.makefile("rw")
+    json.loads(f.readline())  # greeting
+    out = []
+    for cmd in ({"execute": "qmp_capabilities"}, *commands):
+        f.write(json.dumps(cmd) + "\n")
+        f.flush()
+        while True:
+            msg = json.loads(f.readline())
+            if "return" in msg or "error" in msg:
+                out.append(msg)
+                break
+    s.close()
+    return out[1:]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(BOOT_TIMEOUT + 120)
+def test_live_migration_keeps_tpm_state(impl, guest, tmp_path):
+    """A guest measures programs into PCR 10 (IMA, ima_policy=tcb); QEMU migrates it to a second
+    QEMU process whose TPM is a second process with its own state directory (as libvirt does on
+    one host). The TPM state travels through GET_STATEBLOB/SET_STATEBLOB: the guest, now on the
+    destination, reads the same PCR 10 it read on the source, and its TPM keeps answering."""
+    kernel, initrd = guest
+    src_dir, dst_dir = tmp_path / "src", tmp_path / "dst"
+    src_dir.mkdir()
+    dst_dir.mkdir()
+    src_tpm, src_ctrl = _start_tpm(impl, src_dir)
+    dst_tpm, dst_ctrl = _start_tpm(impl, dst_dir)
+    migration = tmp_path / "migrate.sock"
+    base = ["qemu-system-x86_64", "-m", "512", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
+            "-kernel", str(kernel), "-initrd", str(initrd),
+            "-append", "console=ttyS0 quiet panic=-1 ima_policy=tcb vtpm_test=migrate"]
+
+    def qemu(work: Path, ctrl: Path, extra: list[str]) -> subprocess.Popen:
+        return subprocess.Popen(
+            base + ["-chardev", f"socket,id=chrtpm,path={ctrl}", "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+                    "-device", "tpm-tis,tpmdev=tpm0", "-qmp", f"unix:{work / 'qmp.sock'},server=on,wait=off"]
+            + extra, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    src = qemu(src_dir, src_ctrl, [])
+    dst = qemu(dst_dir, dst_ctrl, ["-incoming", f"unix:{migration}"])
+    procs = [src, dst, src_tpm, dst_tpm]
+    try:
+        ticks: list[tuple[int, str]] = []
+        deadline = time.monotonic() + BOOT_TIMEOUT
+        while len(ticks) < 4:
+            line = src.stdout.readline().decode(errors="replace")
+            assert line or src.poll() is None, "source QEMU ended before the guest ran"
+            if "VTPM-GUEST: tick " in line:
+                _, n, value = line.split("VTPM-GUEST: ", 1)[1].split()
+                ticks.append((int(n), value))
+            assert time.monotonic() < deadline, "the guest did not start ticking"
+        before = ticks[-1][1]
+        assert before != "0" * 64 and all(v == before for _, v in ticks[1:])  # stable, non-zero
+        r = _qmp(src_dir / "qmp.sock", {"execute": "migrate", "arguments": {"uri": f"unix:{migration}"}})
+        assert "return" in r[0], r
+        for _ in range(600):
+            status = _qmp(src_dir / "qmp.sock", {"execute": "query-migrate"})[0]["return"].get("status")
+            if status in ("completed", "failed"):
+                break
+            time.sleep(0.2)
+        assert status == "completed"
+        after = []
+        deadline = time.monotonic() + 120
+        while len(after) < 3:
+            line = dst.stdout.readline().decode(errors="replace")
+            assert line or dst.poll() is None, "destination QEMU ended"
+            if "VTPM-GUEST: tick " in line:
+                _, n, value = line.split("VTPM-GUEST: ", 1)[1].split()
+                after.append((int(n), value))
+            assert time.monotonic() < deadline, "the guest did not continue on the destination"
+        assert after[0][0] > ticks[-1][0]  # the same guest, continuing
+        assert all(v == before for _, v in after), (before, after)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
