@@ -46,6 +46,18 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The IMA measurement list (ima-ng; binary and ASCII forms), template hashes, boot
+        // aggregate, PCR replay. No TPM code.
+        .target(name: "Measurement", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Evidence protocol, quote verification, MakeCredential, policy, audit records. No I/O.
+        .target(
+            name: "Attestation",
+            dependencies: [
+                "Measurement", "TPMWire", "TPMCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "vtpm",
             dependencies: [
@@ -54,6 +66,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "TPMWireTests", dependencies: ["TPMWire"]),
+        .testTarget(
+            name: "MeasurementTests",
+            dependencies: ["Measurement", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "AttestationTests",
+            dependencies: [
+                "Attestation", "Measurement", "TPMWire", "TPMCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "TPMCryptoTests",
             dependencies: ["TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
