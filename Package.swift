@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vtpm", targets: ["vtpm"]),
+        .executable(name: "vtpm-verifier", targets: ["vtpm-verifier"]),
         .library(name: "TPMEngine", targets: ["TPMEngine"]),
     ],
     dependencies: [
@@ -64,6 +65,16 @@ let package = Package(
                 "VTPMHost", "TPMEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The verifier daemon and its CLI (top-level Verifier/, DESIGN.md section 2).
+        .executableTarget(
+            name: "vtpm-verifier",
+            dependencies: [
+                "Attestation", "Measurement", "TPMWire", "TPMCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Verifier/Sources/vtpm-verifier"
         ),
         .testTarget(name: "TPMWireTests", dependencies: ["TPMWire"]),
         .testTarget(
