@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vtpm", targets: ["vtpm"]),
+        .executable(name: "vtpm-verifier", targets: ["vtpm-verifier"]),
         .library(name: "TPMEngine", targets: ["TPMEngine"]),
     ],
     dependencies: [
@@ -47,6 +48,18 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
+        // The IMA measurement list (ima-ng; binary and ASCII forms), template hashes, boot
+        // aggregate, PCR replay. No TPM code.
+        .target(name: "Measurement", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Evidence protocol, quote verification, MakeCredential, policy, audit records. No I/O.
+        .target(
+            name: "Attestation",
+            dependencies: [
+                "Measurement", "TPMWire", "TPMCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "vtpm",
             dependencies: [
@@ -54,7 +67,28 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The verifier daemon and its CLI (top-level Verifier/, DESIGN.md section 2).
+        .executableTarget(
+            name: "vtpm-verifier",
+            dependencies: [
+                "Attestation", "Measurement", "TPMWire", "TPMCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Verifier/Sources/vtpm-verifier"
+        ),
         .testTarget(name: "TPMWireTests", dependencies: ["TPMWire"]),
+        .testTarget(
+            name: "MeasurementTests",
+            dependencies: ["Measurement", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "AttestationTests",
+            dependencies: [
+                "Attestation", "Measurement", "TPMWire", "TPMCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "TPMCryptoTests",
             dependencies: ["TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
