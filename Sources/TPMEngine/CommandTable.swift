@@ -195,6 +195,14 @@ extension TPM {
             handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), anyObject],
             decrypt: true, encrypt: true
         ) { try $0.objectChangeAuthCommand(&$1) },
+        // Credentials (Part 3, 12.5-12.6).
+        CommandDescriptor(
+            code: .activateCredential,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), userObject], decrypt: true, encrypt: true
+        ) { try $0.activateCredentialCommand(&$1) },
+        CommandDescriptor(code: .makeCredential, handles: [anyObject], decrypt: true, encrypt: true) {
+            try $0.makeCredentialCommand(&$1)
+        },
         // Attestation (Part 3, 18).
         CommandDescriptor(
             code: .quote, handles: [HandleSpec(kind: .object(allowNull: true), role: .user)], decrypt: true, encrypt: true
