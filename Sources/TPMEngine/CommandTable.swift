@@ -279,6 +279,16 @@ extension TPM {
             try $0.policyDuplicationSelectCommand(&$1)
         },
         CommandDescriptor(code: .policyTemplate, handles: [policySession], decrypt: true) { try $0.policyTemplateCommand(&$1) },
+        // Policy commands that bring in an authorization (Part 3, 23.3-23.5, 23.16).
+        CommandDescriptor(
+            code: .policySecret, handles: [HandleSpec(kind: .entity(allowNull: false), role: .user), policySession], decrypt: true,
+            encrypt: true
+        ) { try $0.policySecretCommand(&$1) },
+        CommandDescriptor(code: .policySigned, handles: [anyObject, policySession], decrypt: true, encrypt: true) {
+            try $0.policySignedCommand(&$1)
+        },
+        CommandDescriptor(code: .policyTicket, handles: [policySession], decrypt: true) { try $0.policyTicketCommand(&$1) },
+        CommandDescriptor(code: .policyAuthorize, handles: [policySession], decrypt: true) { try $0.policyAuthorizeCommand(&$1) },
 
         // Dictionary-attack protection (Part 3, 25).
         CommandDescriptor(code: .dictionaryAttackLockReset, handles: [HandleSpec(kind: .lockout, role: .user)], nv: true) {
