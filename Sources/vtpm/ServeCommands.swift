@@ -185,3 +185,27 @@ struct QemuArgs: ParsableCommand {
         print(args.joined(separator: " "))
     }
 }
+
+/// `vtpm ca show`: the local CA's root certificate.
+struct CA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca", abstract: "The host's local CA, which signs instances' EK certificates.", subcommands: [CAShow.self])
+}
+
+struct CAShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Print the local CA's root certificate (PEM); creates the CA on first use.")
+    @Option(
+        name: .customLong("ca-dir"),
+        help: "The CA's directory (default: $VTPM_CA_DIR, /var/lib/vtpm/ca for root, else ~/.local/share/vtpm/ca).")
+    var caDir: String?
+
+    func run() throws {
+        do {
+            print(try LocalCA(directory: caDir ?? LocalCA.defaultDirectory()).certificatePEM)
+        } catch {
+            FileHandle.standardError.write(Data("vtpm: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}
