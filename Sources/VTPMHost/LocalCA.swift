@@ -170,6 +170,41 @@ public final class LocalCA: @unchecked Sendable {
             extensions: extensions, issuerPrivateKey: .init(key))
     }
 
+    // TCG Platform Certificate Profile attribute OIDs and purpose.
+    static let platformManufacturer: ASN1ObjectIdentifier = [2, 23, 133, 5, 1, 1]
+    static let platformModel: ASN1ObjectIdentifier = [2, 23, 133, 5, 1, 4]
+    static let platformVersion: ASN1ObjectIdentifier = [2, 23, 133, 5, 1, 5]
+    static let platformCertificatePurpose: ASN1ObjectIdentifier = [2, 23, 133, 8, 2]
+
+    /// A platform certificate as swtpm_setup's local CA makes one: a public-key certificate
+    /// (not the TCG Platform Certificate Profile's attribute certificate) for the platform's
+    /// EK, naming the platform (manufacturer "vtpm", model and version) in a critical
+    /// subjectAltName, with the tcg-kp-PlatformCertificate purpose.
+    public func issuePlatformCertificate(for ek: EndorsementKey, identity: TPMIdentity, validYears: Int = 25) throws -> Certificate {
+        let san = SubjectAlternativeNames([
+            .directoryName(
+                DistinguishedName([
+                    RelativeDistinguishedName([
+                        .init(type: Self.platformManufacturer, utf8String: "vtpm"),
+                        .init(type: Self.platformModel, utf8String: "vtpm virtual platform"),
+                        .init(type: Self.platformVersion, utf8String: String(identity.firmwareVersion, radix: 16)),
+                    ])
+                ]))
+        ])
+        let now = Date()
+        let extensions = try Certificate.Extensions {
+            Critical(BasicConstraints.notCertificateAuthority)
+            Critical(san)
+            AuthorityKeyIdentifier(keyIdentifier: try certificate.extensions.subjectKeyIdentifier?.keyIdentifier)
+            try ExtendedKeyUsage([ExtendedKeyUsage.Usage(oid: Self.platformCertificatePurpose)])
+        }
+        return try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: try ek.certificateKey,
+            notValidBefore: now - 3600, notValidAfter: now + Double(validYears) * 365 * 86400,
+            issuer: certificate.subject, subject: DistinguishedName(), signatureAlgorithm: .ecdsaWithSHA384,
+            extensions: extensions, issuerPrivateKey: .init(key))
+    }
+
     /// SubjectDirectoryAttributes ::= SEQUENCE OF Attribute, holding tpmSpecification ::=
     /// SEQUENCE { family UTF8String, level INTEGER, revision INTEGER }.
     static func tpmSpecificationAttribute() throws -> ArraySlice<UInt8> {
