@@ -185,6 +185,30 @@ public enum EKProvisioning {
         }
     }
 
+    /// The contents of an NV index (NV_ReadPublic for its size, NV_Read with platform auth).
+    public static func readNV(_ core: InstanceCore, index: UInt32) throws -> [UInt8] {
+        let pub = try run(core, .nvReadPublic, handles: [index], auths: 0, params: [])
+        var r = TPMReader(pub)
+        _ = try r.u16()  // size of TPMS_NV_PUBLIC
+        _ = try r.u32()  // nvIndex
+        _ = try r.u16()  // nameAlg
+        _ = try r.u32()  // attributes
+        _ = try r.bytes(Int(try r.u16()))  // authPolicy
+        let size = Int(try r.u16())
+        var data: [UInt8] = []
+        while data.count < size {
+            var p = TPMWriter(capacity: 4)
+            p.u16(UInt16(min(1024, size - data.count)))
+            p.u16(UInt16(data.count))
+            let out = try run(core, .nvRead, handles: [TPMHandle.platform.rawValue, index], auths: 1, params: p.bytes)
+            var rr = TPMReader(out)
+            let chunk = try rr.bytes(Int(try rr.u16()))
+            guard !chunk.isEmpty else { break }
+            data += chunk
+        }
+        return data
+    }
+
     // MARK: identity
 
     static func tpmIdentity(_ core: InstanceCore) throws -> LocalCA.TPMIdentity {
@@ -223,7 +247,7 @@ public enum EKProvisioning {
     static func run(_ core: InstanceCore, _ cc: TPMCC, handles: [UInt32], auths: Int, params: [UInt8]) throws -> [UInt8] {
         let response = core.execute(command(cc, handles: handles, auths: auths, params: params))
         let rc = Provisioning.rc(response)
-        guard rc == 0 else { throw ManagementError("TPM2_\(cc) failed with 0x\(String(rc, radix: 16))") }
+        guard rc == 0 else { throw ManagementError("\(cc) failed with 0x\(String(rc, radix: 16))") }
         return Array(response.dropFirst(auths > 0 ? 14 : 10))
     }
 
@@ -231,7 +255,7 @@ public enum EKProvisioning {
     static func runWithHandle(_ core: InstanceCore, _ cc: TPMCC, handles: [UInt32], params: [UInt8]) throws -> (UInt32, [UInt8]) {
         let response = core.execute(command(cc, handles: handles, auths: handles.count, params: params))
         let rc = Provisioning.rc(response)
-        guard rc == 0, response.count >= 18 else { throw ManagementError("TPM2_\(cc) failed with 0x\(String(rc, radix: 16))") }
+        guard rc == 0, response.count >= 18 else { throw ManagementError("\(cc) failed with 0x\(String(rc, radix: 16))") }
         let handle = response[10..<14].reduce(0) { $0 << 8 | UInt32($1) }
         return (handle, Array(response.dropFirst(18)))
     }

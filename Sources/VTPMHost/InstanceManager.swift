@@ -260,10 +260,10 @@ public final class InstanceManager: @unchecked Sendable {
 }
 
 /// Host-side provisioning of a new instance, done with TPM commands as swtpm_setup does.
-enum Provisioning {
+public enum Provisioning {
     /// Manufactures the TPM (fresh seeds), allocates the PCR banks and leaves the instance
     /// powered off with its state on disk.
-    static func manufacture(_ core: InstanceCore, banks: [TPMAlgID]) throws {
+    public static func manufacture(_ core: InstanceCore, banks: [TPMAlgID]) throws {
         try core.powerOn(resumeVolatile: false)
         defer { core.powerOff() }
         try check(core.startup(.clear), "TPM2_Startup")
