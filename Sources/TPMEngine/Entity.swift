@@ -130,7 +130,8 @@ extension TPM {
     /// Whether a policy session may authorize the entity (the reference's
     /// IsAuthPolicyAvailable): it has a policy; an object with its sensitive area loaded always
     /// (an empty authPolicy is one no session can match); never a sequence object; an NV Index
-    /// with POLICYWRITE for a write, POLICYREAD for anything else.
+    /// with an authPolicy in a role that needs a policy, else with POLICYWRITE for a write and
+    /// POLICYREAD for anything else.
     func isAuthPolicyAvailable(_ h: TPMHandle, role: AuthRole, code: TPMCC = TPMCC(0)) -> Bool {
         switch h.handleType {
         case .permanent?:
@@ -142,7 +143,10 @@ extension TPM {
             if let k = keyObject(h) { return !k.isPublicOnly }
             return false
         case .nvIndex?:
-            guard let index = nvIndex(h) else { return false }
+            // Only with an authPolicy; then always where the role needs a policy (NV_ChangeAuth,
+            // NV_UndefineSpaceSpecial), otherwise as POLICYWRITE or POLICYREAD allows.
+            guard let index = nvIndex(h), index.publicArea.authPolicy.count != 0 else { return false }
+            if isPolicySessionRequired(h, role: role) { return true }
             return index.attributes.contains(TPM.nvWriteCommands.contains(code) ? .policyWrite : .policyRead)
         // PCR policies (PCR_SetAuthPolicy) are not implemented: no PCR has one.
         default: return false
