@@ -61,7 +61,8 @@ enum NV {
     }
 
     static func read(_ index: UInt32, size: UInt16, offset: UInt16 = 0, auth: TPMHandle = .owner, password: [UInt8] = []) -> [UInt8] {
-        command(.nvRead, tag: .sessions, withPassword(handles: [auth, TPMHandle(index)], password: password, params: be16(size) + be16(offset)))
+        command(
+            .nvRead, tag: .sessions, withPassword(handles: [auth, TPMHandle(index)], password: password, params: be16(size) + be16(offset)))
     }
 
     static func simple(_ cc: TPMCC, _ index: UInt32, auth: TPMHandle = .owner, params: [UInt8] = [], password: [UInt8] = []) -> [UInt8] {
@@ -116,9 +117,10 @@ final class NVTests: XCTestCase {
     func testDefineSpaceChecks() {
         var cases: [DifferentialCase] = []
         var n: UInt32 = 0x0150_0100
-        func add(_ name: String, _ attrs: UInt32, size: UInt16, auth: [UInt8] = [], alg: TPMAlgID = .sha256, policy: [UInt8] = [],
-            by h: TPMHandle = .owner, _ code: UInt32)
-        {
+        func add(
+            _ name: String, _ attrs: UInt32, size: UInt16, auth: [UInt8] = [], alg: TPMAlgID = .sha256, policy: [UInt8] = [],
+            by h: TPMHandle = .owner, _ code: UInt32
+        ) {
             n += 1
             var steps = [NV.define(n, attrs, size: size, auth: auth, alg: alg, policy: policy, by: h)]
             var expected = [code]
@@ -167,7 +169,8 @@ final class NVTests: XCTestCase {
                 ], expected: [rcP(value, 2)]))
         cases.append(
             DifferentialCase(
-                name: "defined twice", steps: [NV.define(0x0150_0200, NV.rw, size: 8), NV.define(0x0150_0200, NV.rw, size: 8), NV.undefine(0x0150_0200)],
+                name: "defined twice",
+                steps: [NV.define(0x0150_0200, NV.rw, size: 8), NV.define(0x0150_0200, NV.rw, size: 8), NV.undefine(0x0150_0200)],
                 expected: [0, nvDefined, 0]))
         runDifferential(cases)
     }
@@ -268,7 +271,9 @@ final class NVTests: XCTestCase {
             DifferentialCase(
                 name: "policy delete needs UndefineSpaceSpecial",
                 steps: [
-                    NV.define(i + 1, NV.ppRead | NV.ppWrite | NV.platformCreate | NV.policyDelete, size: 8, policy: [UInt8](repeating: 0, count: 32), by: .platform),
+                    NV.define(
+                        i + 1, NV.ppRead | NV.ppWrite | NV.platformCreate | NV.policyDelete, size: 8,
+                        policy: [UInt8](repeating: 0, count: 32), by: .platform),
                     NV.undefine(i + 1, by: .platform),
                 ],
                 expected: [0, rcH(attributes, 2)]),
@@ -354,7 +359,9 @@ final class NVTests: XCTestCase {
     func testPinPassCountsSuccesses() throws {
         let tpm = startedTPM()
         let i: UInt32 = 0x0150_0040
-        XCTAssertEqual(responseCode(tpm.execute(command: NV.define(i, NV.ownerWrite | NV.ownerRead | NV.authRead | NV.pinPass, size: 8, auth: [5]))), 0)
+        XCTAssertEqual(
+            responseCode(tpm.execute(command: NV.define(i, NV.ownerWrite | NV.ownerRead | NV.authRead | NV.pinPass, size: 8, auth: [5]))), 0
+        )
         // Unwritten: the authValue is not available yet.
         XCTAssertEqual(responseCode(tpm.execute(command: NV.read(i, size: 8, auth: TPMHandle(i), password: [5]))), authUnavailable)
         XCTAssertEqual(responseCode(tpm.execute(command: NV.write(i, be64(0 << 32 | 2)))), 0)
@@ -389,7 +396,8 @@ final class NVTests: XCTestCase {
         }
         XCTAssertEqual(code, nvSpace)
         // The reserve for MIN_EVICT_OBJECTS persistent objects and MIN_COUNTER_INDICES counters.
-        let reserve = TPMLimits.minEvictObjects * TPMLimits.nvEvictObjectSize + TPMLimits.minCounterIndices * (TPMLimits.nvIndexEntrySize + 8)
+        let reserve =
+            TPMLimits.minEvictObjects * TPMLimits.nvEvictObjectSize + TPMLimits.minCounterIndices * (TPMLimits.nvIndexEntrySize + 8)
         XCTAssertEqual(defined, (TPMLimits.nvMemorySize - reserve) / (TPMLimits.nvIndexEntrySize + 2048))
         // Counters may still be defined into their reserve.
         XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0170_0000, NV.rw | NV.counter, size: 8))), 0)
@@ -420,5 +428,201 @@ final class NVTests: XCTestCase {
         tpm.acknowledgeNVWrite()
         XCTAssertEqual(responseCode(tpm.execute(command: NV.readPublic(i))), rcH(handle, 1))
         XCTAssertFalse(tpm.nvChanged)
+    }
+}
+
+/// The policy commands that read NV, NV_ChangeAuth and NV_Certify: digests computed here from
+/// Part 3's formulas, codes as libtpms answers them.
+final class NVPolicyTests: XCTestCase {
+    static let zero = [UInt8](repeating: 0, count: 32)
+    func cc(_ c: TPMCC) -> [UInt8] { Spec.u32(c.rawValue) }
+    func H(_ parts: [UInt8]...) -> [UInt8] { Spec.hash(.sha256, parts) }
+
+    func name(_ tpm: TPM, _ i: UInt32) throws -> [UInt8] {
+        let r = tpm.execute(command: NV.readPublic(i))
+        var rd = TPMReader(Array(r[10...]))
+        _ = try rd.sized(max: 200)
+        return try rd.sized(max: 100)
+    }
+
+    /// PolicyNV / PolicyAuthorizeNV with owner authorization by password.
+    func nvPolicy(_ tpm: TPM, _ code: TPMCC, _ i: UInt32, _ s: ClientSession, _ params: [UInt8] = []) -> UInt32 {
+        tpm.run(code, handles: [.owner, TPMHandle(i), s.handle], params, [SessionUse(session: nil)]).code
+    }
+
+    func testPolicyNV() throws {
+        let tpm = startedTPM()
+        let i: UInt32 = 0x0150_0060
+        tpm.execute(command: NV.define(i, NV.rw, size: 8)).check()
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        // Unwritten: TPM_RC_NV_UNINITIALIZED.
+        XCTAssertEqual(nvPolicy(tpm, .policyNV, i, s, Spec.b2([1]) + Spec.u16(0) + Spec.u16(0)), 0x14A)
+        tpm.execute(command: NV.write(i, [0x81, 2, 3, 4, 5, 6, 7, 8])).check()
+        let n = try name(tpm, i)
+        let args = Spec.b2([2, 3]) + Spec.u16(1) + Spec.u16(0)  // operandB 0203 at offset 1, TPM_EO_EQ
+        XCTAssertEqual(nvPolicy(tpm, .policyNV, i, s, args), 0)
+        XCTAssertEqual(tpm.policyDigest(s), H(Self.zero, cc(.policyNV), H([2, 3], Spec.u16(1), Spec.u16(0)), n))
+        // Comparisons: unsigned greater than holds, equality with other octets fails.
+        _ = tpm.policy(.policyRestart, s)
+        XCTAssertEqual(nvPolicy(tpm, .policyNV, i, s, Spec.b2([0x80]) + Spec.u16(0) + Spec.u16(3)), 0)
+        XCTAssertEqual(nvPolicy(tpm, .policyNV, i, s, Spec.b2([9]) + Spec.u16(0) + Spec.u16(0)), 0x126)
+        XCTAssertEqual(nvPolicy(tpm, .policyNV, i, s, Spec.b2([9]) + Spec.u16(9) + Spec.u16(0)), 0x2C4)
+        XCTAssertEqual(nvPolicy(tpm, .policyNV, i, s, Spec.b2([9, 9]) + Spec.u16(7) + Spec.u16(0)), 0x1D5)
+        XCTAssertEqual(nvPolicy(tpm, .policyNV, i, s, Spec.b2([9]) + Spec.u16(0) + Spec.u16(12)), 0x3C4)
+        // A trial session checks nothing against the Index.
+        let t = try XCTUnwrap(tpm.startSession(type: 3, symmetric: .null))
+        XCTAssertEqual(nvPolicy(tpm, .policyNV, i, t, Spec.b2([9]) + Spec.u16(0) + Spec.u16(0)), 0)
+        XCTAssertEqual(tpm.policyDigest(t), H(Self.zero, cc(.policyNV), H([9], Spec.u16(0), Spec.u16(0)), n))
+    }
+
+    func testPolicyNvWrittenAuthorizesTheIndex() throws {
+        let tpm = startedTPM()
+        let i: UInt32 = 0x0150_0061
+        let policy = H(Self.zero, cc(.policyNvWritten), [1])
+        tpm.execute(command: NV.define(i, NV.ownerWrite | NV.ownerRead | NV.policyRead, size: 4, policy: policy)).check()
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        XCTAssertEqual(responseCode(tpm.policy(.policyNvWritten, s, [1])), 0)
+        XCTAssertEqual(tpm.policyDigest(s), policy)
+        XCTAssertEqual(responseCode(tpm.policy(.policyNvWritten, s, [0])), 0x1C4)
+        let read = {
+            tpm.run(
+                .nvRead, handles: [TPMHandle(i), TPMHandle(i)], Spec.u16(4) + Spec.u16(0),
+                [SessionUse(session: s, entity: Entity(TPMHandle(i)))])
+        }
+        // The Index is not written: the policy fails (TPM_RC_POLICY_FAIL, session 1).
+        XCTAssertEqual(read().code, 0x99D)
+        tpm.execute(command: NV.write(i, [1, 2, 3, 4])).check()
+        // The failed command left the policy as it was: now it holds.
+        let r = read()
+        XCTAssertEqual(r.code, 0)
+        XCTAssertEqual(r.parameters, Spec.b2([1, 2, 3, 4]))
+    }
+
+    func testPolicyAuthorizeNV() throws {
+        let tpm = startedTPM()
+        let i: UInt32 = 0x0150_0062
+        tpm.execute(command: NV.define(i, NV.rw, size: 34)).check()
+        let approved = H(Self.zero, cc(.policyAuthValue))
+        tpm.execute(command: NV.write(i, Spec.u16(0x000B) + approved)).check()
+        let n = try name(tpm, i)
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        // Not the approved policy: TPM_RC_VALUE.
+        XCTAssertEqual(nvPolicy(tpm, .policyAuthorizeNV, i, s), 0x084)
+        XCTAssertEqual(responseCode(tpm.policy(.policyAuthValue, s)), 0)
+        XCTAssertEqual(nvPolicy(tpm, .policyAuthorizeNV, i, s), 0)
+        XCTAssertEqual(tpm.policyDigest(s), H(Self.zero, cc(.policyAuthorizeNV), n))
+        // A session of another hash: TPM_RC_HASH.
+        let s1 = try XCTUnwrap(tpm.startSession(type: 1, alg: .sha1, symmetric: .null))
+        XCTAssertEqual(nvPolicy(tpm, .policyAuthorizeNV, i, s1), 0x083)
+    }
+
+    func testChangeAuthWithPolicy() throws {
+        let tpm = startedTPM()
+        let i: UInt32 = 0x0150_0063
+        let policy = H(Self.zero, cc(.policyCommandCode), cc(.nvChangeAuth))
+        tpm.execute(command: NV.define(i, NV.rw, size: 4, auth: [1], policy: policy)).check()
+        tpm.execute(command: NV.write(i, [9, 9, 9, 9])).check()
+        // A password cannot serve the ADMIN role: TPM_RC_AUTH_TYPE (format zero, unnumbered).
+        let byPassword = command(.nvChangeAuth, tag: .sessions, withPassword(handles: [TPMHandle(i)], password: [1], params: Spec.b2([2])))
+        XCTAssertEqual(responseCode(tpm.execute(command: byPassword)), 0x124)
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        XCTAssertEqual(responseCode(tpm.policy(.policyCommandCode, s, cc(.nvChangeAuth))), 0)
+        let r = tpm.run(.nvChangeAuth, handles: [TPMHandle(i)], Spec.b2([2, 0, 0]), [SessionUse(session: s, entity: Entity(TPMHandle(i)))])
+        XCTAssertEqual(r.code, 0)
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.read(i, size: 4, auth: TPMHandle(i), password: [1]))), 0x98E)
+        XCTAssertEqual(try nvReadData(tpm.execute(command: NV.read(i, size: 4, auth: TPMHandle(i), password: [2]))), [9, 9, 9, 9])
+    }
+
+    func testCertifyDigestOfTheWholeIndex() throws {
+        let tpm = startedTPM()
+        let signer = try makePrimary(tpm, .owner, Templates.ecc(attributes: Templates.signingAttributes, scheme: .ecdsa(hashAlg: .sha256)))
+        let i: UInt32 = 0x0150_0064
+        tpm.execute(command: NV.define(i, NV.rw, size: 5)).check()
+        tpm.execute(command: NV.write(i, [1, 2, 3, 4, 5])).check()
+        let n = try name(tpm, i)
+        func certify(size: UInt16, offset: UInt16) -> [UInt8] {
+            var a = TPMWriter()
+            for _ in 0..<2 {
+                a.u32(TPMHandle.passwordSession.rawValue)
+                a.sized([UInt8]())
+                a.u8(1)
+                a.sized([UInt8]())
+            }
+            let body =
+                be32(signer.handle.rawValue) + be32(TPMHandle.owner.rawValue) + be32(i) + be32(UInt32(a.count)) + a.bytes
+                + Spec.b2([7]) + Spec.u16(0x0010) + Spec.u16(size) + Spec.u16(offset)
+            return tpm.execute(command: command(.nvCertify, tag: .sessions, body))
+        }
+        var p = try checkedParameters(certify(size: 0, offset: 0), hasHandle: false)
+        var attestReader = TPMReader(try p.sized(max: 4096))
+        let attest = try TPMSAttest(from: &attestReader)
+        XCTAssertEqual(attest.extraData.buffer, [7])
+        guard case .nvDigest(let info) = attest.attested else { return XCTFail("TPM_ST_ATTEST_NV_DIGEST expected") }
+        XCTAssertEqual(info.indexName.buffer, n)
+        XCTAssertEqual(info.nvDigest.buffer, Array(SHA256.hash(data: [1, 2, 3, 4, 5])))
+        XCTAssertEqual(responseCode(certify(size: 2, offset: 4)), 0x146)
+        XCTAssertEqual(responseCode(certify(size: 1, offset: 4)), 0)
+    }
+}
+
+extension NVPolicyTests {
+    /// The first policy session of a freshly started TPM (libtpms assigns the same handle).
+    static let session = TPMHandle(0x0300_0000)
+
+    static func startPolicySession() -> [UInt8] {
+        command(
+            .startAuthSession,
+            be32(TPMHandle.null.rawValue) + be32(TPMHandle.null.rawValue) + Spec.b2([UInt8](repeating: 5, count: 16)) + Spec.b2([]) + [1]
+                + Spec.u16(0x0010) + Spec.u16(0x000B))
+    }
+
+    static func policyNV(_ i: UInt32, _ operand: [UInt8], offset: UInt16, op: UInt16) -> [UInt8] {
+        command(
+            .policyNV, tag: .sessions,
+            withPassword(handles: [.owner, TPMHandle(i), session], params: Spec.b2(operand) + Spec.u16(offset) + Spec.u16(op)))
+    }
+
+    func testPolicyAndCertifyErrorCodes() {
+        let i: UInt32 = 0x0150_0070
+        var certifyAuth = TPMWriter()
+        certifyAuth.u32(TPMHandle.passwordSession.rawValue)
+        certifyAuth.sized([UInt8]())
+        certifyAuth.u8(1)
+        certifyAuth.sized([UInt8]())
+        func certify(size: UInt16, offset: UInt16) -> [UInt8] {
+            // signHandle TPM_RH_NULL (no authorization needed beyond the password session).
+            let auth = certifyAuth.bytes + certifyAuth.bytes
+            return command(
+                .nvCertify, tag: .sessions,
+                be32(TPMHandle.null.rawValue) + be32(TPMHandle.owner.rawValue) + be32(i) + be32(UInt32(auth.count)) + auth + Spec.b2([])
+                    + Spec.u16(0x0010) + Spec.u16(size) + Spec.u16(offset))
+        }
+        let cases = [
+            DifferentialCase(
+                name: "PolicyNV, PolicyAuthorizeNV, PolicyNvWritten, NV_ChangeAuth, NV_Certify",
+                steps: [
+                    NV.define(i, NV.rw, size: 8, auth: [1]),
+                    NV.write(i, [0x81, 2, 3, 4, 5, 6, 7, 8]),
+                    Self.startPolicySession(),
+                    Self.policyNV(i, [9], offset: 0, op: 0),
+                    Self.policyNV(i, [9], offset: 9, op: 0),
+                    Self.policyNV(i, [9, 9], offset: 7, op: 0),
+                    Self.policyNV(i, [9], offset: 0, op: 12),
+                    Self.policyNV(i, [0x81, 2], offset: 0, op: 0),
+                    Self.policyNV(i + 1, [9], offset: 0, op: 0),
+                    command(.policyAuthorizeNV, tag: .sessions, withPassword(handles: [.owner, TPMHandle(i), Self.session], params: [])),
+                    command(.policyNvWritten, be32(Self.session.rawValue) + [1]),
+                    command(.policyNvWritten, be32(Self.session.rawValue) + [0]),
+                    command(.policyNvWritten, be32(Self.session.rawValue) + [2]),
+                    command(.nvChangeAuth, tag: .sessions, withPassword(handles: [TPMHandle(i)], password: [1], params: Spec.b2([2]))),
+                    certify(size: 9, offset: 0),
+                    certify(size: 1, offset: 8),  // offset + size past the end
+                    certify(size: 0, offset: 0),
+                    command(.flushContext, be32(Self.session.rawValue)),
+                    NV.undefine(i),
+                ],
+                expected: [0, 0, 0, 0x126, 0x2C4, 0x1D5, 0x3C4, 0, 0x28B, 0x083, 0, 0x1C4, 0x1C4, 0x124, 0x146, 0x146, 0, 0, 0])
+        ]
+        runDifferential(cases)
     }
 }

@@ -84,8 +84,12 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertEqual(try rd.sized(max: 100), independentName(pub))
         XCTAssertEqual(pub, srk.publicBytes)
         // A child created under the persistent parent loads under it.
-        let child = try parseCreate(tpm.execute(command: createCommand(parent: TPMHandle(0x8100_0001), Templates.keyedHash(attributes: Templates.sealAttributes), data: [1, 2])))
-        let l = tpm.execute(command: loadCommand(parent: TPMHandle(0x8100_0001), outPrivate: child.outPrivate, publicArea: child.publicArea))
+        let child = try parseCreate(
+            tpm.execute(
+                command: createCommand(
+                    parent: TPMHandle(0x8100_0001), Templates.keyedHash(attributes: Templates.sealAttributes), data: [1, 2])))
+        let l = tpm.execute(
+            command: loadCommand(parent: TPMHandle(0x8100_0001), outPrivate: child.outPrivate, publicArea: child.publicArea))
         XCTAssertEqual(responseCode(l), 0)
         XCTAssertEqual(tpm.propertyValue(.hrPersistent), 1)
         let cap = tpm.execute(command: command(.getCapability, be32(1) + be32(0x8100_0000) + be32(10)))
@@ -103,7 +107,8 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0150_0001, NV.rw, size: 8))), 0)
         let platformIndex = NV.ppRead | NV.ppWrite | NV.ownerRead | NV.platformCreate
         XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0150_0002, platformIndex, size: 8, by: .platform))), 0)
-        XCTAssertEqual(responseCode(tpm.execute(command: command(.clear, tag: .sessions, withPassword(handles: [.platform], params: [])))), 0)
+        XCTAssertEqual(
+            responseCode(tpm.execute(command: command(.clear, tag: .sessions, withPassword(handles: [.platform], params: [])))), 0)
         XCTAssertEqual(tpm.persistent.evictObjects.keys.sorted(), [0x8180_0001])
         XCTAssertEqual(tpm.persistent.nvIndices.keys.sorted(), [0x0150_0002])
     }
@@ -152,7 +157,8 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertEqual(tpm.exportPermanentState(), blob, "canonical re-export")
         tpm.powerOn()
         tpm.execute(command: command(.startup, [0, 0])).check()
-        XCTAssertEqual(try nvReadData(tpm.execute(command: NV.read(0x0150_0001, size: 16, auth: TPMHandle(0x0150_0001), password: [9, 9]))),
+        XCTAssertEqual(
+            try nvReadData(tpm.execute(command: NV.read(0x0150_0001, size: 16, auth: TPMHandle(0x0150_0001), password: [9, 9]))),
             Array("sixteen octets!!".utf8))
         XCTAssertEqual(try nvReadData(tpm.execute(command: NV.read(0x0150_0002, size: 8))), be64(5))
         XCTAssertEqual(tpm.persistent.nvMaxCounter, 1)
@@ -160,7 +166,8 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertNil(tpm.nvIndex(TPMHandle(0x0150_0004)))
         // The persistent storage key still works as a parent with its authValue.
         let child = tpm.execute(
-            command: createCommand(parent: TPMHandle(0x8100_0003), Templates.keyedHash(attributes: Templates.sealAttributes), parentAuth: [3], data: [1]))
+            command: createCommand(
+                parent: TPMHandle(0x8100_0003), Templates.keyedHash(attributes: Templates.sealAttributes), parentAuth: [3], data: [1]))
         XCTAssertEqual(responseCode(child), 0)
     }
 
@@ -173,8 +180,13 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertEqual(copy.exportPermanentState(), p)
         // Index data shorter than its dataSize, an Index count beyond the bound: malformed.
         let body = StateUpgrade.body(p)
-        let nvStart = body.count - (8 + 2 + tpm.persistent.nvIndices.values.reduce(0) { $0 + 14 + $1.publicArea.authPolicy.count
-            + 2 + $1.authValue.count + $1.data.count } + 1 + 4 + tpm.persistent.evictObjects.values.reduce(0) { $0 + $1.encoded.count })
+        let nvStart =
+            body.count
+            - (8 + 2
+                + tpm.persistent.nvIndices.values.reduce(0) {
+                    $0 + 14 + $1.publicArea.authPolicy.count
+                        + 2 + $1.authValue.count + $1.data.count
+                } + 1 + 4 + tpm.persistent.evictObjects.values.reduce(0) { $0 + $1.encoded.count })
         var tooMany = body
         tooMany.replaceSubrange((nvStart + 8)..<(nvStart + 10), with: be16(UInt16(TPMLimits.maxNVIndices + 1)))
         XCTAssertThrowsError(try TPM(environment: testEnvironment(), permanentState: StateUpgrade.seal(part: 1, version: 3, tooMany)))
