@@ -626,3 +626,26 @@ extension NVPolicyTests {
         runDifferential(cases)
     }
 }
+
+extension NVPolicyTests {
+    func testUndefineSpaceSpecialAnswersWithoutTheDeletedAuthValue() throws {
+        let tpm = startedTPM()
+        let i: UInt32 = 0x0150_0080
+        let policy = H(H(Self.zero, cc(.policyAuthValue)), cc(.policyCommandCode), cc(.nvUndefineSpaceSpecial))
+        let attrs = NV.ppRead | NV.ppWrite | NV.authRead | NV.platformCreate | NV.policyDelete
+        tpm.execute(command: NV.define(i, attrs, size: 8, auth: [5], policy: policy, by: .platform)).check()
+        let n = try name(tpm, i)
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        s.authValueNeeded = true
+        XCTAssertEqual(responseCode(tpm.policy(.policyAuthValue, s)), 0)
+        XCTAssertEqual(responseCode(tpm.policy(.policyCommandCode, s, cc(.nvUndefineSpaceSpecial))), 0)
+        // The policy session's HMAC uses the Index's authValue; its response HMAC does not (the
+        // Index is gone: the reference's SessionRemoveAssociationToHandle). run() checks it.
+        let r = tpm.run(
+            .nvUndefineSpaceSpecial, handles: [TPMHandle(i), .platform], names: [n, Spec.u32(TPMHandle.platform.rawValue)], [],
+            [SessionUse(session: s, entity: Entity(TPMHandle(i), auth: [5])), SessionUse(session: nil, entity: Entity(.platform))],
+            responseAuth: [])
+        XCTAssertEqual(r.code, 0)
+        XCTAssertNil(tpm.nvIndex(TPMHandle(i)))
+    }
+}

@@ -107,6 +107,11 @@ extension TPM {
         let index = try definedIndex(c.handles[0], handle: 1)
         guard index.attributes.contains(.policyDelete) else { throw TPMError(.attributes).handle(1) }
         deleteNVIndex(c.handles[0])
+        // The reference's SessionRemoveAssociationToHandle: the session that authorized the
+        // Index answers as if it had authorized TPM_RH_NULL (no authValue in its response HMAC).
+        for i in c.auth.sessions.indices where c.auth.sessions[i].authorizes == c.handles[0] {
+            c.auth.sessions[i].checkedAuthValue = []
+        }
     }
 
     /// TPM2_NV_ReadPublic (Part 3, 31.6): the public area and the Name.
