@@ -118,6 +118,13 @@ extension TPM {
 
     static let nvCounterEntrySize = TPMLimits.nvIndexEntrySize + 8
 
+    /// The reference's NvRamTestSpaceIndex: room in the orderly-Index RAM for `dataSize` more.
+    func orderlyRAMHasSpace(_ dataSize: Int) -> Bool {
+        let used = persistent.nvIndices.values.filter { $0.attributes.contains(.orderly) }
+            .reduce(0) { $0 + TPMLimits.orderlyIndexRAMHeader + Int($1.publicArea.dataSize) }
+        return used + TPMLimits.orderlyIndexRAMHeader + dataSize <= TPMLimits.orderlyIndexRAMSpace
+    }
+
     /// TPM_PT_HR_PERSISTENT_AVAIL (the reference's NvCapGetPersistentAvail).
     var persistentAvailable: Int {
         let reserve = max(0, TPMLimits.minCounterIndices - nvCounterCount) * TPM.nvCounterEntrySize

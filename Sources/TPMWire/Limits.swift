@@ -83,6 +83,11 @@ public enum TPMLimits {
     /// What one persistent object costs: more than the encoding of the largest object (RSA
     /// 4096 with its prime, names and policy).
     public static let nvEvictObjectSize = 2_048
+    /// RAM_INDEX_SPACE: the RAM an orderly Index's data is cached in (libtpms: 512 octets),
+    /// each Index taking its data plus a 12-octet header. vtpm writes orderly Indices through
+    /// to NV but keeps this limit, so the same Indices can be defined as on libtpms.
+    public static let orderlyIndexRAMSpace = 512
+    public static let orderlyIndexRAMHeader = 12
     /// MIN_COUNTER_INDICES: NV space is kept for this many counter Indices (libtpms: 8).
     public static let minCounterIndices = 8
     /// Bounds the state decoder uses: no budget can hold more Indices or objects than these.

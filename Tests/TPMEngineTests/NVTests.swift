@@ -157,6 +157,9 @@ final class NVTests: XCTestCase {
         add("policy delete by owner", NV.rw | NV.policyDelete, size: 8, rcP(attributes, 2))
         add("writeall too large", NV.rw | NV.writeAll, size: 1025, rcP(size, 2))
         add("reserved bit", NV.rw | (1 << 8), size: 8, rcP(reservedBits, 2))
+        // Orderly Indices share 512 octets of RAM, 12 of them per Index for its header.
+        add("orderly too large for RAM", NV.rw | NV.orderly, size: 501, nvSpace)
+        add("orderly fits in RAM", NV.rw | NV.orderly, size: 500, 0)
         add("bad nameAlg", NV.rw, size: 8, alg: .null, rcP(hash, 2))
         // The Index handle must be in the NV range (TPMI_RH_NV_INDEX).
         cases.append(

@@ -86,6 +86,7 @@ extension TPM {
         guard nvIndex(info.nvIndex) == nil else { throw TPMError(.nvDefined) }
         let index = NVIndex(publicArea: info, authValue: authValue)
         guard nvHasSpace(index.nvCost, isIndex: true, isCounter: type == .counter) else { throw TPMError(.nvSpace) }
+        if a.contains(.orderly) && !orderlyRAMHasSpace(Int(info.dataSize)) { throw TPMError(.nvSpace) }
         storeNVIndex(index)
     }
 
