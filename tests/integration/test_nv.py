@@ -225,9 +225,16 @@ def test_evictcontrol(tpm, tmp_path):
     r = raw(tpm, CC_EVICT, [wire.RH_OWNER, 0x80000000], wire.u32(0x81800001))
     assert r.rc == wire.rc_param(wire.RC_RANGE, 1)
     assert raw(tpm, CC_EVICT, [wire.RH_OWNER, 0x80000000], wire.u32(0x81000001)).rc == RC_NV_DEFINED
-    # It survives a power cycle.
+    # It survives a power cycle and serves as a parent, and a salted session can use it.
     tpm.restart(startup_clear=True)
     assert load_yaml(tpm.tool("readpublic", "-c", "0x81000001").stdout)["name"] == name
+    tpm.tool("create", "-C", "0x81000001", "-i-", "-u", "seal.pub", "-r", "seal.priv", input=b"sealed secret", text=False)
+    tpm.tool("load", "-C", "0x81000001", "-u", "seal.pub", "-r", "seal.priv", "-c", "seal.ctx")
+    tpm.tool("startauthsession", "-S", "salted.ctx", "--hmac-session", "-c", "0x81000001")
+    out = tpm.tool("unseal", "-c", "seal.ctx", "-p", "session:salted.ctx", text=False).stdout
+    assert out == b"sealed secret"
+    tpm.tool("flushcontext", "salted.ctx")
+    tpm.tool("flushcontext", "-t")
     tpm.tool("evictcontrol", "-C", "o", "-c", "0x81000001")
     assert load_yaml(tpm.tool("getcap", "handles-persistent").stdout) in (None, [])
     r = tpm.transact(wire.command(0x173, wire.u32(0x81000001)))  # ReadPublic
@@ -252,3 +259,71 @@ def test_platform_index_survives_clear(tpm, space):
     # The owner cannot remove it (TPM_RC_NV_AUTHORIZATION); the platform can.
     assert raw(tpm, CC_NV_UNDEFINE, [wire.RH_OWNER, IDX]).rc == RC_NV_AUTHORIZATION
     assert raw(tpm, CC_NV_UNDEFINE, [wire.RH_PLATFORM, IDX]).rc == 0
+
+
+def test_policy_nv_and_policy_written(tpm, tmp_path):
+    """A sealed object whose policy is PolicyNV (an NV counter at least 2, unsigned) and an Index
+    readable only through PolicyNvWritten."""
+    tpm.tool("nvdefine", "0x1500030", "-C", "o", "-s", "8", "-a", "nt=counter|ownerread|ownerwrite|authread|authwrite")
+    tpm.tool("nvincrement", "0x1500030", "-C", "o")
+    (tmp_path / "two.bin").write_bytes(struct.pack(">Q", 2))
+    tpm.tool("startauthsession", "-S", "trial.ctx")
+    tpm.tool("policynv", "-S", "trial.ctx", "-C", "o", "-i", str(tmp_path / "two.bin"), "-L", "nv.policy", "0x1500030", "uge")
+    tpm.tool("flushcontext", "trial.ctx")
+    policy = (tpm.workdir / "nv.policy").read_bytes()
+    name = read_public(tpm, 0x1500030)[1]
+    args = hashlib.sha256(struct.pack(">Q", 2) + wire.u16(0) + wire.u16(0x0007)).digest()  # offset 0, TPM_EO_UNSIGNED_GE
+    assert policy == hashlib.sha256(bytes(32) + wire.u32(0x149) + args + name).digest()
+
+    def satisfies() -> bool:
+        tpm.tool("startauthsession", "--policy-session", "-S", "s.ctx")
+        ok = tpm.tool("policynv", "-S", "s.ctx", "-C", "o", "-i", str(tmp_path / "two.bin"), "0x1500030", "uge",
+                      check=False).returncode == 0
+        tpm.tool("flushcontext", "s.ctx")
+        return ok
+
+    assert not satisfies()  # the counter is 1
+    tpm.tool("nvincrement", "0x1500030", "-C", "o")
+    assert satisfies()
+
+    tpm.tool("startauthsession", "-S", "trial.ctx")
+    tpm.tool("policynvwritten", "-S", "trial.ctx", "-L", "written.policy", "s")
+    tpm.tool("flushcontext", "trial.ctx")
+    written = (tpm.workdir / "written.policy").read_bytes()
+    assert written == hashlib.sha256(bytes(32) + wire.u32(0x18F) + b"\x01").digest()
+    tpm.tool("nvdefine", hex(IDX), "-C", "o", "-s", "4", "-a", "ownerwrite|policyread", "-L", "written.policy")
+
+    def policy_read():
+        tpm.tool("startauthsession", "--policy-session", "-S", "p.ctx")
+        tpm.tool("policynvwritten", "-S", "p.ctx", "s")
+        p = tpm.tool("nvread", hex(IDX), "-P", "session:p.ctx", "-s", "4", check=False, text=False)
+        tpm.tool("flushcontext", "p.ctx", check=False)
+        return p
+
+    assert policy_read().returncode != 0  # not written yet: TPM_RC_POLICY_FAIL
+    (tmp_path / "w.bin").write_bytes(b"abcd")
+    tpm.tool("nvwrite", hex(IDX), "-C", "o", "-i", str(tmp_path / "w.bin"))
+    p = policy_read()
+    assert p.returncode == 0 and p.stdout == b"abcd"
+
+
+def test_pin_indices(tpm):
+    """PIN Pass: each use of the PIN counts; at pinLimit the authValue is unavailable. PIN Fail:
+    failures count (NO_DA), a success resets the count."""
+    pin_pass = (9 << 4) | OWNERWRITE | OWNERREAD | AUTHREAD
+    assert define(tpm, IDX, pin_pass, 8, auth=b"1234") == 0
+    assert raw(tpm, CC_NV_WRITE, [wire.RH_OWNER, IDX], wire.tpm2b(struct.pack(">II", 0, 2)) + wire.u16(0)).rc == 0
+    for count in (1, 2):
+        r = raw(tpm, CC_NV_READ, [IDX, IDX], wire.u16(8) + wire.u16(0), auth=b"1234")
+        assert r.rc == 0 and wire.Reader(r.params()).tpm2b() == struct.pack(">II", count, 2)
+    assert raw(tpm, CC_NV_READ, [IDX, IDX], wire.u16(8) + wire.u16(0), auth=b"1234").rc == 0x12F
+
+    pin_fail = (8 << 4) | OWNERWRITE | OWNERREAD | AUTHREAD | NO_DA
+    assert define(tpm, IDX + 1, pin_fail, 8, auth=b"1234") == 0
+    assert raw(tpm, CC_NV_WRITE, [wire.RH_OWNER, IDX + 1], wire.tpm2b(struct.pack(">II", 0, 5)) + wire.u16(0)).rc == 0
+    r = raw(tpm, CC_NV_READ, [IDX + 1, IDX + 1], wire.u16(8) + wire.u16(0), auth=b"0000")
+    assert r.rc == wire.rc_session(wire.RC_BAD_AUTH, 1)
+    r = raw(tpm, CC_NV_READ, [wire.RH_OWNER, IDX + 1], wire.u16(8) + wire.u16(0))
+    assert wire.Reader(r.params()).tpm2b() == struct.pack(">II", 1, 5)
+    r = raw(tpm, CC_NV_READ, [IDX + 1, IDX + 1], wire.u16(8) + wire.u16(0), auth=b"1234")
+    assert r.rc == 0 and wire.Reader(r.params()).tpm2b() == struct.pack(">II", 0, 5)
