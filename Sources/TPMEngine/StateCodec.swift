@@ -383,7 +383,8 @@ enum SessionSlotCodec {
 ///     the nameAlg digest), data (exactly dataSize octets, no length prefix)
 ///   evictObjects.count (u8, at most TPMLimits.maxPersistentObjects), then per object, in
 ///     strictly increasing handle order: handle (u32, 0x81xxxxxx) and the OBJECT encoding
-///     (a key object of the owner, endorsement or platform hierarchy)
+///     (a key object with its sensitive area, not stClear, of the platform hierarchy in the
+///     platform range, of the owner or endorsement hierarchy in the owner range)
 /// The whole must fit the NV budget (TPMLimits.nvMemorySize).
 enum NVStateCodec {
     static func encode(_ p: PersistentState, to w: inout TPMWriter) {
@@ -445,7 +446,11 @@ enum NVStateCodec {
             }
             last = h
             let o = try r.decode("evictObjects[\(i)]") { try TransientObject(from: &$0) }
-            guard case .key(let k) = o, [TPMHandle.owner, .endorsement, .platform].contains(k.hierarchy) else {
+            // What EvictControl can make persistent: a key object with its sensitive area, not
+            // stClear, of a hierarchy whose range the handle is in.
+            guard case .key(let k) = o, [TPMHandle.owner, .endorsement, .platform].contains(k.hierarchy), !k.isPublicOnly,
+                !k.flags.contains(.stClear), (k.hierarchy == .platform) == TPMHandle(h).isPlatformPersistent
+            else {
                 throw StateError.malformed("evictObjects[\(i)]: not a persistent key object")
             }
             used += TPMLimits.nvEvictObjectSize

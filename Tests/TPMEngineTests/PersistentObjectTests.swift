@@ -171,6 +171,23 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertEqual(responseCode(child), 0)
     }
 
+    func testPersistentObjectOutsideItsHierarchysRangeIsMalformed() throws {
+        let tpm = startedTPM()
+        let pk = try makePrimary(tpm, .platform, Templates.rsa(bits: 1024))
+        tpm.execute(command: evictCommand(pk.handle, 0x8180_0001, by: .platform)).check()
+        let p = tpm.exportPermanentState()
+        XCTAssertNoThrow(try TPM(environment: testEnvironment(), permanentState: p))
+        var body = StateUpgrade.body(p)
+        // No Index (count 0), one object (count 1), its handle: field 42.
+        let marker = be16(0) + [1] + be32(0x8180_0001)
+        let at = try XCTUnwrap((0..<(body.count - marker.count)).first { Array(body[$0..<($0 + marker.count)]) == marker })
+        body.replaceSubrange((at + 3)..<(at + 7), with: be32(0x8100_0001))
+        XCTAssertThrowsError(try TPM(environment: testEnvironment(), permanentState: StateUpgrade.seal(part: 1, version: 3, body))) {
+            guard case StateError.malformed(let why)? = $0 as? StateError else { return XCTFail("\($0)") }
+            XCTAssertTrue(why.contains("not a persistent key object"), why)
+        }
+    }
+
     func testNVStateRoundTripsAndRejectsMalformedContents() throws {
         let tpm = startedTPM(seed: 8)
         try Self.populate(tpm)
