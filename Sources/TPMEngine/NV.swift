@@ -166,15 +166,16 @@ extension TPM {
         }
     }
 
-    /// NvFlushHierarchy for TPM2_Clear: owner-created NV Indices and the persistent objects of
-    /// the owner and endorsement hierarchies go.
-    func nvFlushOwnerAndEndorsement() {
-        for (h, index) in persistent.nvIndices where !index.attributes.contains(.platformCreate) {
-            if index.type == .counter && index.isWritten { persistent.nvMaxCounter = max(persistent.nvMaxCounter, index.uint64Value) }
-            persistent.nvIndices[h] = nil
-            nvChanged = true
+    /// The reference's NvFlushHierarchy: the persistent objects of `hierarchy` go and, for the
+    /// owner (storage) hierarchy, the NV Indices the owner created. TPM2_Clear flushes the owner
+    /// and endorsement hierarchies; ChangeEPS and ChangePPS would flush theirs.
+    func nvFlushHierarchy(_ hierarchy: TPMHandle) {
+        if hierarchy == .owner {
+            for (h, index) in persistent.nvIndices where !index.attributes.contains(.platformCreate) {
+                deleteNVIndex(TPMHandle(h))
+            }
         }
-        for (h, p) in persistent.evictObjects where p.object.hierarchy == .owner || p.object.hierarchy == .endorsement {
+        for (h, p) in persistent.evictObjects where p.object.hierarchy == hierarchy {
             persistent.evictObjects[h] = nil
             nvChanged = true
         }

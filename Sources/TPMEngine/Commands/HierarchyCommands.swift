@@ -46,7 +46,8 @@ extension TPM {
             _ = flushTransientObject(TPMHandle(handle))
         }
         // Owner-created NV Indices and persistent objects of both hierarchies (NV.swift).
-        nvFlushOwnerAndEndorsement()
+        nvFlushHierarchy(.owner)
+        nvFlushHierarchy(.endorsement)
         persistent.da = DictionaryAttackState()
         setClock(0)
         persistent.resetCount = 0
