@@ -23,7 +23,12 @@ extension TPM {
         return nil
     }
 
-    func transientObject(_ h: TPMHandle) -> TransientObject? { volatile.objects[h.rawValue] }
+    /// The object at a transient handle, or the persistent object at a persistent handle
+    /// (usable wherever a loaded object is; NV.swift).
+    func transientObject(_ h: TPMHandle) -> TransientObject? {
+        if h.handleType == .persistent { return persistentObject(h).map { .key($0) } }
+        return volatile.objects[h.rawValue]
+    }
 
     /// Removes a loaded object; false when `h` names none.
     @discardableResult

@@ -60,6 +60,11 @@ struct PersistentState: Sendable, Equatable {
     var savedState: SavedState?
     /// Dictionary-attack counters and parameters (DictionaryAttack.swift).
     var da = DictionaryAttackState()
+    /// NV Indices by handle, persistent objects by handle, and the largest value a deleted
+    /// counter Index had reached (a new counter starts above it). NV.swift.
+    var nvIndices: [UInt32: NVIndex] = [:]
+    var evictObjects: [UInt32: PersistentObject] = [:]
+    var nvMaxCounter: UInt64 = 0
 
     static let orderlyNone: UInt16 = 0xFFFF
     static let seedSize = 64

@@ -91,7 +91,7 @@ final class SessionStateFormatTests: XCTestCase {
         let (tpm, sessions) = try makeRunningInstance(seed: 3, clock: clock)
         let p = tpm.exportPermanentState()
         let v = tpm.exportVolatileState()
-        XCTAssertEqual(Array(p[4..<8]), [0, 0, 0, 2])
+        XCTAssertEqual(Array(p[4..<8]), [0, 0, 0, 3])
         let other = TestClock()
         let copy = try TPM(environment: testEnvironment(seed: 9, clock: other), permanentState: p, volatileState: v)
         XCTAssertEqual(copy.exportPermanentState(), p)
@@ -244,8 +244,11 @@ final class SessionStateFormatTests: XCTestCase {
         let p = Self.permanentV2()
         let v = Self.volatileV2(permanent: p)
         let tpm = try TPM(environment: testEnvironment(), permanentState: p, volatileState: v)
-        XCTAssertEqual(tpm.exportPermanentState(), p, "the document's encoding is the engine's")
-        XCTAssertEqual(tpm.exportVolatileState(), v, "the document's encoding is the engine's")
+        // Re-exported as version 3: the same fields plus the empty NV ones (NVStateTests checks
+        // the version-3 document with NV contents).
+        let p3 = StateUpgrade.permanentV3(fromV2: p)
+        XCTAssertEqual(tpm.exportPermanentState(), p3, "the document's encoding is the engine's")
+        XCTAssertEqual(tpm.exportVolatileState(), StateUpgrade.volatileV3(fromV2: v, permanentV3: p3))
         XCTAssertEqual(tpm.persistent.savedState?.sessionContextCounter, 0x1_0010)
         XCTAssertEqual(tpm.persistent.savedState?.savedSessions, [5: 9])
         XCTAssertEqual(

@@ -27,7 +27,7 @@ extension TPM {
 
 extension TPM {
     /// TPM2_Clear (Part 3, 24.6): removes the owner and endorsement hierarchies' secrets and
-    /// objects. New storage seed and owner/endorsement proofs (so every saved context and
+    /// objects, transient and persistent, and the NV Indices the owner defined. New storage seed and owner/endorsement proofs (so every saved context and
     /// ticket of those hierarchies dies), authValues and policies emptied, both hierarchies
     /// enabled, dictionary-attack parameters back to their defaults, Clock and the reset,
     /// restart and clear counters back to zero, and a PCR change counted (the reference's
@@ -45,6 +45,9 @@ extension TPM {
         for (handle, object) in volatile.objects where object.hierarchy == .owner || object.hierarchy == .endorsement {
             _ = flushTransientObject(TPMHandle(handle))
         }
+        // Owner-created NV Indices and persistent objects of both hierarchies (NV.swift).
+        nvFlushHierarchy(.owner)
+        nvFlushHierarchy(.endorsement)
         persistent.da = DictionaryAttackState()
         setClock(0)
         persistent.resetCount = 0

@@ -35,6 +35,7 @@ extension TPM {
             } else {
                 startupClearData(locality: locality)
                 volatile.pcrUpdateCounter = saved.pcrUpdateCounter
+                nvStartup(reset: false)
             }
             sessionStartup(restoring: saved)
         } else {
@@ -47,6 +48,7 @@ extension TPM {
             startupClearData(locality: locality)
             volatile.pcrUpdateCounter = 0
             sessionStartup(restoring: nil)
+            nvStartup(reset: true)
         }
         // Every PCR that was (re)initialized rather than restored counts as a change, as in
         // the reference's PCRStartup and libtpms: +20 at Reset and Restart (the 24 PC Client
