@@ -203,6 +203,18 @@ extension TPM {
         CommandDescriptor(code: .makeCredential, handles: [anyObject], decrypt: true, encrypt: true) {
             try $0.makeCredentialCommand(&$1)
         },
+        // Duplication (Part 3, 13).
+        CommandDescriptor(
+            code: .duplicate,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .dup), HandleSpec(kind: .object(allowNull: true), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.duplicateCommand(&$1) },
+        CommandDescriptor(
+            code: .rewrap,
+            handles: [HandleSpec(kind: .object(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: true), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.rewrapCommand(&$1) },
+        CommandDescriptor(code: .import, handles: [userObject], decrypt: true, encrypt: true) { try $0.importCommand(&$1) },
         // Attestation (Part 3, 18).
         CommandDescriptor(
             code: .quote, handles: [HandleSpec(kind: .object(allowNull: true), role: .user)], decrypt: true, encrypt: true
