@@ -24,9 +24,11 @@ from harness.servers import check_breaker
 SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrallocate", "hash", "getcap",
            "selftest", "incrementalselftest", "gettestresult", "startup", "readclock", "setclock",
            "clockrateadjust", "testparms", "send",
-           # Objects and keys (the other scripts of that area need EvictControl, NV or PolicySecret).
+           # Objects, keys, credentials and duplication (the other scripts of that area need EvictControl, NV or
+           # PolicySecret).
            "createprimary", "create", "flushcontext", "verifysignature", "rsaencrypt", "rsadecrypt",
-           "encryptdecrypt", "certify", "certifycreation", "gettime", "unseal"]
+           "encryptdecrypt", "certify", "certifycreation", "gettime", "unseal",
+           "duplicate", "import_tpm"]
 SCRIPT_TIMEOUT = 150
 
 
