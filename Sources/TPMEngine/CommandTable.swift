@@ -120,6 +120,21 @@ extension TPM {
         CommandDescriptor(code: .hierarchyChangeAuth, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
             try $0.hierarchyChangeAuthCommand(&$1)
         },
+        // Hierarchy administration (Part 3, 24.2-24.6); TPMA_CC as libtpms reports them.
+        CommandDescriptor(
+            code: .hierarchyControl, handles: [HandleSpec(kind: .hierarchy(allowNull: false), role: .user)], nv: true, extensive: true
+        ) {
+            try $0.hierarchyControlCommand(&$1)
+        },
+        CommandDescriptor(code: .setPrimaryPolicy, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
+            try $0.setPrimaryPolicyCommand(&$1)
+        },
+        CommandDescriptor(code: .changePPS, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, extensive: true) {
+            try $0.changePPSCommand(&$1)
+        },
+        CommandDescriptor(code: .changeEPS, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, extensive: true) {
+            try $0.changeEPSCommand(&$1)
+        },
         CommandDescriptor(code: .pcrAllocate, handles: [HandleSpec(kind: .platform, role: .user)], nv: true) {
             try $0.pcrAllocateCommand(&$1)
         },
