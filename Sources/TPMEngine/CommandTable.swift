@@ -180,6 +180,9 @@ extension TPM {
             handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: false), role: .user)],
             nv: true, flushed: true, decrypt: true
         ) { try $0.eventSequenceCompleteCommand(&$1) },
+        CommandDescriptor(code: .hmacStart, handles: [userObject], responseHandle: true, decrypt: true) {
+            try $0.hmacStartCommand(&$1)
+        },
         CommandDescriptor(code: .hashSequenceStart, handles: [], responseHandle: true, decrypt: true) {
             try $0.hashSequenceStartCommand(&$1)
         },
