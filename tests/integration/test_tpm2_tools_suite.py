@@ -28,7 +28,7 @@ SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrall
            # PolicySecret).
            "createprimary", "create", "flushcontext", "verifysignature", "rsaencrypt", "rsadecrypt",
            "encryptdecrypt", "certify", "certifycreation", "gettime", "unseal",
-           "duplicate", "import_tpm", "hierarchycontrol", "setprimarypolicy", "changeeps", "changepps"]
+           "duplicate", "import_tpm", "hierarchycontrol", "setprimarypolicy", "changeeps", "changepps", "import"]
 SCRIPT_TIMEOUT = 150
 
 
