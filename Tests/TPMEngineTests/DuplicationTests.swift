@@ -374,3 +374,112 @@ final class DuplicationTests: XCTestCase {
         runDifferential(cases)
     }
 }
+
+/// Hostile input to the credential, duplication and HMAC-sequence commands: valid commands
+/// mutated at random (a fixed seed) each get a well-formed answer, never a trap, and the engine
+/// stays usable.
+final class CredentialHostileTests: XCTestCase {
+    func mutate(_ seed: [UInt8], _ rng: inout ObjectHostileTests.Rand) -> [UInt8] {
+        var c = seed
+        switch rng.below(4) {
+        case 0:
+            for _ in 0...rng.below(4) { c[10 + rng.below(c.count - 10)] ^= UInt8(1 << rng.below(8)) }
+        case 1:
+            c[10 + rng.below(c.count - 10)] = UInt8(truncatingIfNeeded: rng.next())
+        case 2:
+            c = Array(c.prefix(10 + rng.below(c.count - 10)))
+        default:
+            c += (0..<rng.below(40)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        }
+        if rng.below(2) == 0 {
+            let n = UInt32(c.count)
+            c[2] = UInt8(n >> 24)
+            c[3] = UInt8(n >> 16 & 0xFF)
+            c[4] = UInt8(n >> 8 & 0xFF)
+            c[5] = UInt8(n & 0xFF)
+        }
+        return c
+    }
+
+    func wellFormed(_ r: [UInt8], _ cmd: [UInt8], file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertGreaterThanOrEqual(r.count, 10, file: file, line: line)
+        guard r.count >= 10 else { return }
+        let size = Int(r[2]) << 24 | Int(r[3]) << 16 | Int(r[4]) << 8 | Int(r[5])
+        XCTAssertEqual(size, r.count, "size field", file: file, line: line)
+        if responseCode(r) != 0 { XCTAssertEqual(r.count, 10, "error responses are bare: \(hex(cmd))", file: file, line: line) }
+    }
+
+    func testMutatedCommands() throws {
+        let tpm = startedTPM()
+        let parent = try makePrimary(tpm, .owner, Templates.ecc())
+        let key = try makePrimary(tpm, .owner, DuplicationTests.duplicable)
+        let aes = DuplicationTests.aes128
+        // Valid material for every command.
+        var p = TPMReader(tpm.execute(command: makeCredentialCommand(parent.handle, credential: [1, 2, 3], name: key.name)))
+        _ = try p.bytes(10)
+        let blob = try p.sized(max: 200)
+        let secret = try p.sized(max: 600)
+        let session = responseHandle(tpm.execute(command: startPolicySessionCommand()))
+        XCTAssertEqual(responseCode(tpm.execute(command: policyCommandCodeCommand(session, .duplicate))), 0)
+        let dupCommand = duplicateCommand(key.handle, newParent: parent.handle, session: session, symmetric: aes)
+        var d = try checkedParameters(tpm.execute(command: dupCommand), hasHandle: false)
+        let innerKey = try d.sized(max: 64)
+        let duplicate = try d.sized(max: 2048)
+        let seed = try d.sized(max: 600)
+        let seeds: [[UInt8]] = [
+            makeCredentialCommand(parent.handle, credential: [1, 2, 3], name: key.name),
+            activateCredentialCommand(activate: key.handle, key: parent.handle, blob: blob, secret: secret),
+            importCommand(
+                parent: parent.handle, keyIn: innerKey, publicArea: key.publicArea, duplicate: duplicate, seed: seed, symmetric: aes),
+            rewrapCommand(oldParent: parent.handle, newParent: parent.handle, duplicate: duplicate, name: key.name, seed: seed),
+            dupCommand,
+        ]
+        var rng = ObjectHostileTests.Rand(state: 0xC4ED_D0B1)
+        var codes: [UInt32: Int] = [:]
+        for i in 0..<1500 {
+            let s = seeds[i % seeds.count]
+            if i % seeds.count == 4 {
+                // The duplication policy must be met again before each Duplicate.
+                // (a successful Duplicate ends the session: its continueSession is clear).
+                if responseCode(tpm.execute(command: policyCommandCodeCommand(session, .duplicate))) != 0 {
+                    XCTAssertEqual(responseHandle(tpm.execute(command: startPolicySessionCommand())), session)
+                    XCTAssertEqual(responseCode(tpm.execute(command: policyCommandCodeCommand(session, .duplicate))), 0)
+                }
+            }
+            let c = mutate(s, &rng)
+            let r = tpm.execute(command: c)
+            codes[responseCode(r), default: 0] += 1
+            wellFormed(r, c)
+            if responseCode(r) == 0 { _ = tpm.execute(command: flushCommand(TPMHandle(0x8000_0002))) }
+        }
+        XCTAssertGreaterThan(codes.count, 20)
+        XCTAssertGreaterThan(codes[0] ?? 0, 20)
+        let again = tpm.execute(command: activateCredentialCommand(activate: key.handle, key: parent.handle, blob: blob, secret: secret))
+        XCTAssertEqual(responseCode(again), 0)
+    }
+
+    func testMutatedHMACSequences() throws {
+        let tpm = startedTPM()
+        let attributes: TPMAObject = [.fixedTPM, .fixedParent, .userWithAuth, .sign]
+        let k = try makePrimary(tpm, .owner, Templates.keyedHash(attributes: attributes, scheme: .hmac(hashAlg: .sha256)), data: [9, 9])
+        var rng = ObjectHostileTests.Rand(state: 0x4D4C)
+        for i in 0..<600 {
+            let start = tpm.execute(command: hmacStartCommand(k.handle, auth: [1], alg: .sha256))
+            XCTAssertEqual(responseCode(start), 0)
+            let seq = responseHandle(start)
+            let seeds = [hmacStartCommand(k.handle, auth: [1], alg: .null)]
+            var u = TPMWriter()
+            u.sized([UInt8](repeating: UInt8(i & 0xFF), count: i % 97))
+            let update = command(.sequenceUpdate, tag: .sessions, withPassword(handles: [seq], password: [1], params: u.bytes))
+            var cw = TPMWriter()
+            cw.sized([UInt8](repeating: 1, count: 5))
+            cw.u32(TPMHandle.null.rawValue)
+            let complete = command(.sequenceComplete, tag: .sessions, withPassword(handles: [seq], password: [1], params: cw.bytes))
+            for s in seeds + [update, complete] {
+                let c = mutate(s, &rng)
+                wellFormed(tpm.execute(command: c), c)
+            }
+            for h in [TPMHandle(0x8000_0001), TPMHandle(0x8000_0002)] { _ = tpm.execute(command: flushCommand(h)) }
+        }
+    }
+}
