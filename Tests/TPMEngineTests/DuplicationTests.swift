@@ -266,6 +266,35 @@ final class DuplicationTests: XCTestCase {
         try assertPlainSensitive(Array(opened[34...]), publicArea: key.publicArea)
     }
 
+    /// PolicyDuplicationSelect binds the DUP role to one new parent: Duplicate to it works, to
+    /// another parent the session's nameHash does not match (TPM_RC_POLICY_FAIL + S1).
+    func testPolicyDuplicationSelect() throws {
+        let tpm = startedTPM()
+        let newParent = try makePrimary(tpm, .endorsement, Templates.ecc())
+        let other = try makePrimary(tpm, .owner, Templates.ecc(nameAlg: .sha384))
+        // H(0...0 || TPM_CC_PolicyDuplicationSelect || newParentName || NO), computed here.
+        let policy = Array(SHA256.hash(data: [UInt8](repeating: 0, count: 32) + be32(0x188) + newParent.name + [0]))
+        var template = Self.duplicable
+        template.authPolicy = TPM2BDigest(policy)
+        let key = try makePrimary(tpm, .owner, template)
+        func select(_ parentName: [UInt8]) -> TPMHandle {
+            let session = responseHandle(tpm.execute(command: startPolicySessionCommand()))
+            var w = TPMWriter()
+            w.u32(session.rawValue)
+            w.sized(key.name)
+            w.sized(parentName)
+            w.u8(0)
+            XCTAssertEqual(responseCode(tpm.execute(command: command(.policyDuplicationSelect, w.bytes))), 0)
+            return session
+        }
+        let refused = tpm.execute(command: duplicateCommand(key.handle, newParent: other.handle, session: select(newParent.name)))
+        XCTAssertEqual(responseCode(refused), 0x99D)
+        let wrongDigest = tpm.execute(command: duplicateCommand(key.handle, newParent: other.handle, session: select(other.name)))
+        XCTAssertEqual(responseCode(wrongDigest), 0x99D)
+        let r = tpm.execute(command: duplicateCommand(key.handle, newParent: newParent.handle, session: select(newParent.name)))
+        XCTAssertEqual(responseCode(r), 0)
+    }
+
     /// Error codes compared with libtpms 0.9.2.
     func testDifferential() {
         let s = Self.self

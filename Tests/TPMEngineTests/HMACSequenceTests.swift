@@ -112,6 +112,21 @@ final class HMACSequenceTests: XCTestCase {
         XCTAssertNil(TransientObject(encoded: bad))
     }
 
+    /// An HMAC sequence in the exported volatile state continues in the restored instance.
+    func testVolatileStateCarriesHMACSequence() throws {
+        let clock = TestClock()
+        let tpm = startedTPM(clock: clock)
+        let key = Array("volatile".utf8)
+        let k = try makePrimary(tpm, .owner, Templates.keyedHash(attributes: Self.anyUseAttributes), data: key)
+        let seq = responseHandle(tpm.execute(command: hmacStartCommand(k.handle, auth: [5], alg: .sha512)))
+        XCTAssertEqual(responseCode(tpm.update(seq, data(150), auth: [5])), 0)
+        let restored = try TPM(
+            environment: testEnvironment(seed: 9, clock: clock), permanentState: tpm.exportPermanentState(),
+            volatileState: tpm.exportVolatileState())
+        let (mac, _) = try digestAndTicket(restored.complete(seq, data(10), hierarchy: .null, auth: [5]))
+        XCTAssertEqual(mac, independentHMAC(.sha512, key: key, data(150) + data(10)))
+    }
+
     /// Error codes compared with libtpms 0.9.2.
     func testDifferential() {
         let k = TPMHandle(0x8000_0000)
