@@ -126,6 +126,21 @@ extension TPM {
         CommandDescriptor(code: .hierarchyChangeAuth, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
             try $0.hierarchyChangeAuthCommand(&$1)
         },
+        // Hierarchy administration (Part 3, 24.2-24.6); TPMA_CC as libtpms reports them.
+        CommandDescriptor(
+            code: .hierarchyControl, handles: [HandleSpec(kind: .hierarchy(allowNull: false), role: .user)], nv: true, extensive: true
+        ) {
+            try $0.hierarchyControlCommand(&$1)
+        },
+        CommandDescriptor(code: .setPrimaryPolicy, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
+            try $0.setPrimaryPolicyCommand(&$1)
+        },
+        CommandDescriptor(code: .changePPS, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, extensive: true) {
+            try $0.changePPSCommand(&$1)
+        },
+        CommandDescriptor(code: .changeEPS, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, extensive: true) {
+            try $0.changeEPSCommand(&$1)
+        },
         CommandDescriptor(code: .pcrAllocate, handles: [HandleSpec(kind: .platform, role: .user)], nv: true) {
             try $0.pcrAllocateCommand(&$1)
         },
@@ -171,6 +186,9 @@ extension TPM {
             handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: false), role: .user)],
             nv: true, flushed: true, decrypt: true
         ) { try $0.eventSequenceCompleteCommand(&$1) },
+        CommandDescriptor(code: .hmacStart, handles: [userObject], responseHandle: true, decrypt: true) {
+            try $0.hmacStartCommand(&$1)
+        },
         CommandDescriptor(code: .hashSequenceStart, handles: [], responseHandle: true, decrypt: true) {
             try $0.hashSequenceStartCommand(&$1)
         },
@@ -209,6 +227,18 @@ extension TPM {
         CommandDescriptor(code: .makeCredential, handles: [anyObject], decrypt: true, encrypt: true) {
             try $0.makeCredentialCommand(&$1)
         },
+        // Duplication (Part 3, 13).
+        CommandDescriptor(
+            code: .duplicate,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .dup), HandleSpec(kind: .object(allowNull: true), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.duplicateCommand(&$1) },
+        CommandDescriptor(
+            code: .rewrap,
+            handles: [HandleSpec(kind: .object(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: true), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.rewrapCommand(&$1) },
+        CommandDescriptor(code: .import, handles: [userObject], decrypt: true, encrypt: true) { try $0.importCommand(&$1) },
         // Attestation (Part 3, 18).
         CommandDescriptor(
             code: .quote, handles: [HandleSpec(kind: .object(allowNull: true), role: .user)], decrypt: true, encrypt: true

@@ -77,6 +77,9 @@ struct SequenceObject: Sendable {
         case hash(ExportableHasher)
         /// An event sequence hashes into every implemented bank at once.
         case event([ExportableHasher])
+        /// An HMAC sequence (TPM2_HMAC_Start): the inner hash, already fed K0 xor ipad, and
+        /// K0, the key padded (or first hashed) to the hash's block size (HMACSequence.swift).
+        case hmac(inner: ExportableHasher, key: [UInt8])
     }
     var kind: Kind
     var authValue: [UInt8]

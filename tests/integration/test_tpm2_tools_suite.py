@@ -24,9 +24,10 @@ from harness.servers import check_breaker
 SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrallocate", "hash", "getcap",
            "selftest", "incrementalselftest", "gettestresult", "startup", "readclock", "setclock",
            "clockrateadjust", "testparms", "send",
-           # Objects and keys (the other scripts of that area need PolicySecret, HMAC_Start or ECDAA).
+           # Objects, keys, credentials and duplication.
            "createprimary", "create", "flushcontext", "verifysignature", "rsaencrypt", "rsadecrypt",
            "encryptdecrypt", "certify", "certifycreation", "gettime", "unseal",
+           "duplicate", "import_tpm", "hierarchycontrol", "setprimarypolicy", "changeeps", "changepps", "import",
            # NV Indices and persistent objects (docs/nv.md).
            "nv", "nvinc", "nvcertify", "evictcontrol", "changeauth", "load", "loadexternal", "readpublic", "createek",
            "clear", "abrmd_policynvwritten", "abrmd_policyauthorizenv", "abrmd_nvundefinespecial"]

@@ -26,6 +26,8 @@ extension TPM {
                 volatile.startupLocality = saved.startupLocality
                 volatile.platform = saved.platform
                 volatile.startupClear = saved.startupClear
+                // Only Startup enables the platform hierarchy again (Part 3, 24.2; the reference's HierarchyStartup).
+                volatile.startupClear.insert(.phEnable)
                 volatile.pcrUpdateCounter = saved.pcrUpdateCounter
                 volatile.pcrBanks = saved.pcrBanks.map { bank in
                     var b = PCRBank(alg: bank.alg, allocated: bank.allocated, startupLocality: saved.startupLocality)
