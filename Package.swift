@@ -86,7 +86,8 @@ let package = Package(
             dependencies: [
                 "Attestation", "Measurement", "TPMWire", "TPMCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TPMCryptoTests",
