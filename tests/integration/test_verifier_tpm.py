@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PORT_BASE = 34100  # the verifier's tests use 34100-34999
+PORT_BASE = 34100  # the verifier's tests use 34100-34999 (swtpm 34100-34599, agents 34600-34999)
 
 
 def verifier_bin() -> str:
@@ -26,8 +26,16 @@ def verifier_bin() -> str:
     pytest.fail("vtpm-verifier is not built (swift build --product vtpm-verifier)", pytrace=False)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port_pair(start: int = PORT_BASE) -> int:
-    for p in range(start + (os.getpid() % 50) * 16, 34999, 2):
+    """Two consecutive free loopback ports in [start, 34999), never the same twice in a run."""
+    span = list(range(start, 34598 if start < 34600 else 34998, 2))
+    offset = (os.getpid() * 7) % len(span)
+    for p in span[offset:] + span[:offset]:
+        if p in _handed_out:
+            continue
         ok = True
         for q in (p, p + 1):
             with socket.socket() as s:
@@ -36,6 +44,7 @@ def free_port_pair(start: int = PORT_BASE) -> int:
                 except OSError:
                     ok = False
         if ok:
+            _handed_out.add(p)
             return p
     raise RuntimeError("no free port pair in the verifier's range")
 
@@ -47,7 +56,7 @@ class Swtpm:
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "state").mkdir(exist_ok=True)
-        self.port = free_port_pair()
+        self.port = free_port_pair(PORT_BASE)
         self.proc = subprocess.Popen(
             ["swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={self.port}", "--ctrl",
              f"type=tcp,port={self.port + 1}", "--tpmstate", f"dir={self.dir / 'state'}", "--flags",
@@ -81,12 +90,13 @@ class Swtpm:
                   "-u", f"{prefix}ak.pub", "-n", f"{prefix}ak.name")
         self.tpm2("flushcontext", "-t")
 
-    def activate(self, cred: str, out: str, prefix: str = "") -> subprocess.CompletedProcess:
+    def activate(self, cred: str, out: str, prefix: str = "", handles: tuple[str, str] | None = None) -> subprocess.CompletedProcess:
         """tpm2 activatecredential with the EK's PolicySecret(endorsement) session."""
+        ak, ek = handles or (f"{prefix}ak.ctx", f"{prefix}ek.ctx")
         self.tpm2("startauthsession", "--policy-session", "-S", "session.ctx")
         try:
             self.tpm2("policysecret", "-S", "session.ctx", "-c", "e")
-            return self.tpm2("activatecredential", "-c", f"{prefix}ak.ctx", "-C", f"{prefix}ek.ctx", "-i", cred, "-o", out,
+            return self.tpm2("activatecredential", "-c", ak, "-C", ek, "-i", cred, "-o", out,
                              "-P", "session:session.ctx", check=False)
         finally:
             self.tpm2("flushcontext", "session.ctx", check=False)

@@ -165,17 +165,25 @@ final class VerifierDaemon: @unchecked Sendable {
 
     /// One attestation round for `name` (on demand or scheduled).
     func attest(name: String) throws -> RoundSummary {
-        let claimed: GuestRecord? = lock.withLock {
-            guard let r = guests[name], !inFlight.contains(name) else { return nil }
-            inFlight.insert(name)
-            return r
+        // A round already running for this guest (the scheduler's) is waited for: an on-demand
+        // round always challenges afresh.
+        let giveUp = Date().addingTimeInterval(2 * config.timeout + 5)
+        var claimed: GuestRecord?
+        while claimed == nil {
+            let (r, busy): (GuestRecord?, Bool) = lock.withLock {
+                guard let r = guests[name] else { return (nil, false) }
+                if inFlight.contains(name) { return (nil, true) }
+                inFlight.insert(name)
+                return (r, false)
+            }
+            if let r { claimed = r } else if !busy { throw CLIError("no guest named \(name)") }
+            if claimed == nil {
+                guard Date() < giveUp else { throw CLIError("a round for \(name) is still running") }
+                usleep(20_000)
+            }
         }
-        guard var record = claimed else {
-            if lock.withLock({ guests[name] }) == nil { throw CLIError("no guest named \(name)") }
-            throw CLIError("a round for \(name) is already running")
-        }
+        guard var record = claimed else { throw CLIError("no guest named \(name)") }
         defer { lock.withLock { _ = inFlight.remove(name) } }
-        let ev = lock.withLock { policy }
         let (result, entries) = runRound(record)
         let previous = record.verdict
         record.verdict = result.verdict
@@ -184,7 +192,6 @@ final class VerifierDaemon: @unchecked Sendable {
         record.lastRound = isoTime(Date())
         record.rounds += 1
         if let s = result.state { record.state = s }
-        _ = ev
         try save(record)
         lock.withLock {
             guests[name] = record
