@@ -10,11 +10,14 @@ let package = Package(
         .executable(name: "vtpm", targets: ["vtpm"]),
         .executable(name: "vtpm-verifier", targets: ["vtpm-verifier"]),
         .library(name: "TPMEngine", targets: ["TPMEngine"]),
+        .library(name: "TPMClient", targets: ["TPMClient"]),
+        .executable(name: "vtpm-agent", targets: ["vtpm-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // TPM 2.0 constants, structures and the strict codec (Part 2). No I/O.
@@ -45,6 +48,7 @@ let package = Package(
                 "TPMEngine", "TPMWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         // The IMA measurement list (ima-ng; binary and ASCII forms), template hashes, boot
@@ -58,6 +62,31 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
+        ),
+        // A TPM 2.0 client: TCTI transports (device, mssim, swtpm, unix), commands, sessions.
+        // Shared by the agent and the host; never depends on the engine.
+        .target(name: "TPMClient", dependencies: ["TPMWire", "TPMCrypto"]),
+        // libaudit from the system (libaudit-dev): the agent's exec-event source.
+        .systemLibrary(name: "CAudit", pkgConfig: "audit", providers: [.apt(["libaudit-dev"])]),
+        // The guest agent's logic (event parsing, measuring, the list, the TPM side), testable
+        // without the executable.
+        .target(
+            name: "AgentCore",
+            dependencies: [
+                "TPMClient", "TPMWire", "TPMCrypto", "CAudit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Agent/Sources/AgentCore"
+        ),
+        .executableTarget(
+            name: "vtpm-agent",
+            dependencies: [
+                "AgentCore", "TPMClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Agent/Sources/vtpm-agent"
         ),
         .executableTarget(
             name: "vtpm",
@@ -88,6 +117,14 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TPMClientTests",
+            dependencies: ["TPMClient", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["AgentCore", "TPMClient", "TPMWire", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(
             name: "TPMCryptoTests",

@@ -195,6 +195,14 @@ extension TPM {
             handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), anyObject],
             decrypt: true, encrypt: true
         ) { try $0.objectChangeAuthCommand(&$1) },
+        // Credentials (Part 3, 12.5-12.6).
+        CommandDescriptor(
+            code: .activateCredential,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), userObject], decrypt: true, encrypt: true
+        ) { try $0.activateCredentialCommand(&$1) },
+        CommandDescriptor(code: .makeCredential, handles: [anyObject], decrypt: true, encrypt: true) {
+            try $0.makeCredentialCommand(&$1)
+        },
         // Attestation (Part 3, 18).
         CommandDescriptor(
             code: .quote, handles: [HandleSpec(kind: .object(allowNull: true), role: .user)], decrypt: true, encrypt: true
@@ -271,6 +279,16 @@ extension TPM {
             try $0.policyDuplicationSelectCommand(&$1)
         },
         CommandDescriptor(code: .policyTemplate, handles: [policySession], decrypt: true) { try $0.policyTemplateCommand(&$1) },
+        // Policy commands that bring in an authorization (Part 3, 23.3-23.5, 23.16).
+        CommandDescriptor(
+            code: .policySecret, handles: [HandleSpec(kind: .entity(allowNull: false), role: .user), policySession], decrypt: true,
+            encrypt: true
+        ) { try $0.policySecretCommand(&$1) },
+        CommandDescriptor(code: .policySigned, handles: [anyObject, policySession], decrypt: true, encrypt: true) {
+            try $0.policySignedCommand(&$1)
+        },
+        CommandDescriptor(code: .policyTicket, handles: [policySession], decrypt: true) { try $0.policyTicketCommand(&$1) },
+        CommandDescriptor(code: .policyAuthorize, handles: [policySession], decrypt: true) { try $0.policyAuthorizeCommand(&$1) },
 
         // Dictionary-attack protection (Part 3, 25).
         CommandDescriptor(code: .dictionaryAttackLockReset, handles: [HandleSpec(kind: .lockout, role: .user)], nv: true) {

@@ -310,3 +310,72 @@ extension TPM {
     /// off): PolicyPhysicalPresence needs it asserted when the session is used.
     public func setPhysicalPresence(_ asserted: Bool) { volatile.physicalPresence = asserted }
 }
+
+// MARK: - authorization tickets (TPMT_TK_AUTH)
+
+extension TPM {
+    /// The flag in a TPM2B_TIMEOUT's top bit: the ticket was issued without a nonceTPM, so it
+    /// also ends with the TPM Reset count (the timeout's format is the TPM's own, Part 2,
+    /// 10.7.5; the reference marks it the same way).
+    static let expiresOnResetBit: UInt64 = 1 << 63
+
+    /// The hierarchy an entity belongs to, for its tickets (the reference's
+    /// EntityGetHierarchy): a hierarchy handle itself (lockout and PCRs count as the owner's),
+    /// an object's hierarchy, TPM_RH_NULL for a sequence object.
+    func entityHierarchy(_ h: TPMHandle) -> TPMHandle {
+        switch h.handleType {
+        case .permanent?:
+            switch h {
+            case .platform, .endorsement, .null: return h
+            default: return .owner
+            }
+        case .transient?: return keyObject(h)?.hierarchy ?? .null
+        case .pcr?: return .owner
+        default: return .null
+        }
+    }
+
+    /// TPMT_TK_AUTH (Part 2, 10.7.5): HMAC_contextHash(proof(hierarchy), tag || cpHashA ||
+    /// policyRef || authName || timeout [|| timeEpoch [|| resetCount]]): the time epoch when
+    /// the ticket expires (its Time is meaningless in another power cycle), and the reset
+    /// count as well when it was issued without a nonceTPM.
+    func authTicket(
+        _ tag: TPMST, hierarchy: TPMHandle, timeout: UInt64, expiresOnReset: Bool, cpHash: [UInt8], policyRef: [UInt8], name: [UInt8]
+    ) -> TPMTTKAuth {
+        var m = TPMWriter(capacity: 2 + cpHash.count + policyRef.count + name.count + 20)
+        m.u16(tag.rawValue)
+        m.bytes(cpHash)
+        m.bytes(policyRef)
+        m.bytes(name)
+        m.u64(timeout)
+        if timeout != 0 {
+            m.u64(timeEpoch)
+            if expiresOnReset { m.u32(persistent.resetCount) }
+        }
+        let hmac = TPM.contextIntegrityHash.hmac(key: hierarchyProof(hierarchy), data: m.bytes)
+        return TPMTTKAuth(tag: tag, hierarchy: hierarchy, digest: TPM2BDigest(hmac))
+    }
+
+    /// The timeout and ticket PolicySigned and PolicySecret return: with a negative expiration
+    /// in a policy session, the deadline (flagged when it ends with the TPM Reset) and its
+    /// ticket; otherwise an empty timeout and a NULL ticket of `tag`.
+    func authTicketResponse(
+        _ tag: TPMST, session s: Session, entity: TPMHandle, expiration: Int32, timeout: UInt64, nonceTPM: [UInt8], cpHash: [UInt8],
+        policyRef: [UInt8], name: [UInt8], to w: inout TPMWriter
+    ) {
+        guard expiration < 0, !s.isTrial else {
+            w.sized([UInt8]())
+            TPMTTKAuth(tag: tag, hierarchy: .null, digest: TPM2BDigest()).encode(to: &w)
+            return
+        }
+        let expiresOnReset = nonceTPM.isEmpty
+        let plain = timeout & ~TPM.expiresOnResetBit
+        let ticket = authTicket(
+            tag, hierarchy: entityHierarchy(entity), timeout: plain, expiresOnReset: expiresOnReset, cpHash: cpHash, policyRef: policyRef,
+            name: name)
+        var t = TPMWriter(capacity: 8)
+        t.u64(expiresOnReset ? plain | TPM.expiresOnResetBit : plain)
+        w.sized(t.bytes)
+        ticket.encode(to: &w)
+    }
+}

@@ -9,8 +9,8 @@ import TPMWire
 
 extension TPM {
     /// The policy session a policy command names.
-    private func policySession(_ c: CommandContext) throws -> Session {
-        guard let s = loadedSession(c.handles[0]), s.policy != nil else { throw TPMError(.referenceHandle(0)) }
+    func policySession(_ c: CommandContext, index: Int = 0) throws -> Session {
+        guard let s = loadedSession(c.handles[index]), s.policy != nil else { throw TPMError(.referenceHandle(index)) }
         return s
     }
 
