@@ -107,6 +107,12 @@ let package = Package(
         ),
         .testTarget(name: "TPMWireTests", dependencies: ["TPMWire"]),
         .testTarget(
+            name: "VerifierTests",
+            dependencies: [
+                "vtpm-verifier", "Attestation", "Measurement", .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
             name: "MeasurementTests",
             dependencies: ["Measurement", .product(name: "Crypto", package: "swift-crypto")]
         ),
