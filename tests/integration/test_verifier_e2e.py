@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from test_verifier_tpm import Swtpm, free_port_pair, verifier_bin
+from test_verifier_tpm import Swtpm, ca_bundle, free_port_pair, verifier_bin
 
 PCR = 14
 AK_HANDLE = "0x81010002"
@@ -112,8 +112,14 @@ def clock_info(attest: bytes) -> tuple[int, int]:
 class FakeAgent:
     """One guest: a swtpm, a list, an evidence server on a TCP port."""
 
-    def __init__(self, tpm: Swtpm):
+    def __init__(self, tpm: Swtpm, ek_cert: bool = False):
         self.tpm = tpm
+        self.ek_cert = b""
+        if ek_cert:
+            # swtpm_setup left the EK certificate in NV 0x01c00002 and the EK at 0x81010001.
+            tpm.tpm2("nvread", "0x01c00002", "-o", "ek.crt")
+            self.ek_cert = (tpm.dir / "ek.crt").read_bytes()
+            tpm.tpm2("evictcontrol", "-C", "o", "-c", EK_HANDLE)
         tpm.tpm2("createek", "-c", "ek.ctx", "-G", "rsa", "-u", "ek.pub")
         tpm.tpm2("flushcontext", "-t")
         tpm.tpm2("createak", "-C", "ek.ctx", "-c", "ak.ctx", "-G", "rsa", "-g", "sha256", "-s", "rsassa", "-u", "ak.pub", "-n", "ak.name")
@@ -175,7 +181,7 @@ class FakeAgent:
 
     def answer(self, t: int, body: bytes) -> bytes:
         if t == 3:  # EnrollRequest
-            return frame(4, b16(self.ak_pub) + b16(self.ak_name) + b16(self.ek_pub) + b32(b""))
+            return frame(4, b16(self.ak_pub) + b16(self.ak_name) + b16(self.ek_pub) + b32(self.ek_cert))
         if t == 5:  # ActivateRequest
             (n,) = struct.unpack_from(">H", body, 0)
             blob = body[2:2 + n]
@@ -231,7 +237,7 @@ class FakeAgent:
             reset -= 1
         ak_pub = self.other.ak_pub if self.forge == "swap_ak" else self.ak_pub
         body = (b16(attest) + b16(sig) + pcr_body + struct.pack(">QI", first, len(entries)) + b32(records) + b16(ak_pub)
-                + b16(self.ek_pub) + b32(b"") + struct.pack(">II", reset, restart))
+                + b16(self.ek_pub) + b32(self.ek_cert) + struct.pack(">II", reset, restart))
         return frame(2, body)
 
     def reset_tpm_and_reextend(self) -> None:
@@ -302,10 +308,10 @@ BASELINE = {"/usr/bin/ls": b"ls binary", "/usr/bin/cat": b"cat binary", "/bin/sh
 def world(tmp_path):
     made = {"tpms": [], "agents": [], "verifiers": []}
 
-    def agent(name: str) -> FakeAgent:
-        t = Swtpm(tmp_path / f"tpm-{name}")
+    def agent(name: str, ek_ca: Path | None = None) -> FakeAgent:
+        t = Swtpm(tmp_path / f"tpm-{name}", ek_ca=ek_ca)
         made["tpms"].append(t)
-        a = FakeAgent(t)
+        a = FakeAgent(t, ek_cert=ek_ca is not None)
         made["agents"].append(a)
         for p, c in BASELINE.items():
             a.run(p, c)
@@ -475,3 +481,29 @@ def test_audit_verify_names_altered_record(world):
     log.write_text("".join(lines))
     r = subprocess.run([verifier_bin(), "audit", "verify", "--state-dir", str(v.state)], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "record 4" in r.stderr, r.stdout + r.stderr
+
+
+def test_enrollment_with_ek_certificate(world, tmp_path):
+    """EK certificates from swtpm_setup + swtpm_localca: enrollment with --ek-ca accepts the
+    issuing CA's chain and refuses another CA's, and refuses a TPM without a certificate."""
+    agent, verifier = world
+    ca, other_ca = tmp_path / "ca", tmp_path / "other-ca"
+    g = agent("g", ek_ca=ca)
+    stranger = agent("stranger", ek_ca=other_ca)
+    plain = agent("plain")
+    v = verifier("--interval", "3600")
+    r = v.cli("enroll", "g", "--agent", g.address, "--ek-ca", str(ca_bundle(ca)))
+    assert "certificate" in r.stdout
+    assert v.status()["g"]["enrollment"] == "certificate"
+    assert "TRUSTED" in v.cli("attest", "g").stdout
+    # The issuing CA alone is enough (every certificate in --ek-ca is a trust anchor).
+    (tmp_path / "issuer.pem").write_text((ca / "issuercert.pem").read_text())
+    r = v.cli("enroll", "g-again", "--agent", g.address, "--ek-ca", str(tmp_path / "issuer.pem"))
+    assert r.returncode == 0
+    # A certificate from another CA.
+    r = v.cli("enroll", "s", "--agent", stranger.address, "--ek-ca", str(ca_bundle(ca)), check=False)
+    assert r.returncode != 0 and "does not chain" in r.stderr, r.stderr
+    # No certificate at all.
+    r = v.cli("enroll", "p", "--agent", plain.address, "--ek-ca", str(ca_bundle(ca)), check=False)
+    assert r.returncode != 0 and "no EK certificate" in r.stderr, r.stderr
+    assert set(v.status()) == {"g", "g-again"}

@@ -49,13 +49,35 @@ def free_port_pair(start: int = PORT_BASE) -> int:
     raise RuntimeError("no free port pair in the verifier's range")
 
 
+def provision(state: Path, ca: Path) -> None:
+    ca.mkdir(parents=True, exist_ok=True)
+    (ca / "localca.conf").write_text(
+        f"statedir = {ca}\nsigningkey = {ca}/signkey.pem\nissuercert = {ca}/issuercert.pem\ncertserial = {ca}/certserial\n")
+    (ca / "setup.conf").write_text(
+        f"create_certs_tool= /usr/bin/swtpm_localca\ncreate_certs_tool_config = {ca}/localca.conf\n"
+        "create_certs_tool_options = /etc/swtpm-localca.options\nactive_pcr_banks = sha1,sha256\n")
+    subprocess.run(["swtpm_setup", "--tpm2", "--tpmstate", str(state), "--create-ek-cert", "--config", str(ca / "setup.conf"),
+                    "--overwrite"], check=True, capture_output=True, timeout=120)
+
+
+def ca_bundle(ca: Path) -> Path:
+    """The issuing CA and its root, as --ek-ca takes them."""
+    out = ca / "bundle.pem"
+    out.write_text((ca / "issuercert.pem").read_text() + (ca / "swtpm-localca-rootca-cert.pem").read_text())
+    return out
+
+
 class Swtpm:
     """One swtpm on TCP (command port P, control P+1), tpm2-tools pointed at it."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, ek_ca: Path | None = None):
+        """With `ek_ca` (a directory), the TPM is first manufactured by swtpm_setup with EK
+        certificates in NV, issued by swtpm_localca from a CA kept in that directory."""
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         (self.dir / "state").mkdir(exist_ok=True)
+        if ek_ca is not None:
+            provision(self.dir / "state", ek_ca)
         self.port = free_port_pair(PORT_BASE)
         self.proc = subprocess.Popen(
             ["swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={self.port}", "--ctrl",

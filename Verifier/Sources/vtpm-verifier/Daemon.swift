@@ -115,12 +115,17 @@ final class VerifierDaemon: @unchecked Sendable {
         guard ek.isEndorsementKey else { throw CLIError("the EK is not a restricted decryption key") }
         guard ak.name == r.akName else { throw CLIError("the AK Name the agent sent is not the Name of its public area") }
         let strength: String
-        if let ekCA {
-            _ = ekCA
-            throw CLIError("--ek-ca: EK certificate chains are not verified yet by this build; pin the EK with --ek-pub")
-        } else if let pinned = ekPub {
+        if let pinned = ekPub {
             let p = try TPMPublicKey(tpm2bPublic: pinned)
             guard p.tpm2bPublic == ek.tpm2bPublic else { throw CLIError("the agent's EK is not the pinned one (--ek-pub)") }
+        }
+        if let ekCA {
+            guard let cert = r.ekCertificate else {
+                throw CLIError("the agent has no EK certificate; enroll with --ek-pub FILE (a weaker, pinned enrollment)")
+            }
+            try EKCertificate.verify(certificateDER: cert, trustPEM: ekCA, ek: ek)
+            strength = "certificate"
+        } else if ekPub != nil {
             strength = "pinned-ek"
         } else {
             throw CLIError("give --ek-ca PEM (EK certificate) or --ek-pub FILE (pinned EK public key)")
