@@ -1,3 +1,4 @@
+import Attestation
 import Crypto
 import Foundation
 import XCTest
@@ -102,5 +103,34 @@ final class AuditLogTests: XCTestCase {
         for bad in ["", ".hidden", "../x", "a/b", "a b", String(repeating: "a", count: 65)] {
             XCTAssertFalse(VerifierDaemon.validName(bad), bad)
         }
+    }
+}
+
+final class PackagingTests: XCTestCase {
+    static let verifierDir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Verifier")
+
+    /// The example policies shipped in Verifier/ are valid, in both formats.
+    func testExamplePoliciesParse() throws {
+        for f in ["example-policy.json", "example-policy.keylime.json"] {
+            let data = try Data(contentsOf: Self.verifierDir.appendingPathComponent(f))
+            let p = try RuntimePolicy.parse(Array(data))
+            XCTAssertNotNil(p.allow["/bin/busybox"], f)
+            XCTAssertNoThrow(try PolicyEvaluator(p), f)
+        }
+    }
+
+    /// The shipped configuration file is accepted by `serve --config` with every default.
+    func testDefaultConfigurationParses() throws {
+        let serve = try Serve.parse(["--config", Self.verifierDir.appendingPathComponent("vtpm-verifier.conf").path])
+        let s = try serve.settings()
+        XCTAssertEqual(s.stateDir, "/var/lib/vtpm-verifier")
+        XCTAssertEqual(s.interval, 10)
+        XCTAssertEqual(s.pcr, 13)
+        XCTAssertEqual(s.banks, ["sha1", "sha256"])
+        XCTAssertNil(s.policy)
+        XCTAssertNil(s.onChange)
+        // Options win over the file.
+        let over = try Serve.parse(["--config", Self.verifierDir.appendingPathComponent("vtpm-verifier.conf").path, "--pcr", "14"])
+        XCTAssertEqual(try over.settings().pcr, 14)
     }
 }

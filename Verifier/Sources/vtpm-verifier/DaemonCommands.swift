@@ -30,38 +30,99 @@ struct DaemonOptions: ParsableArguments {
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the verifier: attest every enrolled guest each interval; serve the CLI on DIR/verifier.sock.")
+        abstract: "Run the verifier: attest every enrolled guest each interval; serve the CLI on DIR/verifier.sock.",
+        discussion: "Settings come from the options, then --config FILE (KEY = VALUE lines, Verifier/vtpm-verifier.conf), then defaults.")
 
-    @Option(name: .customLong("state-dir"), help: "State directory (guests, policy, audit log, signing key, socket).")
-    var stateDir: String = "/var/lib/vtpm-verifier"
-    @Option(help: "Seconds between two rounds of one guest.") var interval: Double = 10
+    @Option(help: "A configuration file (KEY = VALUE lines; options given here win).") var config: String?
+    @Option(
+        name: .customLong("state-dir"),
+        help: "State directory (guests, policy, audit log, signing key, socket). Default /var/lib/vtpm-verifier.")
+    var stateDir: String?
+    @Option(help: "Seconds between two rounds of one guest. Default 10.") var interval: Double?
     @Option(help: "A policy file to install at start (ours or Keylime's runtime policy JSON).") var policy: String?
     @Option(
         name: .customLong("on-change"),
         help: "Shell command run when a guest's verdict changes (env VTPM_AGENT, VTPM_VERDICT, VTPM_PREVIOUS, VTPM_CHECK, VTPM_REASON).")
     var onChange: String?
-    @Option(help: "Seconds an agent has to answer a round.") var timeout: Double = 10
-    @Option(help: "Rounds run at once.") var concurrency: Int = 32
-    @Option(help: "Default PCR of guests' measurement lists (enroll --pcr overrides).") var pcr: UInt32 = 14
-    @Option(name: .customLong("bank"), help: "PCR banks replayed (repeatable).") var banks: [String] = ["sha1", "sha256"]
+    @Option(help: "Seconds an agent has to answer a round. Default 10.") var timeout: Double?
+    @Option(help: "Rounds run at once. Default 32.") var concurrency: Int?
+    @Option(help: "Default PCR of guests' measurement lists (enroll --pcr overrides). Default 13, the agent's.") var pcr: UInt32?
+    @Option(name: .customLong("bank"), help: "PCR banks replayed (repeatable). Default sha1 and sha256.") var banks: [String] = []
 
-    func validate() throws {
-        guard interval >= 0.1 else { throw ValidationError("--interval must be at least 0.1 seconds") }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
-        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be 1...1024") }
-        guard pcr < 24 else { throw ValidationError("--pcr must be 0...23") }
-        for b in banks where IMAHashAlgorithm(rawValue: b) == nil { throw ValidationError("--bank: sha1, sha256, sha384 or sha512") }
+    struct Settings {
+        var stateDir = "/var/lib/vtpm-verifier"
+        var interval: Double = 10
+        var policy: String?
+        var onChange: String?
+        var timeout: Double = 10
+        var concurrency = 32
+        var pcr: UInt32 = 13
+        var banks = ["sha1", "sha256"]
     }
 
+    /// Options over the file over the defaults, each checked.
+    func settings() throws -> Settings {
+        var s = Settings()
+        if let config {
+            let text = String(decoding: try readFile(config, max: 1 << 20), as: UTF8.self)
+            for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+                if line.allSatisfy({ $0 == " " || $0 == "\t" }) { continue }
+                guard let eq = line.firstIndex(of: "=") else { throw ValidationError("\(config):\(n + 1): expected KEY = VALUE") }
+                let key = line[..<eq].trimmingCharacters(in: .whitespaces)
+                let value = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+                func bad() -> ValidationError { ValidationError("\(config):\(n + 1): bad value for \(key)") }
+                switch key {
+                case "state-dir": s.stateDir = value
+                case "interval":
+                    guard let v = Double(value) else { throw bad() }
+                    s.interval = v
+                case "policy": s.policy = value.isEmpty ? nil : value
+                case "on-change": s.onChange = value.isEmpty ? nil : value
+                case "timeout":
+                    guard let v = Double(value) else { throw bad() }
+                    s.timeout = v
+                case "concurrency":
+                    guard let v = Int(value) else { throw bad() }
+                    s.concurrency = v
+                case "pcr":
+                    guard let v = UInt32(value) else { throw bad() }
+                    s.pcr = v
+                case "banks": s.banks = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                default: throw ValidationError("\(config):\(n + 1): unknown setting '\(key)'")
+                }
+            }
+        }
+        if let stateDir { s.stateDir = stateDir }
+        if let interval { s.interval = interval }
+        if let policy { s.policy = policy }
+        if let onChange { s.onChange = onChange }
+        if let timeout { s.timeout = timeout }
+        if let concurrency { s.concurrency = concurrency }
+        if let pcr { s.pcr = pcr }
+        if !banks.isEmpty { s.banks = banks }
+        guard s.interval >= 0.1 else { throw ValidationError("interval must be at least 0.1 seconds") }
+        guard s.timeout > 0 else { throw ValidationError("timeout must be positive") }
+        guard (1...1024).contains(s.concurrency) else { throw ValidationError("concurrency must be 1...1024") }
+        guard s.pcr < 24 else { throw ValidationError("pcr must be 0...23") }
+        for b in s.banks where IMAHashAlgorithm(rawValue: b) == nil { throw ValidationError("bank '\(b)': sha1, sha256, sha384 or sha512") }
+        guard !s.banks.isEmpty else { throw ValidationError("at least one bank") }
+        return s
+    }
+
+    func validate() throws { _ = try settings() }
+
     func run() throws {
+        let s = try settings()
         signal(SIGPIPE, SIG_IGN)
-        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: s.stateDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let config = DaemonConfig(
-            stateDir: stateDir, interval: interval, timeout: timeout, concurrency: concurrency, onChange: onChange, defaultPCR: pcr,
-            banks: banks.compactMap(IMAHashAlgorithm.init(rawValue:)))
-        let daemon = try VerifierDaemon(config: config, policyFile: policy)
-        try ControlSocket.serve(path: stateDir + "/verifier.sock") { daemon.handle($0) }
-        FileHandle.standardError.write(Data("vtpm-verifier: serving \(stateDir)/verifier.sock, \(daemon.records().count) guests\n".utf8))
+            stateDir: s.stateDir, interval: s.interval, timeout: s.timeout, concurrency: s.concurrency, onChange: s.onChange,
+            defaultPCR: s.pcr, banks: s.banks.compactMap(IMAHashAlgorithm.init(rawValue:)))
+        let daemon = try VerifierDaemon(config: config, policyFile: s.policy)
+        try ControlSocket.serve(path: s.stateDir + "/verifier.sock") { daemon.handle($0) }
+        FileHandle.standardError.write(Data("vtpm-verifier: serving \(s.stateDir)/verifier.sock, \(daemon.records().count) guests\n".utf8))
         daemon.runScheduler()
     }
 }
