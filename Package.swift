@@ -102,17 +102,30 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // OpenSSL's X.509 path validation for the verifier's EK-certificate check.
+        .systemLibrary(
+            name: "CX509",
+            path: "Verifier/Sources/CX509",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
         // The verifier daemon and its CLI (top-level Verifier/, DESIGN.md section 2).
         .executableTarget(
             name: "vtpm-verifier",
             dependencies: [
-                "Attestation", "Measurement", "TPMWire", "TPMCrypto",
+                "Attestation", "Measurement", "TPMWire", "TPMCrypto", "CX509",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Verifier/Sources/vtpm-verifier"
         ),
         .testTarget(name: "TPMWireTests", dependencies: ["TPMWire"]),
+        .testTarget(
+            name: "VerifierTests",
+            dependencies: [
+                "vtpm-verifier", "Attestation", "Measurement", .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         .testTarget(
             name: "MeasurementTests",
             dependencies: ["Measurement", .product(name: "Crypto", package: "swift-crypto")]
@@ -122,7 +135,8 @@ let package = Package(
             dependencies: [
                 "Attestation", "Measurement", "TPMWire", "TPMCrypto",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TPMClientTests",
