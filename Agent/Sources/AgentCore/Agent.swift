@@ -42,6 +42,8 @@ public final class MeasurementPipeline: @unchecked Sendable {
     let logger: Logger
     let sink: MeasurementSink
     let resolver = ExecResolver()
+    /// PIDs seen in scope (touched by the audit thread only).
+    private var knownInScope = BoundedPIDSet(capacity: 65536)
     private var measuringThread: Thread?
     private let finished = DispatchSemaphore(value: 0)
 
@@ -77,12 +79,15 @@ public final class MeasurementPipeline: @unchecked Sendable {
     public func submit(_ event: ExecEvent) {
         counters.add("exec_events")
         if scope != .all {
-            let inScope = scope.contains(pid: event.pid) ?? scope.contains(pid: event.ppid)
-            if inScope == false {
+            // The process, else its parent; when both are gone, whether the parent was seen in
+            // scope before. Unresolvable processes are not measured by a scoped agent (counted).
+            let inScope =
+                scope.contains(pid: event.pid) ?? scope.contains(pid: event.ppid) ?? knownInScope.contains(event.ppid)
+            guard inScope else {
                 counters.add("out_of_scope")
                 return
             }
-            if inScope == nil { counters.add("scope_unresolved") }
+            knownInScope.insert(event.pid)
         }
         for file in resolver.open(event, logger: logger) {
             submit(file, reason: "exec \(event.serial) pid \(event.pid)")
@@ -242,6 +247,31 @@ public final class AuditReader: @unchecked Sendable {
             case .failure(let err):
                 pipeline.counters.add("malformed_events")
                 logger.warning("skipping exec event: \(err)")
+            }
+        }
+    }
+}
+
+/// A set of PIDs that forgets its oldest members past `capacity`.
+struct BoundedPIDSet {
+    private var set = Set<Int32>()
+    private var order: [Int32] = []
+    private var head = 0
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func contains(_ pid: Int32) -> Bool { set.contains(pid) }
+
+    mutating func insert(_ pid: Int32) {
+        guard set.insert(pid).inserted else { return }
+        order.append(pid)
+        if set.count > capacity {
+            set.remove(order[head])
+            head += 1
+            if head > capacity {
+                order.removeFirst(head)
+                head = 0
             }
         }
     }

@@ -31,7 +31,9 @@ public struct ExecResolver: Sendable {
             }
         }
         if let script = event.executedPath, let item0 = event.paths.first(where: { $0.item == 0 }), item0.inode != exeInode {
-            if let f = OpenedFile(openPath: String(decoding: script, as: UTF8.self), entryPath: script, via: "path") {
+            let scriptPath = String(decoding: script, as: UTF8.self)
+            // The name the kernel gives the opened file (as IMA's d_path): absolute, no "." or "..".
+            if let f = OpenedFile(openPath: scriptPath, entryPath: script, via: "path", canonicalName: true) {
                 if let ino = item0.inode, ino != f.version.inode {
                     logger.warning("\(String(decoding: script, as: UTF8.self)) was replaced after its exec; measuring what is there now")
                 }

@@ -27,7 +27,7 @@ public final class OpenedFile: @unchecked Sendable {
 
     /// Opens `openPath` (O_RDONLY, no controlling terminal, close-on-exec) and fstats it;
     /// nil (with errno) when that fails or it is not a regular file.
-    public init?(openPath: String, entryPath: [UInt8], via: String) {
+    public init?(openPath: String, entryPath: [UInt8], via: String, canonicalName: Bool = false) {
         let fd = open(openPath, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
         guard fd >= 0 else { return nil }
         var st = stat()
@@ -39,11 +39,25 @@ public final class OpenedFile: @unchecked Sendable {
         version = FileVersion(
             device: UInt64(st.st_dev), inode: UInt64(st.st_ino), ctimeSeconds: Int64(st.st_ctim.tv_sec),
             ctimeNanoseconds: Int64(st.st_ctim.tv_nsec), size: Int64(st.st_size))
-        path = entryPath
+        if canonicalName, let name = Self.descriptorPath(fd) {
+            path = name
+        } else {
+            path = entryPath
+        }
         self.via = via
     }
 
     deinit { _ = close(fd) }
+
+    /// readlink(/proc/self/fd/FD): the path the kernel resolved for the open file.
+    static func descriptorPath(_ fd: Int32) -> [UInt8]? {
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = buf.withUnsafeMutableBytes { raw in
+            readlink("/proc/self/fd/\(fd)", raw.baseAddress!.assumingMemoryBound(to: CChar.self), raw.count)
+        }
+        guard n > 0, n < buf.count, buf[0] == UInt8(ascii: "/") else { return nil }
+        return Array(buf[0..<n])
+    }
 
     /// SHA-256 of the whole content, read with pread from offset 0 in 1 MiB chunks.
     public func sha256() throws -> [UInt8] {
