@@ -58,6 +58,9 @@ struct Serve: ParsableCommand {
     @Option(help: "1: errors; 2: also instance and connection events; 3: also every command.")
     var logLevel: Int = 2
 
+    @Option(name: .customLong("ca-dir"), help: "The local CA for EK certificates (default: as 'vtpm ca show').")
+    var caDir: String?
+
     func run() throws {
         let log = HostLog(fd: 2, level: logLevel, prefix: "vtpm: ")
         // Each instance holds a few descriptors (two listening sockets, its state lock, and
@@ -69,7 +72,7 @@ struct Serve: ParsableCommand {
         }
         let manager: InstanceManager
         do {
-            manager = try InstanceManager(directory: stateDir, log: log)
+            manager = try InstanceManager(directory: stateDir, log: log, caDirectory: caDir)
         } catch {
             log.error("\(error)")
             throw ExitCode.failure
@@ -109,11 +112,13 @@ struct Create: ParsableCommand {
     var pcrBanks: String = "sha256"
     @Option(name: .customLong("mssim-port"), help: "Also serve it with the mssim protocol on PORT and PORT+1.")
     var mssimPort: Int?
+    @Flag(name: .customLong("no-ek"), help: "Do not create EKs and EK certificates.")
+    var noEK = false
     @OptionGroup var daemon: DaemonLocation
 
     func run() throws {
         let banks = pcrBanks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let r = try daemon.send(ManagementRequest(op: "create", name: name, pcrBanks: banks, mssimPort: mssimPort))
+        let r = try daemon.send(ManagementRequest(op: "create", name: name, pcrBanks: banks, mssimPort: mssimPort, ek: !noEK))
         if let i = r.instance { print("created \(i.name): control socket \(i.controlSocket)") }
     }
 }

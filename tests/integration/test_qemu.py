@@ -253,7 +253,8 @@ def test_linux_guest_on_vtpm_serve_instance(vtpm_bin, guest, tmp_path):
     """The daemon's way: `vtpm serve`, `vtpm create`, QEMU started with `vtpm qemu-args`; the
     instance survives the VM (a second boot sees the same TPM, with fresh PCRs)."""
     state = tmp_path / "state"
-    daemon = subprocess.Popen([vtpm_bin, "serve", "--state-dir", str(state), "--log-level", "1"])
+    daemon = subprocess.Popen([vtpm_bin, "serve", "--state-dir", str(state), "--log-level", "1",
+                               "--ca-dir", str(tmp_path / "ca")])
     try:
         sock = state / "vtpm.sock"
         for _ in range(200):
