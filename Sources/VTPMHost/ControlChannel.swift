@@ -308,8 +308,9 @@ public enum ControlChannel {
 
         case .getConfig:
             guard n == 0 else { return (result(PTM.Result.badParameter), .keepOpen) }
-            // Flags: no state-file key, no migration key.
-            return (result(PTM.Result.success) + result(0), .keepOpen)
+            // PTM_CONFIG_FLAG_FILE_KEY (1), PTM_CONFIG_FLAG_MIGRATION_KEY (2).
+            let config: UInt32 = (core.store.cipher != nil ? 1 : 0) | (core.migrationCipher != nil ? 2 : 0)
+            return (result(PTM.Result.success) + result(config), .keepOpen)
 
         case .setBufferSize:
             guard n >= 4 else { return (result(PTM.Result.badParameter), .keepOpen) }
@@ -337,15 +338,20 @@ public enum ControlChannel {
             // savestate (and unknown types): no such blob.
             return result(PTM.Result.retry) + result(0) + result(0) + result(0)
         }
-        let bytes: [UInt8]
+        var bytes: [UInt8]
+        var flags: UInt32 = 0
         do {
             bytes = try core.exportState(blob)
+            if let cipher = core.migrationCipher {
+                bytes = try cipher.seal(bytes, role: "migration-" + blob.rawValue)
+                flags = PTM.stateFlagEncrypted
+            }
         } catch {
             core.log.error("cannot get the \(blob.rawValue) state: \(error)")
             return result(PTM.Result.fail) + result(0) + result(0) + result(0)
         }
         let data = offset < bytes.count ? Array(bytes[offset...]) : []
-        return result(PTM.Result.success) + result(0) + result(UInt32(data.count)) + result(UInt32(data.count)) + data
+        return result(PTM.Result.success) + result(flags) + result(UInt32(data.count)) + result(UInt32(data.count)) + data
     }
 
     /// SET_STATEBLOB: {state_flags, type, length, data}.
@@ -355,8 +361,24 @@ public enum ControlChannel {
         let flags = (try? r.u32()) ?? 0
         let type = (try? r.u32()) ?? 0
         let length = Int((try? r.u32()) ?? 0)
-        guard r.remaining == length, flags & PTM.stateFlagEncrypted == 0 else { return PTM.Result.badParameter }
-        let data = r.rest()
+        guard r.remaining == length else { return PTM.Result.badParameter }
+        var data = r.rest()
+        // With a migration key only encrypted blobs are taken (a plain one could be a
+        // downgrade); without one, encrypted blobs cannot be read.
+        if let cipher = core.migrationCipher, !data.isEmpty {
+            guard flags & PTM.stateFlagEncrypted != 0 else {
+                core.log.error("SET_STATEBLOB: a migration key is configured and the blob is not encrypted")
+                return PTM.Result.badParameter
+            }
+            let role = "migration-" + (type == PTM.BlobType.permanent ? "vtpm-permanent" : "vtpm-volatile")
+            do { data = try cipher.open(data, role: role) } catch {
+                core.log.error("SET_STATEBLOB: \(error)")
+                return PTM.Result.badParameter
+            }
+        } else if flags & PTM.stateFlagEncrypted != 0 {
+            core.log.error("SET_STATEBLOB: the blob is encrypted and no migration key is configured")
+            return PTM.Result.badParameter
+        }
         let blob: StateStore.Blob
         switch type {
         case PTM.BlobType.permanent: blob = .permanent

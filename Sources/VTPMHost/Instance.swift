@@ -102,6 +102,9 @@ public final class InstanceCore {
     /// A volatile blob may be on disk. It is bound to the permanent state it was saved
     /// with, so the first later NV write makes it unloadable: it is removed then.
     private var volatileMayBeStored = true
+    /// The key that encrypts and authenticates GET_STATEBLOB's blobs and must open
+    /// SET_STATEBLOB's (swtpm `--migration-key`; the daemon's migration.key). nil: plain blobs.
+    public var migrationCipher: StateCipher?
     /// Locality for commands that arrive without one (swtpm data channel; SET_LOCALITY).
     public var locality: UInt8 = 0
     /// Physical presence as the platform asserts it (mssim PHYS_PRES_ON/OFF). A platform

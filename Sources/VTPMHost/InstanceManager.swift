@@ -72,7 +72,15 @@ public final class InstanceManager: @unchecked Sendable {
     public let caDirectory: String
     private var ca: LocalCA?
 
-    public init(directory given: String, log: HostLog, caDirectory: String? = nil, threads: Int = System.coreCount) throws {
+    /// Encrypts every instance's state at rest (`--state-key`), if set.
+    let stateCipher: StateCipher?
+    /// Encrypts GET_STATEBLOB's blobs (migration, QEMU savevm); nil with `--plain-migration`.
+    let migrationCipher: StateCipher?
+
+    public init(
+        directory given: String, log: HostLog, caDirectory: String? = nil, stateKey: String? = nil,
+        plainMigration: Bool = false, threads: Int = System.coreCount
+    ) throws {
         self.caDirectory = caDirectory ?? LocalCA.defaultDirectory()
         for d in [given, given + "/instances"] where mkdir(d, 0o700) != 0 && errno != EEXIST {
             throw ManagementError("cannot create \(d): \(String(cString: strerror(errno)))")
@@ -92,6 +100,16 @@ public final class InstanceManager: @unchecked Sendable {
             throw ManagementError("state directory \(self.directory) is in use by another vtpm daemon")
         }
         lockFD = fd
+        do {
+            stateCipher = try stateKey.map { try StateCipher.load(path: $0) }
+            // One migration key per daemon, made on first use: copy DIR/migration.key to the
+            // hosts a VM may migrate to (docs/host.md).
+            migrationCipher = plainMigration ? nil : try StateCipher.loadOrCreate(path: directory + "/migration.key")
+        } catch {
+            close(fd)
+            lockFD = -1
+            throw error
+        }
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
     }
 
@@ -124,8 +142,11 @@ public final class InstanceManager: @unchecked Sendable {
     /// Opens the instance's store and its listeners. On the manager's queue.
     private func serve(_ name: String, config: InstanceConfiguration, create: Bool) throws {
         let store = try StateStore(directory: instanceDirectory(name), fileMode: 0o600, create: create)
+        store.cipher = stateCipher
         let instanceLog = log.appending(prefix: name + ": ")
         let instance = Instance(store: store, log: instanceLog)
+        let migrationCipher = self.migrationCipher
+        instance.sync { $0.migrationCipher = migrationCipher }
         let server = HostServer(instance: instance, log: instanceLog, group: group)
         do {
             try server.listen(.unix(path: controlSocket(name), mode: 0o600), speaking: .swtpmControl(.init()))
@@ -168,6 +189,7 @@ public final class InstanceManager: @unchecked Sendable {
             let dir = instanceDirectory(name)
             do {
                 let store = try StateStore(directory: dir, fileMode: 0o600, create: true)
+                store.cipher = stateCipher
                 let instance = Instance(store: store, log: .discard)
                 try instance.sync { core in try Provisioning.manufacture(core, banks: algs) }
                 if ek {

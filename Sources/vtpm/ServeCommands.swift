@@ -61,6 +61,14 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("ca-dir"), help: "The local CA for EK certificates (default: as 'vtpm ca show').")
     var caDir: String?
 
+    @Option(name: .customLong("state-key"), help: "A key file (hex, 128 or 256 bits): every instance's state is encrypted at rest.")
+    var stateKey: String?
+
+    @Flag(
+        name: .customLong("plain-migration"),
+        help: "Send migration/savevm state blobs unencrypted (default: encrypted with STATE_DIR/migration.key).")
+    var plainMigration = false
+
     func run() throws {
         let log = HostLog(fd: 2, level: logLevel, prefix: "vtpm: ")
         // Each instance holds a few descriptors (two listening sockets, its state lock, and
@@ -72,7 +80,8 @@ struct Serve: ParsableCommand {
         }
         let manager: InstanceManager
         do {
-            manager = try InstanceManager(directory: stateDir, log: log, caDirectory: caDir)
+            manager = try InstanceManager(
+                directory: stateDir, log: log, caDirectory: caDir, stateKey: stateKey, plainMigration: plainMigration)
         } catch {
             log.error("\(error)")
             throw ExitCode.failure
