@@ -238,7 +238,9 @@ extension PersistentObjectTests {
         var handles: [UInt32] = []
         for s in steps {
             let r = tpm.execute(command: s)
-            if responseCode(r) == 0 && s[6..<10].elementsEqual(be32(TPMCC.createLoaded.rawValue)) { handles.append(responseHandle(r).rawValue) }
+            if responseCode(r) == 0 && s[6..<10].elementsEqual(be32(TPMCC.createLoaded.rawValue)) {
+                handles.append(responseHandle(r).rawValue)
+            }
         }
         XCTAssertEqual(handles, [0x8000_0001, 0x8000_0002])
     }
