@@ -126,6 +126,10 @@ struct VolatileState: Sendable {
     /// Time of the last DA failure (or of Startup) for failedTries and for lockoutAuth.
     var daSelfHealTimer: UInt64 = 0
     var daLockoutTimer: UInt64 = 0
+    /// During a command only (never serialized): how many persistent objects the command uses.
+    /// Each holds a transient slot for its copy while the command runs (libtpms's
+    /// ObjectLoadEvict), so objects the command loads take the slots after them.
+    var persistentCopies = 0
     /// A platform input, not TPM state: whether physical presence is asserted now (the mssim
     /// platform port's PP on/off). Never asserted unless the host says so; not serialized.
     var physicalPresence = false

@@ -213,3 +213,35 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertEqual(Array(body[nvStart..<(nvStart + 8)]), be64(1), "nvMaxCounter where the document puts it")
     }
 }
+
+extension PersistentObjectTests {
+    /// CreateLoaded under a persistent parent: the parent's copy holds the lowest free slot for
+    /// the whole command (libtpms's ObjectLoadEvict), so the new object gets the next one.
+    func testPersistentCopyHoldsASlotDuringTheCommand() throws {
+        let steps = [
+            createPrimaryCommand(.owner, Templates.rsa(bits: 1024)),
+            evictCommand(TPMHandle(0x8000_0000), 0x8100_0020),
+            flushCommand(TPMHandle(0x8000_0000)),
+            createLoadedCommand(
+                parent: TPMHandle(0x8100_0020), templateBytes: Templates.keyedHash(attributes: Templates.sealAttributes).wireBytes,
+                data: [1]),
+            createLoadedCommand(
+                parent: TPMHandle(0x8100_0020), templateBytes: Templates.keyedHash(attributes: Templates.sealAttributes).wireBytes,
+                data: [2]),
+            createLoadedCommand(
+                parent: TPMHandle(0x8100_0020), templateBytes: Templates.keyedHash(attributes: Templates.sealAttributes).wireBytes,
+                data: [3]),
+            evictCommand(TPMHandle(0x8100_0020), 0x8100_0020),
+        ]
+        runDifferential([DifferentialCase(name: "persistent copy takes a slot", steps: steps, expected: [0, 0, 0, 0, 0, 0x902, 0])])
+        let tpm = startedTPM()
+        var handles: [UInt32] = []
+        for s in steps {
+            let r = tpm.execute(command: s)
+            if responseCode(r) == 0 && s[6..<10].elementsEqual(be32(TPMCC.createLoaded.rawValue)) {
+                handles.append(responseHandle(r).rawValue)
+            }
+        }
+        XCTAssertEqual(handles, [0x8000_0001, 0x8000_0002])
+    }
+}
