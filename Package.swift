@@ -80,7 +80,7 @@ let package = Package(
         .target(
             name: "AgentCore",
             dependencies: [
-                "TPMClient", "TPMWire", "TPMCrypto", "CAudit",
+                "TPMClient", "TPMWire", "TPMCrypto", "CAudit", "Measurement", "Attestation",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

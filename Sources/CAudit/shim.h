@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <unistd.h>
 #include <sys/time.h>
+#include <signal.h>
+#include <stdlib.h>
 #include <errno.h>
 
 // The status the kernel reports (AUDIT_GET): enabled flag, auditd pid, backlog, lost counter.
@@ -69,6 +71,67 @@ static inline int vtpm_audit_exec_rule(int fd, const char *arch, const char *key
              : audit_delete_rule_data(fd, rule, AUDIT_FILTER_EXIT, AUDIT_ALWAYS);
     audit_rule_free_data(rule);
     return rc;
+}
+
+// Whether field type `f` of an audit rule carries a string in the rule's buf (its value is
+// then the string's length): security labels, watch, dir, filter key, exe.
+static inline int vtpm_audit_string_field(unsigned int f) {
+    return (f >= AUDIT_SUBJ_USER && f <= AUDIT_OBJ_LEV_HIGH) || f == AUDIT_WATCH || f == AUDIT_DIR ||
+           f == AUDIT_FILTERKEY || f == AUDIT_EXE;
+}
+
+// Deletes exit-list rules whose key is PREFIX followed by the pid of a process that no longer
+// exists (rules an agent killed with SIGKILL could not remove). Returns how many were deleted,
+// or a negative errno.
+static inline int vtpm_audit_remove_stale_rules(int fd, const char *prefix) {
+    struct audit_rule_data *stale[64];
+    int nstale = 0;
+    int rc = audit_request_rules_list_data(fd);
+    if (rc < 0) return rc;
+    size_t plen = strlen(prefix);
+    for (;;) {
+        struct audit_reply rep;
+        memset(&rep, 0, sizeof rep);
+        rc = audit_get_reply(fd, &rep, GET_REPLY_BLOCKING, 0);
+        if (rc <= 0) break;
+        if (rep.type == NLMSG_DONE) break;
+        if (rep.type == NLMSG_ERROR) {
+            if (rep.error && rep.error->error) break;
+            continue;
+        }
+        if (rep.type != AUDIT_LIST_RULES || !rep.ruledata) continue;
+        struct audit_rule_data *r = rep.ruledata;
+        if (r->flags != AUDIT_FILTER_EXIT || r->field_count > AUDIT_MAX_FIELDS) continue;
+        unsigned int offset = 0;
+        for (unsigned int i = 0; i < r->field_count; i++) {
+            if (!vtpm_audit_string_field(r->fields[i])) continue;
+            unsigned int len = r->values[i];
+            if (offset + len > r->buflen) break;
+            if (r->fields[i] == AUDIT_FILTERKEY && len > plen && len < 64 &&
+                memcmp(r->buf + offset, prefix, plen) == 0) {
+                char digits[64];
+                memcpy(digits, r->buf + offset + plen, len - plen);
+                digits[len - plen] = 0;
+                char *end = NULL;
+                long pid = strtol(digits, &end, 10);
+                if (end && *end == 0 && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH && nstale < 64) {
+                    size_t size = sizeof(*r) + r->buflen;
+                    struct audit_rule_data *copy = malloc(size);
+                    if (copy) {
+                        memcpy(copy, r, size);
+                        stale[nstale++] = copy;
+                    }
+                }
+            }
+            offset += len;
+        }
+    }
+    int removed = 0;
+    for (int i = 0; i < nstale; i++) {
+        if (audit_delete_rule_data(fd, stale[i], AUDIT_FILTER_EXIT, AUDIT_ALWAYS) > 0) removed++;
+        free(stale[i]);
+    }
+    return removed;
 }
 
 // A raw NETLINK_AUDIT socket bound to the read-only multicast group (AUDIT_NLGRP_READLOG), with

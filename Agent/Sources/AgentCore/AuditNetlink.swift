@@ -76,6 +76,13 @@ public final class AuditNetlink {
         }
         _ = vtpm_set_rcvtimeo(readFD, 200)
         logger.info("audit events from \(mode.rawValue)")
+        var stale: Int32 = 0
+        for _ in 0..<64 {
+            let n = vtpm_audit_remove_stale_rules(controlFD, "vtpm-agent-")
+            guard n > 0 else { break }
+            stale += n
+        }
+        if stale > 0 { logger.notice("removed \(stale) audit rules left by agents that were killed") }
         for arch in ["b64", "b32"] {
             let r = vtpm_audit_exec_rule(controlFD, arch, ruleKey, 1)
             if r >= 0 {
