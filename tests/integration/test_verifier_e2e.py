@@ -276,6 +276,7 @@ class FakeAgent:
 class Verifier:
     def __init__(self, state: Path, *args: str):
         self.state = state
+        (state / "verifier.sock").unlink(missing_ok=True)  # a previous daemon's
         self.proc = subprocess.Popen([verifier_bin(), "serve", "--state-dir", str(state), "--pcr", str(PCR), *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 20
