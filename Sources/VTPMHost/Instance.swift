@@ -133,7 +133,13 @@ public final class InstanceCore {
     public func execute(locality: UInt8, command: [UInt8]) -> [UInt8] {
         guard isRunning, let tpm else { return TPM.errorResponse(.failure) }
         if log.enabled(.debug) { log.debug("command (locality \(locality)): \(command.hex)") }
+        let metrics = HostMetrics.shared.enabled
+        let started = metrics ? DispatchTime.now().uptimeNanoseconds : 0
         let response = tpm.execute(locality: locality, command: command)
+        if metrics {
+            HostMetrics.shared.record(
+                command: command, response: response, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
+        }
         commandCount &+= 1
         if response.count >= 10 && response[6..<10].contains(where: { $0 != 0 }) { errorCount &+= 1 }
         do {

@@ -162,6 +162,7 @@ public final class InstanceManager: @unchecked Sendable {
             throw error
         }
         servers[name] = (server, config)
+        HostMetrics.shared.setInstances(servers.count)
     }
 
     /// Creates, provisions (manufacture, PCR banks, and unless `ek` is false the EKs and their
@@ -224,6 +225,7 @@ public final class InstanceManager: @unchecked Sendable {
         try Self.validate(name: name)
         try queue.sync { () throws in
             guard let entry = servers.removeValue(forKey: name) else { throw ManagementError("no instance '\(name)'") }
+            HostMetrics.shared.setInstances(servers.count)
             entry.server.shutdown()
             do {
                 try FileManager.default.removeItem(atPath: instanceDirectory(name))

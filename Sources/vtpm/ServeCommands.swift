@@ -64,6 +64,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("state-key"), help: "A key file (hex, 128 or 256 bits): every instance's state is encrypted at rest.")
     var stateKey: String?
 
+    @Option(help: "Serve Prometheus metrics on HOST:PORT (GET /metrics), e.g. 127.0.0.1:9464.")
+    var metrics: String?
+
     @Flag(
         name: .customLong("plain-migration"),
         help: "Send migration/savevm state blobs unencrypted (default: encrypted with STATE_DIR/migration.key).")
@@ -85,6 +88,24 @@ struct Serve: ParsableCommand {
         } catch {
             log.error("\(error)")
             throw ExitCode.failure
+        }
+        var metricsServer: MetricsServer?
+        if let spec = metrics {
+            guard let colon = spec.lastIndex(of: ":"), let port = Int(spec[spec.index(after: colon)...]), (0...65535).contains(port) else {
+                log.error("--metrics needs HOST:PORT, not '\(spec)'")
+                manager.shutdown()
+                throw ExitCode.failure
+            }
+            HostMetrics.shared.enable()
+            do {
+                metricsServer = try MetricsServer(
+                    host: String(spec[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port,
+                    metrics: .shared, group: manager.group)
+            } catch {
+                log.error("cannot listen on \(spec) for metrics: \(HostServer.describe(error))")
+                manager.shutdown()
+                throw ExitCode.failure
+            }
         }
         manager.startAll()
         let path = socket ?? stateDir + "/vtpm.sock"
@@ -108,6 +129,7 @@ struct Serve: ParsableCommand {
         }
         done.wait()
         log.info("stopping")
+        metricsServer?.close()
         server.close()
         manager.shutdown()
         for s in sources { s.cancel() }
