@@ -142,3 +142,10 @@ extension TPM {
     /// TPMA_CC's V bit as a command-code bit (Part 2, 6.5.1): a vendor-specific command.
     static let vendorCommandBit: UInt32 = 1 << 29
 }
+
+/// The identity the engine reports (TPM_PT_MANUFACTURER, TPM_PT_FIRMWARE_VERSION_1), for hosts
+/// that describe their TPMs elsewhere (swtpm's GET_INFO, EK certificates).
+public enum TPMIdentityInfo {
+    public static let manufacturer = TPMIdentity.manufacturer
+    public static let firmwareVersion1 = TPMIdentity.firmwareVersion1
+}
