@@ -32,6 +32,8 @@ enum HandleKind: Sendable {
     case parent(allowNull: Bool)
     /// TPMI_SH_POLICY: a policy session handle.
     case policySession
+    /// TPMI_SH_HMAC: an HMAC session handle.
+    case hmacSession
     /// TPMI_DH_ENTITY: a hierarchy or lockout, an object, an NV Index, a PCR, a vendor
     /// authorization handle, optionally NULL (Part 2, 9.6).
     case entity(allowNull: Bool)
@@ -60,6 +62,8 @@ enum HandleKind: Sendable {
                 || (allowNull && h == .null)
         case .policySession:
             return h.handleType == .policySession && h.isInSessionRange
+        case .hmacSession:
+            return h.handleType == .hmacSession && h.isInSessionRange
         case .entity(let allowNull):
             return [.owner, .endorsement, .platform, .lockout].contains(h) || h.isInTransientRange
                 || h.handleType == .persistent || h.handleType == .nvIndex || h.rawValue < UInt32(TPMLimits.pcrCount)
@@ -281,6 +285,29 @@ extension TPM {
         },
         CommandDescriptor(code: .policyTicket, handles: [policySession], decrypt: true) { try $0.policyTicketCommand(&$1) },
         CommandDescriptor(code: .policyAuthorize, handles: [policySession], decrypt: true) { try $0.policyAuthorizeCommand(&$1) },
+        // PCR authorization (Part 3, 22.6-22.7).
+        CommandDescriptor(code: .pcrSetAuthValue, handles: [HandleSpec(kind: .pcr(allowNull: false), role: .user)], decrypt: true) {
+            try $0.pcrSetAuthValueCommand(&$1)
+        },
+        CommandDescriptor(code: .pcrSetAuthPolicy, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, decrypt: true) {
+            try $0.pcrSetAuthPolicyCommand(&$1)
+        },
+        // Command and session audit (Part 3, 21.2, 18.5, 18.6).
+        CommandDescriptor(code: .setCommandCodeAuditStatus, handles: [HandleSpec(kind: .provision, role: .user)], nv: true) {
+            try $0.setCommandCodeAuditStatusCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .getCommandAuditDigest,
+            handles: [HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user)], nv: true,
+            decrypt: true, encrypt: true
+        ) { try $0.getCommandAuditDigestCommand(&$1) },
+        CommandDescriptor(
+            code: .getSessionAuditDigest,
+            handles: [
+                HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user),
+                HandleSpec(kind: .hmacSession, role: .none),
+            ], decrypt: true, encrypt: true
+        ) { try $0.getSessionAuditDigestCommand(&$1) },
 
         // Dictionary-attack protection (Part 3, 25).
         CommandDescriptor(code: .dictionaryAttackLockReset, handles: [HandleSpec(kind: .lockout, role: .user)], nv: true) {

@@ -42,8 +42,8 @@ extension TPM {
             case .key(let k)?: return stripTrailingZeros(k.authValue)
             case nil: return nil
             }
-        // PCR authValues (PCR_SetAuthValue) are not implemented: every PCR's is empty.
-        case .pcr?: return []
+        // A PCR's is its auth group's (PCRAuthorization.swift).
+        case .pcr?: return pcrAuthValue(h)
         default: return nil
         }
     }
@@ -61,6 +61,8 @@ extension TPM {
         case .lockout: e = persistent.lockout
         case .platform: e = volatile.platform
         default:
+            // A PCR's is its policy group's (PCRAuthorization.swift).
+            if h.handleType == .pcr { return pcrAuthPolicy(h) }
             // An object's authPolicy is a digest of its nameAlg (empty: none).
             if let k = keyObject(h) {
                 return k.publicArea.authPolicy.count == 0 ? (.null, []) : (k.nameAlg, k.publicArea.authPolicy.buffer)
@@ -104,7 +106,8 @@ extension TPM {
                 return !k.isPublicOnly && (a.contains(.userWithAuth) || (role == .admin && !a.contains(.adminWithPolicy)))
             case nil: return false
             }
-        case .pcr?: return true
+        // A PCR's authValue serves only while its group has no policy.
+        case .pcr?: return !pcrPolicyIsAvailable(h)
         default: return false
         }
     }
@@ -122,7 +125,7 @@ extension TPM {
         case .transient?:
             if let k = keyObject(h) { return !k.isPublicOnly }
             return false
-        // PCR policies (PCR_SetAuthPolicy) are not implemented: no PCR has one.
+        case .pcr?: return pcrPolicyIsAvailable(h)
         default: return false
         }
     }
@@ -130,7 +133,7 @@ extension TPM {
     /// Whether only a policy session may authorize the entity in this role (the reference's
     /// IsPolicySessionRequired): the DUP role always, the ADMIN role unless a transient object
     /// allows it with its authValue (no adminWithPolicy; a sequence object has none), a PCR
-    /// with a policy (none yet).
+    /// with a policy.
     func isPolicySessionRequired(_ h: TPMHandle, role: AuthRole) -> Bool {
         switch role {
         case .dup: return true
@@ -140,7 +143,9 @@ extension TPM {
             case .sequence?: return false
             case nil: return true
             }
-        default: return false
+        default:
+            // A PCR whose group has a policy (PCR_SetAuthPolicy).
+            return h.handleType == .pcr && pcrPolicyIsAvailable(h)
         }
     }
 

@@ -179,6 +179,9 @@ extension SavedState {
         // Version 2: the sessions that stay loadable after TPM Restart and Resume.
         w.u64(sessionContextCounter)
         SessionSlotCodec.encodeSaved(savedSessions, to: &w)
+        // --- policy/audit (issue 4), version 3 ---
+        w.sized(pcrAuthValue)
+        // --- end policy/audit ---
     }
 
     init(state r: inout StateReader, version: UInt32) throws {
@@ -197,6 +200,9 @@ extension SavedState {
             sessionContextCounter = try SessionSlotCodec.decodeCounter(&r, "saved.sessionContextCounter")
             savedSessions = try SessionSlotCodec.decodeSaved(&r, "saved.savedSessions")
         }
+        // --- policy/audit (issue 4), version 3 ---
+        if version >= 3 { pcrAuthValue = try PCRAuthCodec.authValue(&r, "saved.pcrAuthValue") }
+        // --- end policy/audit ---
     }
 }
 
@@ -222,6 +228,10 @@ extension PersistentState {
         savedState?.encodeState(to: &w)
         // Version 2: dictionary-attack protection.
         da.encodeState(to: &w)
+        // --- policy/audit (issue 4), version 3 ---
+        pcrPolicy.encodeState(to: &w)
+        audit.encodeState(to: &w)
+        // --- end policy/audit ---
     }
 
     init(state r: inout StateReader, version: UInt32) throws {
@@ -257,6 +267,13 @@ extension PersistentState {
         // Version 1 predates dictionary-attack protection: the manufacturer defaults, no
         // failures.
         if version >= 2 { da = try DictionaryAttackState(state: &r) }
+        // --- policy/audit (issue 4), version 3; earlier versions: no PCR policy, the audit
+        // defaults of a new TPM ---
+        if version >= 3 {
+            pcrPolicy = try PCRAuthCodec.policy(&r, "pcrPolicy")
+            audit = try CommandAuditState(state: &r)
+        }
+        // --- end policy/audit ---
     }
 }
 

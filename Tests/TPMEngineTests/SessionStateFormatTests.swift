@@ -91,7 +91,7 @@ final class SessionStateFormatTests: XCTestCase {
         let (tpm, sessions) = try makeRunningInstance(seed: 3, clock: clock)
         let p = tpm.exportPermanentState()
         let v = tpm.exportVolatileState()
-        XCTAssertEqual(Array(p[4..<8]), [0, 0, 0, 2])
+        XCTAssertEqual(Array(p[4..<8]), Spec.u32(StateBlob.currentVersion))
         let other = TestClock()
         let copy = try TPM(environment: testEnvironment(seed: 9, clock: other), permanentState: p, volatileState: v)
         XCTAssertEqual(copy.exportPermanentState(), p)
@@ -244,8 +244,15 @@ final class SessionStateFormatTests: XCTestCase {
         let p = Self.permanentV2()
         let v = Self.volatileV2(permanent: p)
         let tpm = try TPM(environment: testEnvironment(), permanentState: p, volatileState: v)
-        XCTAssertEqual(tpm.exportPermanentState(), p, "the document's encoding is the engine's")
-        XCTAssertEqual(tpm.exportVolatileState(), v, "the document's encoding is the engine's")
+        if StateBlob.currentVersion == 2 {
+            XCTAssertEqual(tpm.exportPermanentState(), p, "the document's encoding is the engine's")
+            XCTAssertEqual(tpm.exportVolatileState(), v, "the document's encoding is the engine's")
+        } else {
+            // A later version re-exports the same state with its additions.
+            let again = try TPM(
+                environment: testEnvironment(), permanentState: tpm.exportPermanentState(), volatileState: tpm.exportVolatileState())
+            XCTAssertEqual(again.persistent, tpm.persistent)
+        }
         XCTAssertEqual(tpm.persistent.savedState?.sessionContextCounter, 0x1_0010)
         XCTAssertEqual(tpm.persistent.savedState?.savedSessions, [5: 9])
         XCTAssertEqual(

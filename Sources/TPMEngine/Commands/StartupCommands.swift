@@ -25,6 +25,7 @@ extension TPM {
                 // Resume: STATE_CLEAR data too, and the PCRs marked stateSave.
                 volatile.startupLocality = saved.startupLocality
                 volatile.platform = saved.platform
+                volatile.pcrAuthValue = saved.pcrAuthValue
                 volatile.startupClear = saved.startupClear
                 volatile.pcrUpdateCounter = saved.pcrUpdateCounter
                 volatile.pcrBanks = saved.pcrBanks.map { bank in
@@ -84,7 +85,7 @@ extension TPM {
                 nullSeed: volatile.nullSeed, nullProof: volatile.nullProof,
                 contextCounter: volatile.contextCounter, restartCount: persistent.restartCount,
                 startupLocality: volatile.startupLocality, sessionContextCounter: volatile.sessionContextCounter,
-                savedSessions: savedSessionSlots)
+                savedSessions: savedSessionSlots, pcrAuthValue: volatile.pcrAuthValue)
         } else {
             persistent.savedState = nil
         }
