@@ -285,6 +285,10 @@ extension TPM {
         },
         CommandDescriptor(code: .policyTicket, handles: [policySession], decrypt: true) { try $0.policyTicketCommand(&$1) },
         CommandDescriptor(code: .policyAuthorize, handles: [policySession], decrypt: true) { try $0.policyAuthorizeCommand(&$1) },
+        // Hierarchy policies (Part 3, 24.5): needed by the policy scripts and the EK flows.
+        CommandDescriptor(code: .setPrimaryPolicy, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true) {
+            try $0.setPrimaryPolicyCommand(&$1)
+        },
         // PCR authorization (Part 3, 22.6-22.7).
         CommandDescriptor(code: .pcrSetAuthValue, handles: [HandleSpec(kind: .pcr(allowNull: false), role: .user)], decrypt: true) {
             try $0.pcrSetAuthValueCommand(&$1)

@@ -332,6 +332,37 @@ final class PolicySecretSignedTests: XCTestCase {
         XCTAssertEqual(hex(tpm.policyDigest(t)), "fe1a8753ae004faf995d88ce624e0d6c85db90b04f440b319cb00bc0db5fd64a")
     }
 
+    func testSetPrimaryPolicy() throws {
+        let tpm = startedTPM()
+        func set(_ h: TPMHandle, _ policy: [UInt8], _ alg: TPMAlgID) -> UInt32 {
+            responseCode(
+                tpm.execute(
+                    command: command(
+                        .setPrimaryPolicy, tag: .sessions, withPassword(handles: [h], params: Spec.b2(policy) + Spec.u16(alg.rawValue)))))
+        }
+        // libtpms: the size against hashAlg (TPM_RC_SIZE + P1), TPM_RH_NULL is no
+        // TPMI_RH_HIERARCHY_POLICY (TPM_RC_VALUE + H1).
+        XCTAssertEqual(set(.owner, [UInt8](repeating: 0, count: 20), .sha256), 0x1D5)
+        XCTAssertEqual(set(.owner, [UInt8](repeating: 0, count: 32), .null), 0x1D5)
+        XCTAssertEqual(set(.null, [], .null), 0x184)
+        // The EK policy on owner; a PolicySecret(endorsement) session then authorizes owner.
+        let ekPolicy = H(H(Self.zero, cc(.policySecret), Spec.u32(TPMHandle.endorsement.rawValue)), [])
+        XCTAssertEqual(set(.owner, ekPolicy, .sha256), 0)
+        XCTAssertEqual(tpm.persistent.owner, EntityAuth(authValue: [], policyAlg: .sha256, policy: ekPolicy))
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        _ = parameters(policySecret(tpm, s, secretParams()))
+        XCTAssertEqual(
+            tpm.run(.clockSet, handles: [.owner], Spec.u32(0) + Spec.u32(0xFFFF_FFFF), [SessionUse(session: s, entity: Entity(.owner))])
+                .code,
+            0)
+        // Platform (STATE_CLEAR) and removal with NULL.
+        XCTAssertEqual(set(.platform, ekPolicy, .sha256), 0)
+        XCTAssertEqual(tpm.volatile.platform.policy, ekPolicy)
+        XCTAssertEqual(set(.owner, [], .null), 0)
+        XCTAssertEqual(tpm.persistent.owner, EntityAuth())
+        XCTAssertEqual(TPM.commandIndex[.setPrimaryPolicy]?.attributes.rawValue, 0x0240_012E)
+    }
+
     func testNewCommandsAreInTheTable() {
         for c: TPMCC in [.policySecret, .policySigned, .policyTicket, .policyAuthorize] {
             XCTAssertNotNil(TPM.commandIndex[c], "\(c)")

@@ -26,7 +26,14 @@ SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrall
            "clockrateadjust", "testparms", "send",
            # Objects and keys (the other scripts of that area need EvictControl, NV or PolicySecret).
            "createprimary", "create", "flushcontext", "verifysignature", "rsaencrypt", "rsadecrypt",
-           "encryptdecrypt", "certify", "certifycreation", "gettime", "unseal"]
+           "encryptdecrypt", "certify", "certifycreation", "gettime", "unseal",
+           # Policy, PCR authorization and audit. Not yet: sessionaudit (MakeCredential), createek and
+           # createak (EvictControl), abrmd_policycphash (NV), abrmd_policyduplicationselect and
+           # abrmd_policynamehash (Duplicate), abrmd_policyauthorizenv/policynv/policynvwritten (NV).
+           "abrmd_policysecret", "abrmd_policysigned", "abrmd_policyticket", "abrmd_policyauthorize",
+           "abrmd_policytemplate", "abrmd_policyauthvalue", "abrmd_policycommandcode", "abrmd_policycountertimer",
+           "abrmd_policyor", "abrmd_policypassword", "abrmd_policypcr", "setprimarypolicy", "getpolicydigest",
+           "createpolicy", "commandaudit"]
 SCRIPT_TIMEOUT = 150
 
 

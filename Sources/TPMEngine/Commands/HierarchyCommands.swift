@@ -66,3 +66,33 @@ extension TPM {
         }
     }
 }
+
+extension TPM {
+    /// TPM2_SetPrimaryPolicy (Part 3, 24.5): the authPolicy of a hierarchy or lockout, with
+    /// its hash. authPolicy must have hashAlg's digest size (TPM_RC_SIZE + P1); NULL with an
+    /// empty digest removes the policy. The platform's lives with its authValue (STATE_CLEAR
+    /// data); the others are NV data.
+    func setPrimaryPolicyCommand(_ c: inout CommandContext) throws {
+        let authPolicy = try c.param(TPM2BDigest.self).buffer
+        let hashAlg = try c.param { try TPMIAlgHash(from: &$0, allowNull: true) }.alg
+        try c.finish()
+        guard authPolicy.count == (TPMLimits.digestSize(hashAlg) ?? 0) else { throw TPMError.size.parameter(1) }
+        func set(_ e: inout EntityAuth) {
+            e.policyAlg = hashAlg
+            e.policy = authPolicy
+        }
+        switch c.handles[0] {
+        case .owner:
+            set(&persistent.owner)
+            nvChanged = true
+        case .endorsement:
+            set(&persistent.endorsement)
+            nvChanged = true
+        case .lockout:
+            set(&persistent.lockout)
+            nvChanged = true
+        case .platform: set(&volatile.platform)
+        default: throw TPMError.value.handle(1)
+        }
+    }
+}
