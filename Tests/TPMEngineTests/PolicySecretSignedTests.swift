@@ -171,6 +171,34 @@ final class PolicySecretSignedTests: XCTestCase {
                 cpHash: [UInt8](repeating: 5, count: 32), name: endorsementName))
     }
 
+    func testPolicySecretAuthorizedByAnHMACSession() throws {
+        // authHandle's own session may be an HMAC session (bound or not): the dispatcher checks
+        // its HMAC over cpHash with the entity's authValue in the key.
+        let tpm = startedTPM()
+        XCTAssertEqual(
+            responseCode(
+                tpm.execute(
+                    command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.endorsement], params: Spec.b2([9]))))
+            ), 0)
+        let e = Entity(.endorsement, auth: [9])
+        let target = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        let names = [Spec.u32(TPMHandle.endorsement.rawValue), Spec.u32(target.handle.rawValue)]
+        for bind in [nil, e] {
+            let h = try XCTUnwrap(tpm.startSession(type: 0, symmetric: .aes(128), bind: bind))
+            _ = tpm.policy(.policyRestart, target)
+            let wrong = tpm.run(
+                .policySecret, handles: [.endorsement, target.handle], names: names, secretParams(),
+                [SessionUse(session: h, entity: Entity(.endorsement, auth: [8]))])
+            XCTAssertEqual(wrong.code, 0x9A2, "TPM_RC_BAD_AUTH + S1 (endorsement is DA-exempt)")
+            let ok = tpm.run(
+                .policySecret, handles: [.endorsement, target.handle], names: names, secretParams(nonce: target.nonceTPM),
+                [SessionUse(session: h, entity: e)])
+            XCTAssertEqual(ok.code, 0)
+            XCTAssertEqual(tpm.policyDigest(target), H(H(Self.zero, cc(.policySecret), names[0]), []))
+            XCTAssertEqual(tpm.flush(h.handle), 0)
+        }
+    }
+
     func testPolicySecretWithPolicySessionNeedsAuthValue() throws {
         // An entity with a policy authorized by a policy session in PolicySecret: the session
         // must have PolicyAuthValue or PolicyPassword (TPM_RC_MODE + S1, the reference's
