@@ -203,8 +203,8 @@ final class AuditTests: XCTestCase {
         let attest = try TPM2BAttest(from: &p).attest()
         guard case .sessionAudit(let info) = attest.attested else { return XCTFail("session audit info") }
         XCTAssertEqual(info.sessionDigest.buffer, expected)
-        // GetSessionAuditDigest ran without the audit session: exclusivity ended before it
-        // reported (the previous command had no audit session... this one is the first such).
+        // The session was exclusive when GetSessionAuditDigest ran (the last command was audited
+        // by it); GetSessionAuditDigest itself has no audit session, which ends exclusivity.
         XCTAssertTrue(info.exclusiveSession)
         let g2 = get(s.handle)
         var p2 = try checkedParameters(g2, hasHandle: false)

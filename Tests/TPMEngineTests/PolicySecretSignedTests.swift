@@ -402,3 +402,42 @@ final class PolicySecretSignedTests: XCTestCase {
         XCTAssertEqual(TPM.commandIndex[.policyAuthorize]?.attributes.rawValue, 0x0200_016A)
     }
 }
+
+/// Hostile input to the commands of this branch: random parameter areas (and random handles)
+/// never trap and always get a well-formed answer.
+final class PolicyAuditHostileTests: XCTestCase {
+    func testRandomParametersGetWellFormedAnswers() throws {
+        let codes: [TPMCC] = [
+            .policySecret, .policySigned, .policyTicket, .policyAuthorize, .pcrSetAuthValue, .pcrSetAuthPolicy,
+            .setCommandCodeAuditStatus, .getCommandAuditDigest, .getSessionAuditDigest, .setPrimaryPolicy,
+        ]
+        var rng = SystemRandomNumberGenerator()
+        let tpm = startedTPM()
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        let h = try XCTUnwrap(tpm.startSession(type: 0, symmetric: .null))
+        let handles: [UInt32] = [
+            s.handle.rawValue, h.handle.rawValue, 0x4000_0001, 0x4000_000B, 0x4000_000C, 0x4000_0007, 20, 0, 0x8000_0000,
+        ]
+        for i in 0..<3000 {
+            let cc = codes[i % codes.count]
+            let n = TPM.commandIndex[cc]?.handles.count ?? 0
+            var body: [UInt8] = []
+            for _ in 0..<n { body += Spec.u32(handles.randomElement(using: &rng) ?? 0) }
+            var params = (0..<Int.random(in: 0..<80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            // Small sizes now and then, so decoding gets past the first fields.
+            if params.count > 4 && Bool.random(using: &rng) { params[0] = 0 }
+            let auth = n > 0 && Bool.random(using: &rng)
+            let cmd =
+                auth
+                ? command(cc, tag: .sessions, withPassword(handles: [], params: params)).prefix(10) + body
+                    + Array(command(cc, tag: .sessions, withPassword(handles: [], params: params)).dropFirst(10))
+                : command(cc, body + params)
+            var full = Array(cmd)
+            full.replaceSubrange(2..<6, with: Spec.u32(UInt32(full.count)))
+            let r = tpm.execute(command: full)
+            XCTAssertGreaterThanOrEqual(r.count, 10)
+            XCTAssertEqual(Int(Spec.u32Value(r, 2)), r.count)
+            if responseCode(r) != 0 { XCTAssertEqual(r.count, 10) }
+        }
+    }
+}

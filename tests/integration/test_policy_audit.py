@@ -280,3 +280,30 @@ def test_session_audit_digest(tpm, tmp_path):
     assert rd.tpm2b() == sha256(ZERO32, cp_hash, rp_hash)
     assert rd.done()
     tpm.tool("flushcontext", str(s))
+
+
+def test_ek_and_ak_through_policysecret(tpm, tmp_path):
+    """The guest agent's flow: the TCG-template EK (policy PolicySecret(endorsement), no
+    userWithAuth) as a transient context, an AK created and loaded under it (each use of the EK
+    needs a PolicySecret session, which tpm2 createak makes), a quote by the AK checked by
+    tpm2 checkquote with the AK's public key."""
+    ek, ak = tmp_path / "ek.ctx", tmp_path / "ak.ctx"
+    tpm.tool("createek", "-c", str(ek), "-G", "rsa", "-u", str(tmp_path / "ek.pub"))
+    y = tpm.tool("readpublic", "-c", str(ek)).stdout
+    assert ek_policy().hex() in y.lower()
+    tpm.tool("flushcontext", "-t")
+    tpm.tool("createak", "-C", str(ek), "-c", str(ak), "-G", "rsa", "-g", "sha256", "-s", "rsassa",
+             "-u", str(tmp_path / "ak.pub"), "-n", str(tmp_path / "ak.name"), "-f", "pem")
+    tpm.tool("flushcontext", "-t")
+    tpm.tool("flushcontext", "-s")
+    msg, sig, pcrs = tmp_path / "msg", tmp_path / "sig", tmp_path / "pcrs"
+    tpm.tool("quote", "-c", str(ak), "-l", "sha256:0,1", "-q", "0102", "-m", str(msg), "-s", str(sig), "-o", str(pcrs),
+             "-g", "sha256")
+    tpm.tool("checkquote", "-u", str(tmp_path / "ak.pub"), "-m", str(msg), "-s", str(sig), "-f", str(pcrs), "-g", "sha256",
+             "-q", "0102")
+    # And the quote's signature by openssl with the AK's PEM public key (RSASSA-SHA256 over TPMS_ATTEST).
+    raw = tmp_path / "sig.raw"
+    r = wire.Reader(sig.read_bytes())
+    assert (r.u16(), r.u16()) == (0x0014, 0x000B)
+    raw.write_bytes(r.tpm2b())
+    _verify(tmp_path / "ak.pub", msg, raw)
