@@ -8,12 +8,19 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "vtpm", targets: ["vtpm"]),
+        .executable(name: "vtpm-verifier", targets: ["vtpm-verifier"]),
         .library(name: "TPMEngine", targets: ["TPMEngine"]),
+        .library(name: "TPMClient", targets: ["TPMClient"]),
+        .executable(name: "vtpm-agent", targets: ["vtpm-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        // X.509 for the host's local CA (EK certificates) and the verifier's EK chain checks.
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // TPM 2.0 constants, structures and the strict codec (Part 2). No I/O.
@@ -44,7 +51,49 @@ let package = Package(
                 "TPMEngine", "TPMWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
+        ),
+        // The IMA measurement list (ima-ng; binary and ASCII forms), template hashes, boot
+        // aggregate, PCR replay. No TPM code.
+        .target(name: "Measurement", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // Evidence protocol, quote verification, MakeCredential, policy, audit records. No I/O.
+        .target(
+            name: "Attestation",
+            dependencies: [
+                "Measurement", "TPMWire", "TPMCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // A TPM 2.0 client: TCTI transports (device, mssim, swtpm, unix), commands, sessions.
+        // Shared by the agent and the host; never depends on the engine.
+        .target(name: "TPMClient", dependencies: ["TPMWire", "TPMCrypto"]),
+        // libaudit from the system (libaudit-dev): the agent's exec-event source.
+        .systemLibrary(name: "CAudit", pkgConfig: "audit", providers: [.apt(["libaudit-dev"])]),
+        // The guest agent's logic (event parsing, measuring, the list, the TPM side), testable
+        // without the executable.
+        .target(
+            name: "AgentCore",
+            dependencies: [
+                "TPMClient", "TPMWire", "TPMCrypto", "CAudit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Agent/Sources/AgentCore"
+        ),
+        .executableTarget(
+            name: "vtpm-agent",
+            dependencies: [
+                "AgentCore", "TPMClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Agent/Sources/vtpm-agent"
         ),
         .executableTarget(
             name: "vtpm",
@@ -53,7 +102,50 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // OpenSSL's X.509 path validation for the verifier's EK-certificate check.
+        .systemLibrary(
+            name: "CX509",
+            path: "Verifier/Sources/CX509",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        // The verifier daemon and its CLI (top-level Verifier/, DESIGN.md section 2).
+        .executableTarget(
+            name: "vtpm-verifier",
+            dependencies: [
+                "Attestation", "Measurement", "TPMWire", "TPMCrypto", "CX509",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Verifier/Sources/vtpm-verifier"
+        ),
         .testTarget(name: "TPMWireTests", dependencies: ["TPMWire"]),
+        .testTarget(
+            name: "VerifierTests",
+            dependencies: [
+                "vtpm-verifier", "Attestation", "Measurement", .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "MeasurementTests",
+            dependencies: ["Measurement", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "AttestationTests",
+            dependencies: [
+                "Attestation", "Measurement", "TPMWire", "TPMCrypto",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TPMClientTests",
+            dependencies: ["TPMClient", "TPMWire", "TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["AgentCore", "TPMClient", "TPMWire", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(
             name: "TPMCryptoTests",
             dependencies: ["TPMCrypto", .product(name: "Crypto", package: "swift-crypto")]
@@ -62,6 +154,8 @@ let package = Package(
             name: "VTPMHostTests",
             dependencies: [
                 "VTPMHost", "TPMEngine", "TPMWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -100,7 +100,7 @@ extension TPM {
             handles.append(h)
         }
         // Each handle must refer to something present and enabled (EntityGetLoadStatus).
-        for (i, h) in handles.enumerated() { try checkLoaded(h, index: i) }
+        for (i, h) in handles.enumerated() { try checkLoaded(h, index: i, handles: handles, code: code) }
 
         // Authorization area (Part 1, 18.7; Part 3, 5.4; Authorization.swift): parse every
         // session, then associate sessions with the handles that need authorization.
@@ -156,7 +156,7 @@ extension TPM {
     }
 
     /// EntityGetLoadStatus: the handle exists, is loaded, and its hierarchy is enabled.
-    private func checkLoaded(_ h: TPMHandle, index i: Int) throws {
+    private func checkLoaded(_ h: TPMHandle, index i: Int, handles: [TPMHandle], code: TPMCC) throws {
         switch h.handleType {
         case .permanent:
             switch h {
@@ -170,15 +170,25 @@ extension TPM {
         case .transient:
             if volatile.objects[h.rawValue] == nil { throw TPMError(.referenceHandle(i)) }
         case .persistent:
-            // No persistent objects exist until EvictControl is implemented.
-            throw TPMError(.handle).handle(i + 1)
+            // The reference's ObjectLoadEvict: the range's hierarchy enabled, a transient slot
+            // for the command's copy of the object (each persistent handle takes one, as in
+            // libtpms), the object present, an endorsement object only while ehEnable (except
+            // for EvictControl).
+            let enabled: TPMAStartupClear = h >= TPMHandle.platformPersistentFirst ? .phEnable : .shEnable
+            guard volatile.startupClear.contains(enabled) else { throw TPMError(.handle).handle(i + 1) }
+            let copies = handles[...i].filter { $0.handleType == .persistent }.count
+            guard volatile.objects.count + copies <= TPMLimits.maxLoadedObjects else { throw TPMError(.objectMemory) }
+            guard let object = persistentObject(h) else { throw TPMError(.handle).handle(i + 1) }
+            if object.hierarchy == .endorsement && !volatile.startupClear.contains(.ehEnable) && code != .evictControl {
+                throw TPMError(.handle).handle(i + 1)
+            }
         case .hmacSession, .policySession:
             // A session handle names a loaded session of its own type (0x02 HMAC, 0x03 policy).
             guard let s = loadedSession(h) else { throw TPMError(.referenceHandle(i)) }
             guard s.isPolicy == (h.handleType == .policySession) else { throw TPMError(.handle).handle(i + 1) }
         case .nvIndex:
-            // No NV Index is defined until the NV commands exist.
-            throw TPMError(.handle).handle(i + 1)
+            // NvIndexIsAccessible (NV.swift).
+            guard nvIndexIsAccessible(h) else { throw TPMError(.handle).handle(i + 1) }
         default:
             break
         }

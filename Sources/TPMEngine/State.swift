@@ -64,6 +64,11 @@ struct PersistentState: Sendable, Equatable {
     var savedState: SavedState?
     /// Dictionary-attack counters and parameters (DictionaryAttack.swift).
     var da = DictionaryAttackState()
+    /// NV Indices by handle, persistent objects by handle, and the largest value a deleted
+    /// counter Index had reached (a new counter starts above it). NV.swift.
+    var nvIndices: [UInt32: NVIndex] = [:]
+    var evictObjects: [UInt32: PersistentObject] = [:]
+    var nvMaxCounter: UInt64 = 0
     // --- policy/audit (issue 4) ---
     /// The PCR policy group's policy (PCR_SetAuthPolicy): its hash and digest; the authValue
     /// field is unused (always empty).
@@ -83,6 +88,9 @@ struct SequenceObject: Sendable {
         case hash(ExportableHasher)
         /// An event sequence hashes into every implemented bank at once.
         case event([ExportableHasher])
+        /// An HMAC sequence (TPM2_HMAC_Start): the inner hash, already fed K0 xor ipad, and
+        /// K0, the key padded (or first hashed) to the hash's block size (HMACSequence.swift).
+        case hmac(inner: ExportableHasher, key: [UInt8])
     }
     var kind: Kind
     var authValue: [UInt8]

@@ -36,6 +36,8 @@ public enum PTM {
         public static let fail: UInt32 = 0x09
         public static let badOrdinal: UInt32 = 0x0A
         public static let badLocality: UInt32 = 0x3D
+        /// TPM_IOERROR: SET_DATAFD while a data channel is already attached (as swtpm).
+        public static let ioError: UInt32 = 0x1F
         /// TPM_RETRY (non-fatal): a state blob that does not exist. QEMU treats results
         /// with this bit as "nothing to transfer".
         public static let retry: UInt32 = 0x800
@@ -65,8 +67,9 @@ public enum PTM {
         public static let lockStorage = Capabilities(rawValue: 1 << 16)
 
         /// Exactly what `ControlChannel.handle` implements. Not here: the H-CRTM hash
-        /// sequence (no _TPM_Hash_* in the engine), SET_DATAFD (needs descriptor passing),
-        /// GET_INFO and LOCK_STORAGE.
+        /// sequence (no _TPM_Hash_* in the engine), GET_INFO and LOCK_STORAGE; SET_DATAFD is
+        /// added on Unix-socket control channels, which pass descriptors
+        /// (UnixControlListener).
         public static let implemented: Capabilities = [
             .initialize, .shutdown, .getTPMEstablished, .setLocality, .cancelTPMCommand, .storeVolatile,
             .resetTPMEstablished, .getStateBlob, .setStateBlob, .stop, .getConfig, .setBufferSize,
@@ -74,7 +77,8 @@ public enum PTM {
         ]
     }
 
-    /// INIT flag: discard any saved volatile state (PTM_INIT_FLAG_DELETE_VOLATILE).
+    /// INIT flag: delete the stored volatile state after reading it
+    /// (PTM_INIT_FLAG_DELETE_VOLATILE).
     public static let initDeleteVolatile: UInt32 = 1
     /// State blob flag: the blob is encrypted (PTM_STATE_FLAG_ENCRYPTED). This host keeps
     /// no migration key, so it never sets it and refuses encrypted blobs.
@@ -193,7 +197,17 @@ public enum ControlChannel {
     public struct Options: Sendable {
         /// `--locality reject-locality-4`.
         public var rejectLocality4 = false
-        public init(rejectLocality4: Bool = false) { self.rejectLocality4 = rejectLocality4 }
+        /// The channel can receive the data socket (SET_DATAFD): a Unix-socket control channel.
+        public var descriptorPassing = false
+        public init(rejectLocality4: Bool = false, descriptorPassing: Bool = false) {
+            self.rejectLocality4 = rejectLocality4
+            self.descriptorPassing = descriptorPassing
+        }
+
+        /// The GET_CAPABILITY word of a channel with these options.
+        public var capabilities: PTM.Capabilities {
+            descriptorPassing ? PTM.Capabilities.implemented.union(.setDataFD) : PTM.Capabilities.implemented
+        }
     }
 
     static func result(_ r: UInt32) -> [UInt8] { MSSim.u32(r) }
@@ -209,14 +223,20 @@ public enum ControlChannel {
         case .getCapability:
             // 64-bit capability word (result 0 in the upper half in newer swtpm headers).
             var w = TPMWriter(capacity: 8)
-            w.u64(UInt64(PTM.Capabilities.implemented.rawValue))
+            w.u64(UInt64(options.capabilities.rawValue))
             return (w.bytes, .keepOpen)
 
         case .initialize:
             guard n == 4 else { return (result(PTM.Result.badParameter), .keepOpen) }
             let flags = UInt32(m.body[0]) << 24 | UInt32(m.body[1]) << 16 | UInt32(m.body[2]) << 8 | UInt32(m.body[3])
             do {
-                try core.powerOn(resumeVolatile: flags & PTM.initDeleteVolatile == 0)
+                // swtpm (tpmlib_start) loads a stored volatile state in any case; the flag only
+                // deletes the file after reading it. QEMU sets it when resuming after a
+                // migration, so the state set by SET_STATEBLOB must be used. We delete a
+                // resumed volatile state always (InstanceCore.powerOn), so the flag changes
+                // nothing here.
+                _ = flags & PTM.initDeleteVolatile
+                try core.powerOn(resumeVolatile: true)
                 return (result(PTM.Result.success), .keepOpen)
             } catch {
                 core.log.error("Could not initialize the TPM: \(error)")
@@ -301,7 +321,7 @@ public enum ControlChannel {
 
         case .hashStart, .hashData, .hashEnd, .setDataFD, .getInfo, .lockStorage:
             // Not implemented (and not in the capability word): answered like an unknown
-            // command.
+            // command. SET_DATAFD is answered by UnixControlListener before it gets here.
             return (result(PTM.Result.badOrdinal), .keepOpen)
         }
     }

@@ -30,6 +30,9 @@ public final class HostLog: Sendable {
 
     /// Errors to standard error, as swtpm does without `--log`.
     public static func standardError(prefix: String = "vtpm: ") -> HostLog { HostLog(fd: 2, prefix: prefix) }
+
+    /// The same destination and level with a longer prefix (one instance of many).
+    public func appending(prefix more: String) -> HostLog { HostLog(fd: fd, level: level, prefix: prefix + more) }
     public static let discard = HostLog(fd: -1)
 
     /// Opens `path` for appending (or truncated with `truncate`), as swtpm's `--log file=`.

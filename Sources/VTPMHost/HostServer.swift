@@ -1,4 +1,5 @@
 import Dispatch
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
@@ -47,6 +48,10 @@ public final class HostServer: @unchecked Sendable {
     /// Open connections, so shutdown can close them before the state is saved.
     private let connections: NIOLoopBoundBox<[ObjectIdentifier: any Channel]>
     private var unixPaths: [String] = []
+    private var unixControlListeners: [UnixControlListener] = []
+    /// The data connection handed over by SET_DATAFD, if one is attached (one at a time, as
+    /// swtpm).
+    private let adoptedData: NIOLockedValueBox<ObjectIdentifier?> = NIOLockedValueBox(nil)
     private let terminated: EventLoopPromise<Void>
     private let terminating: NIOLoopBoundBox<Bool>
     private var signalSources: [any DispatchSourceSignal] = []
@@ -99,6 +104,15 @@ public final class HostServer: @unchecked Sendable {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
+        if case .swtpmControl(var options) = proto, case .unix(let path, let mode) = endpoint {
+            options.descriptorPassing = true
+            let context = UnixControlListener.Context(
+                instance: instance, options: options, events: events,
+                adoptDataChannel: { [weak self] fd in self?.adoptDataChannel(fd) ?? false }, log: log)
+            unixControlListeners.append(try UnixControlListener(path: path, mode: mode, context: context))
+            log.info("listening on \(endpoint)")
+            return nil
+        }
         let channel: any Channel
         switch endpoint {
         case .tcp(let host, let port):
@@ -111,6 +125,60 @@ public final class HostServer: @unchecked Sendable {
         channels.append(channel)
         log.info("listening on \(endpoint)")
         return channel.localAddress
+    }
+
+    /// Serves a data socket passed by SET_DATAFD (QEMU's end of a socketpair) as swtpm's data
+    /// channel. Takes ownership of `fd` in every case. False when one is attached already or
+    /// the descriptor is not a stream socket.
+    func adoptDataChannel(_ fd: Int32) -> Bool {
+        var type: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) == 0, type == Int32(SOCK_STREAM.rawValue) else {
+            log.error("SET_DATAFD: the descriptor passed is not a stream socket")
+            close(fd)
+            return false
+        }
+        let claimed = adoptedData.withLockedValue { current -> Bool in
+            guard current == nil else { return false }
+            current = ObjectIdentifier(self)  // placeholder until the channel exists
+            return true
+        }
+        guard claimed else {
+            close(fd)
+            return false
+        }
+        let instance = self.instance
+        let connections = self.connections
+        let adoptedData = self.adoptedData
+        let events = ConnectionEvents(
+            terminate: { [weak self] in self?.requestTermination() },
+            dataConnectionClosed: { [weak self] in
+                adoptedData.withLockedValue { $0 = nil }
+                // swtpm 0.7 waits for the next SET_DATAFD then, unless --terminate.
+                if self?.terminateOnDataDisconnect == true { self?.requestTermination() }
+            })
+        let bootstrap = ClientBootstrap(group: loop)
+            .channelOption(.autoRead, value: true)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let id = ObjectIdentifier(channel)
+                    connections.value[id] = channel
+                    channel.closeFuture.whenComplete { _ in connections.value[id] = nil }
+                    try channel.pipeline.syncOperations.addHandler(
+                        TPMDataHandler(instance: instance, events: events, disconnectAfterReply: false))
+                }
+            }
+        do {
+            _ = try bootstrap.withConnectedSocket(fd).wait()
+            log.info("data channel attached by SET_DATAFD")
+            return true
+        } catch {
+            // NIO closes the descriptor once it has made a channel of it; not closed here, so a
+            // reused descriptor number is never closed twice.
+            log.error("cannot serve the data socket passed by SET_DATAFD: \(HostServer.describe(error))")
+            adoptedData.withLockedValue { $0 = nil }
+            return false
+        }
     }
 
     /// A listening error in a few words, as swtpm says it ("Address already in use").
@@ -157,6 +225,8 @@ public final class HostServer: @unchecked Sendable {
         try? loop.submit { self.markTerminated() }.wait()
         for c in channels { try? c.close().wait() }
         channels.removeAll()
+        for l in unixControlListeners { l.close() }
+        unixControlListeners.removeAll()
         let connections = self.connections
         let loop = self.loop
         try? loop.flatSubmit {

@@ -87,6 +87,12 @@ public final class InstanceCore {
     /// TPM_ACCESS.tpmEstablishment (PC Client PTP): set only by an H-CRTM/DRTM event
     /// sequence (_TPM_Hash_Start), which this host does not offer, so it stays clear.
     public private(set) var tpmEstablished = false
+    /// Commands executed and those answered with an error code (`vtpm show`).
+    public private(set) var commandCount: UInt64 = 0
+    public private(set) var errorCount: UInt64 = 0
+    /// `suspend()` saved the volatile state and released the engine; `powerOn(resumeVolatile:
+    /// true)` brings it back.
+    public private(set) var isSuspended = false
 
     init(store: StateStore, environment: TPMEnvironment, log: HostLog) {
         self.store = store
@@ -102,6 +108,8 @@ public final class InstanceCore {
         guard isRunning, let tpm else { return TPM.errorResponse(.failure) }
         if log.enabled(.debug) { log.debug("command (locality \(locality)): \(command.hex)") }
         let response = tpm.execute(locality: locality, command: command)
+        commandCount &+= 1
+        if response.count >= 10 && response[6..<10].contains(where: { $0 != 0 }) { errorCount &+= 1 }
         do {
             try persistIfNeeded()
         } catch {
@@ -170,6 +178,7 @@ public final class InstanceCore {
             throw .load(error)
         }
         isRunning = true
+        isSuspended = false
         log.info("TPM powered on")
     }
 
@@ -223,6 +232,17 @@ public final class InstanceCore {
             try store.write(.volatile, tpm.exportVolatileState())
             volatileMayBeStored = true
         } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
+    }
+
+    /// Suspends the instance: the volatile state is saved (as STORE_VOLATILE) and the engine
+    /// released from memory; the next `powerOn(resumeVolatile: true)` continues from there.
+    /// A stopped instance has no volatile state: it is only released.
+    public func suspend() throws(InstanceError) {
+        if isRunning { try storeVolatile() }
+        powerOff()
+        tpm = nil
+        isSuspended = true
+        log.info("TPM suspended")
     }
 
     /// The current permanent or volatile state, for migration (swtpm GET_STATEBLOB). Taking

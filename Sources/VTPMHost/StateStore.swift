@@ -111,9 +111,19 @@ public final class StateStore {
     }
 
     /// Replaces the blob atomically and durably (temp file, fsync, rename, fsync directory).
-    public func write(_ blob: Blob, _ bytes: [UInt8]) throws {
-        let target = path(blob)
-        let temp = directory + "/.\(blob.rawValue).tmp"
+    public func write(_ blob: Blob, _ bytes: [UInt8]) throws { try write(file: blob.rawValue, bytes) }
+
+    /// The size of the blob on disk (0 when absent).
+    public func size(_ blob: Blob) -> Int {
+        var st = stat()
+        return stat(path(blob), &st) == 0 ? Int(st.st_size) : 0
+    }
+
+    /// Replaces the file `name` of the directory (a blob, or the host's own metadata such
+    /// as a daemon's instance.json) atomically and durably.
+    public func write(file name: String, _ bytes: [UInt8]) throws {
+        let target = directory + "/" + name
+        let temp = directory + "/.\(name).tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw StateStoreError.system("cannot create", temp, errno) }
         var ok = false

@@ -6,7 +6,10 @@ struct VTPMCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "vtpm",
         abstract: "A TPM 2.0 implemented in Swift, served to TPM clients.",
-        subcommands: [Sim.self, Swtpm.self])
+        subcommands: [
+            Sim.self, Serve.self, Create.self, List.self, Show.self, Destroy.self, Suspend.self, Resume.self, QemuArgs.self, CA.self,
+            Swtpm.self,
+        ])
 }
 
 /// `vtpm sim`: the TPM reference simulator's protocol (tpm2-tss `mssim` TCTI).

@@ -203,6 +203,7 @@ final class StateFormatTests: XCTestCase {
                 switch s.kind {
                 case .hash(let h): return [h.finalize(), s.authValue, [s.firstBlockChecked ? 1 : 0, s.ticketAllowed ? 1 : 0]]
                 case .event(let hs): return hs.map { $0.finalize() } + [s.authValue]
+                case .hmac(let inner, let key): return [HMACSequence.finish(inner: inner, key: key), s.authValue]
                 }
             case .key(let k):
                 return [k.publicArea.wireBytes, k.sensitive?.wireBytes ?? [], k.qualifiedName.buffer, [k.flags.rawValue]]

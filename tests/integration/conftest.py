@@ -163,3 +163,12 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+@pytest.fixture
+def vtpm_bin(request) -> str:
+    """Our executable, for tests of vtpm's own features (the daemon, its CLI)."""
+    path = _vtpm_binary(request.config)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"{path} is missing (build it: swift build -c release)", pytrace=False)
+    return path

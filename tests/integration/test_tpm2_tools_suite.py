@@ -24,16 +24,19 @@ from harness.servers import check_breaker
 SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrallocate", "hash", "getcap",
            "selftest", "incrementalselftest", "gettestresult", "startup", "readclock", "setclock",
            "clockrateadjust", "testparms", "send",
-           # Objects and keys (the other scripts of that area need EvictControl, NV or PolicySecret).
+           # Objects, keys, credentials and duplication.
            "createprimary", "create", "flushcontext", "verifysignature", "rsaencrypt", "rsadecrypt",
            "encryptdecrypt", "certify", "certifycreation", "gettime", "unseal",
-           # Policy, PCR authorization and audit. Not yet: sessionaudit (MakeCredential), createek and
-           # createak (EvictControl), abrmd_policycphash (NV), abrmd_policyduplicationselect and
-           # abrmd_policynamehash (Duplicate), abrmd_policyauthorizenv/policynv/policynvwritten (NV).
+           "duplicate", "import_tpm", "hierarchycontrol", "setprimarypolicy", "changeeps", "changepps", "import",
+           # NV Indices and persistent objects (docs/nv.md).
+           "nv", "nvinc", "nvcertify", "evictcontrol", "changeauth", "load", "loadexternal", "readpublic", "createek",
+           "clear", "abrmd_policynvwritten", "abrmd_policyauthorizenv", "abrmd_nvundefinespecial",
+           # Policy, PCR authorization and audit (docs/policy-audit.md).
            "abrmd_policysecret", "abrmd_policysigned", "abrmd_policyticket", "abrmd_policyauthorize",
            "abrmd_policytemplate", "abrmd_policyauthvalue", "abrmd_policycommandcode", "abrmd_policycountertimer",
-           "abrmd_policyor", "abrmd_policypassword", "abrmd_policypcr", "setprimarypolicy", "getpolicydigest",
-           "createpolicy", "commandaudit"]
+           "abrmd_policyor", "abrmd_policypassword", "abrmd_policypcr", "getpolicydigest", "createpolicy",
+           "commandaudit", "sessionaudit", "createak", "abrmd_policycphash", "abrmd_policyduplicationselect",
+           "abrmd_policynamehash", "abrmd_policynv"]
 SCRIPT_TIMEOUT = 150
 
 

@@ -151,8 +151,9 @@ extension TPM {
                 default: return nil
                 }
             }
-        // No NV Index or persistent object exists yet.
-        case .nvIndex?, .persistent?: all = []
+        // Every defined NV Index and persistent object (NV.swift).
+        case .nvIndex?: all = persistent.nvIndices.keys.sorted().map { TPMHandle($0) }
+        case .persistent?: all = persistent.evictObjects.keys.sorted().map { TPMHandle($0) }
         case .attachedComponent?, nil: throw TPMError(.handle).parameter(2)
         }
         return all.filter { $0 >= start }

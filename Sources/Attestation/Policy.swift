@@ -1,0 +1,123 @@
+import Foundation
+import Measurement
+
+/// A runtime policy: which files a guest may run (Verifier/README.md, "Policy format").
+///
+/// An entry of the measurement list is judged in this order:
+/// 1. its path matches an `exclude` pattern (a regular expression anchored at the start of the
+///    path, as Keylime's excludes): not judged;
+/// 2. a violation (IMA could not measure): refused unless `allowViolations`;
+/// 3. its digest is in `deny`: refused, wherever it is;
+/// 4. its path is in `allow`: the digest must be one listed for that path;
+/// 5. its digest is in `allowAnywhere`: accepted;
+/// 6. otherwise: refused as an unknown file.
+/// `boot_aggregate` is checked against the quoted PCRs by the replay, and judged here only when
+/// the policy lists that name. In `observe` mode findings are reported but never make a guest
+/// UNTRUSTED.
+public struct RuntimePolicy: Hashable, Sendable {
+    public enum Mode: String, Sendable, Codable, Hashable { case enforce, observe }
+
+    public var mode: Mode
+    /// path -> allowed digests ("sha256:hex").
+    public var allow: [String: Set<String>]
+    public var allowAnywhere: Set<String>
+    public var deny: Set<String>
+    public var exclude: [String]
+    public var allowViolations: Bool
+
+    public init(
+        mode: Mode = .enforce, allow: [String: Set<String>] = [:], allowAnywhere: Set<String> = [], deny: Set<String> = [],
+        exclude: [String] = [], allowViolations: Bool = false
+    ) {
+        self.mode = mode
+        self.allow = allow
+        self.allowAnywhere = allowAnywhere
+        self.deny = deny
+        self.exclude = exclude
+        self.allowViolations = allowViolations
+    }
+
+    /// "algorithm:hex", the form digests take in a policy.
+    public static func digestKey(_ e: IMAEntry) -> String { e.digestAlgorithm + ":" + hexString(e.fileDigest) }
+}
+
+/// Why one entry is not acceptable.
+public struct PolicyFinding: Hashable, Sendable, Codable, CustomStringConvertible {
+    public enum Reason: String, Sendable, Codable, Hashable {
+        case unknownFile = "unknown-file"
+        case digestNotAllowed = "digest-not-allowed"
+        case denied
+        case violation
+    }
+    public let index: Int
+    public let path: String
+    public let digest: String
+    public let reason: Reason
+
+    public var description: String {
+        switch reason {
+        case .unknownFile: return "entry \(index): \(path) (\(digest)) is not in the policy"
+        case .digestNotAllowed: return "entry \(index): \(path) has digest \(digest), not one the policy allows for it"
+        case .denied: return "entry \(index): \(path) has denied digest \(digest)"
+        case .violation: return "entry \(index): \(path) could not be measured (violation)"
+        }
+    }
+}
+
+public enum PolicyError: Error, Hashable, Sendable, CustomStringConvertible {
+    case malformed(String)
+    case badPattern(String)
+    public var description: String {
+        switch self {
+        case .malformed(let s): return "policy: \(s)"
+        case .badPattern(let p): return "policy: exclude pattern '\(p)' is not a regular expression"
+        }
+    }
+}
+
+/// A policy ready to judge entries: its exclude patterns compiled once.
+public final class PolicyEvaluator: @unchecked Sendable {
+    // NSRegularExpression is immutable and safe to use from several threads (Foundation's
+    // documentation); nothing here mutates after init.
+    public let policy: RuntimePolicy
+    private let excludes: [NSRegularExpression]
+
+    public init(_ policy: RuntimePolicy) throws {
+        self.policy = policy
+        excludes = try policy.exclude.map { p in
+            do { return try NSRegularExpression(pattern: p) } catch { throw PolicyError.badPattern(p) }
+        }
+    }
+
+    public func isExcluded(_ path: String) -> Bool {
+        let range = NSRange(path.startIndex..<path.endIndex, in: path)
+        return excludes.contains { $0.firstMatch(in: path, options: [.anchored], range: range) != nil }
+    }
+
+    /// The finding for one entry (index in the list), or nil when it is acceptable.
+    public func judge(_ e: IMAEntry, index: Int) -> PolicyFinding? {
+        let path = e.path
+        if isExcluded(path) { return nil }
+        let key = RuntimePolicy.digestKey(e)
+        if e.isViolation {
+            return policy.allowViolations ? nil : PolicyFinding(index: index, path: path, digest: key, reason: .violation)
+        }
+        if policy.deny.contains(key) { return PolicyFinding(index: index, path: path, digest: key, reason: .denied) }
+        if let allowed = policy.allow[path] {
+            return allowed.contains(key) || policy.allowAnywhere.contains(key)
+                ? nil : PolicyFinding(index: index, path: path, digest: key, reason: .digestNotAllowed)
+        }
+        if path == IMAEntry.bootAggregateName { return nil }
+        if policy.allowAnywhere.contains(key) { return nil }
+        return PolicyFinding(index: index, path: path, digest: key, reason: .unknownFile)
+    }
+
+    /// Findings for entries numbered from `firstIndex`.
+    public func judge<C: Collection>(_ entries: C, firstIndex: Int) -> [PolicyFinding] where C.Element == IMAEntry {
+        var out = [PolicyFinding]()
+        for (i, e) in entries.enumerated() {
+            if let f = judge(e, index: firstIndex + i) { out.append(f) }
+        }
+        return out
+    }
+}

@@ -1,0 +1,75 @@
+/// A bounds-checked reader of little-endian data (IMA writes its binary list in the host's
+/// byte order; on x86 that is little-endian). Every read returns nil past the end instead
+/// of trapping, like NIO's ByteBuffer reads.
+struct ByteCursor {
+    let bytes: [UInt8]
+    private(set) var offset: Int
+    let end: Int
+
+    init(_ bytes: [UInt8], offset: Int = 0, end: Int? = nil) {
+        self.bytes = bytes
+        self.offset = max(0, min(offset, bytes.count))
+        self.end = max(self.offset, min(end ?? bytes.count, bytes.count))
+    }
+
+    var remaining: Int { end - offset }
+    var isAtEnd: Bool { offset >= end }
+
+    mutating func u32le() -> UInt32? {
+        guard remaining >= 4 else { return nil }
+        var v: UInt32 = 0
+        for i in (0..<4).reversed() { v = v << 8 | UInt32(bytes[offset + i]) }
+        offset += 4
+        return v
+    }
+
+    mutating func take(_ n: Int) -> [UInt8]? {
+        guard n >= 0, remaining >= n else { return nil }
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+}
+
+extension Array where Element == UInt8 {
+    mutating func appendU32LE(_ v: UInt32) {
+        append(UInt8(v & 0xFF))
+        append(UInt8(v >> 8 & 0xFF))
+        append(UInt8(v >> 16 & 0xFF))
+        append(UInt8(v >> 24 & 0xFF))
+    }
+}
+
+/// Lower-case hex, as IMA prints digests.
+public func hexString(_ bytes: [UInt8]) -> String {
+    let digits: [Character] = Array("0123456789abcdef")
+    var s = ""
+    s.reserveCapacity(bytes.count * 2)
+    for b in bytes {
+        s.append(digits[Int(b >> 4)])
+        s.append(digits[Int(b & 0x0F)])
+    }
+    return s
+}
+
+/// Hex to bytes; nil for odd length or a non-hex character (either case accepted).
+public func bytesFromHex<S: StringProtocol>(_ s: S) -> [UInt8]? {
+    let u = Array(s.utf8)
+    guard u.count % 2 == 0 else { return nil }
+    func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c - 0x30
+        case 0x61...0x66: return c - 0x61 + 10
+        case 0x41...0x46: return c - 0x41 + 10
+        default: return nil
+        }
+    }
+    var out = [UInt8]()
+    out.reserveCapacity(u.count / 2)
+    var i = 0
+    while i < u.count {
+        guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+        out.append(hi << 4 | lo)
+        i += 2
+    }
+    return out
+}

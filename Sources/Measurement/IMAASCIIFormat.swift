@@ -1,0 +1,87 @@
+/// The ASCII measurement list (securityfs ascii_runtime_measurements), one line per entry
+/// (security/integrity/ima/ima_fs.c, ima_ascii_measurements_show):
+///
+///     "%2d" pcr, ' ', SHA-1 template hash in hex, ' ', template name, then per field ' '
+///     and the field: d-ng as "<algo>:<hex digest>", n-ng as the name (without its NUL)
+///
+/// The ASCII form carries the same information as the binary one for ima-ng, so a list
+/// parsed from either rebuilds byte-identical template data.
+public enum IMAASCIIFormat {
+    public static func line(_ e: IMAEntry) -> [UInt8] {
+        var s = e.pcr < 10 ? " \(e.pcr) " : "\(e.pcr) "
+        s += hexString(e.templateHash) + " " + e.templateName + " "
+        s += e.digestAlgorithm + ":" + hexString(e.fileDigest) + " "
+        return Array(s.utf8) + e.pathBytes + [0x0A]
+    }
+
+    public static func encode<S: Sequence>(_ entries: S) -> [UInt8] where S.Element == IMAEntry {
+        var out = [UInt8]()
+        for e in entries { out += line(e) }
+        return out
+    }
+
+    /// Parses a whole ASCII list (every line ends with '\n'). Paths are raw bytes up to the
+    /// end of the line, so a name containing a newline cannot be represented (as in IMA's
+    /// own ASCII list).
+    public static func parse(_ bytes: [UInt8], maxEntries: Int = Int.max) throws -> [IMAEntry] {
+        var entries = [IMAEntry]()
+        var start = 0
+        var lineNo = 0
+        while start < bytes.count {
+            lineNo += 1
+            guard entries.count < maxEntries else { throw MeasurementError.tooManyEntries(limit: maxEntries) }
+            guard let nl = bytes[start...].firstIndex(of: 0x0A) else {
+                throw MeasurementError.badLine(line: lineNo, reason: "no line end")
+            }
+            guard nl - start <= 64 + IMALimits.maxTemplateDataSize else {
+                throw MeasurementError.badLine(line: lineNo, reason: "line too long")
+            }
+            entries.append(try parseLine(Array(bytes[start..<nl]), line: lineNo, index: entries.count))
+            start = nl + 1
+        }
+        return entries
+    }
+
+    static func parseLine(_ l: [UInt8], line: Int, index: Int) throws -> IMAEntry {
+        // The %2d PCR field has a leading space below 10.
+        var body = l[...]
+        if body.first == 0x20 { body = body.dropFirst() }
+        // Four space-separated fields, then the name (the rest of the line, non-empty).
+        var fields = [ArraySlice<UInt8>]()
+        for _ in 0..<4 {
+            guard let sp = body.firstIndex(of: 0x20) else { throw MeasurementError.badLine(line: line, reason: "too few fields") }
+            fields.append(body[body.startIndex..<sp])
+            body = body[(sp + 1)...]
+        }
+        let name = Array(body)
+        guard !name.isEmpty else { throw MeasurementError.badLine(line: line, reason: "empty file name") }
+        let pcrText = String(decoding: fields[0], as: UTF8.self)
+        guard fields[0].count <= 2, fields[0].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let pcr = UInt32(pcrText) else {
+            throw MeasurementError.badLine(line: line, reason: "bad PCR '\(pcrText)'")
+        }
+        guard pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: index, pcr: pcr) }
+        guard fields[1].count == 40, let hash = bytesFromHex(String(decoding: fields[1], as: UTF8.self)) else {
+            throw MeasurementError.badLine(line: line, reason: "bad template hash")
+        }
+        let template = String(decoding: fields[2], as: UTF8.self)
+        guard template == IMAEntry.templateName else { throw MeasurementError.unsupportedTemplate(entry: index, name: template) }
+        guard let colon = fields[3].firstIndex(of: 0x3A) else {
+            throw MeasurementError.badLine(line: line, reason: "d-ng without '<algorithm>:'")
+        }
+        let algo = String(decoding: fields[3][fields[3].startIndex..<colon], as: UTF8.self)
+        guard let digest = bytesFromHex(String(decoding: fields[3][(colon + 1)...], as: UTF8.self)) else {
+            throw MeasurementError.badLine(line: line, reason: "d-ng digest is not hex")
+        }
+        guard name.count + 1 <= IMALimits.maxNameSize, !name.contains(0) else {
+            throw MeasurementError.badLine(line: line, reason: "bad file name")
+        }
+        // Rebuild the template data exactly as the binary list holds it.
+        var data = [UInt8]()
+        let dng = Array(algo.utf8) + [0x3A, 0x00] + digest
+        data.appendU32LE(UInt32(dng.count))
+        data += dng
+        data.appendU32LE(UInt32(name.count + 1))
+        data += name + [0]
+        return try IMAEntry(pcr: pcr, templateHash: hash, templateName: template, templateData: data, index: index)
+    }
+}

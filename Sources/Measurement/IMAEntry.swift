@@ -1,0 +1,154 @@
+/// One record of an IMA measurement list with the ima-ng template (`d-ng|n-ng`), as the
+/// Linux kernel builds it (security/integrity/ima/ima_template_lib.c):
+/// - the template data is the concatenation, per field, of a u32 length and the field data;
+/// - d-ng is the file-digest algorithm's name, ':', a NUL, then the digest;
+/// - n-ng is the path with a terminating NUL, spaces replaced by '_' (so the ASCII list,
+///   whose separator is a space, stays parseable);
+/// - the template hash of a bank is that bank's hash over the template data (the kernel's
+///   ima_calc_field_array_hash does one per allocated bank); the binary list stores only
+///   the SHA-1 one;
+/// - a violation (a measurement IMA could not take) stores a zero template hash and a zero
+///   file digest, and is extended into every bank as all-ones (ima_add_template_entry).
+public struct IMAEntry: Hashable, Sendable {
+    public static let templateName = "ima-ng"
+    /// The name "boot_aggregate" IMA gives its first entry.
+    public static let bootAggregateName = "boot_aggregate"
+
+    public var pcr: UInt32
+    /// The SHA-1 template hash as stored in the list (zero for a violation).
+    public var templateHash: [UInt8]
+    public var templateName: String
+    /// The raw template data: u32le len + d-ng, u32le len + n-ng.
+    public var templateData: [UInt8]
+    /// Parsed d-ng: algorithm name ("sha256") and the file digest.
+    public let digestAlgorithm: String
+    public let fileDigest: [UInt8]
+    /// Parsed n-ng without its NUL (raw bytes: Linux paths need not be UTF-8).
+    public let pathBytes: [UInt8]
+
+    public var path: String { String(decoding: pathBytes, as: UTF8.self) }
+    /// A violation carries a zero template hash (the kernel's convention).
+    public var isViolation: Bool { templateHash.allSatisfy { $0 == 0 } }
+
+    /// A measurement of `path` whose content has digest `fileDigest` with `algorithm`.
+    public init(pcr: UInt32, algorithm: String, fileDigest: [UInt8], path: String) throws {
+        try self.init(pcr: pcr, algorithm: algorithm, fileDigest: fileDigest, pathBytes: Array(path.utf8))
+    }
+
+    public init(pcr: UInt32, algorithm: String, fileDigest: [UInt8], pathBytes: [UInt8]) throws {
+        guard pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: 0, pcr: pcr) }
+        guard let size = IMAFileDigestAlgorithms.sizes[algorithm] else { throw MeasurementError.unknownAlgorithm(algorithm) }
+        guard fileDigest.count == size else {
+            throw MeasurementError.badField(entry: 0, field: "d-ng", reason: "digest size \(fileDigest.count) for \(algorithm)")
+        }
+        guard !pathBytes.contains(0) else { throw MeasurementError.badField(entry: 0, field: "n-ng", reason: "NUL inside the name") }
+        // ima_write_template_field_data: a space would split the ASCII line.
+        let name = pathBytes.map { $0 == 0x20 ? 0x5F : $0 }
+        guard name.count + 1 <= IMALimits.maxNameSize else {
+            throw MeasurementError.badLength(entry: 0, field: "n-ng", value: name.count + 1)
+        }
+        var data = [UInt8]()
+        let dng = Array(algorithm.utf8) + [0x3A, 0x00] + fileDigest
+        data.appendU32LE(UInt32(dng.count))
+        data += dng
+        data.appendU32LE(UInt32(name.count + 1))
+        data += name + [0]
+        self.pcr = pcr
+        templateName = IMAEntry.templateName
+        templateData = data
+        templateHash = IMAHashAlgorithm.sha1.digest(data)
+        digestAlgorithm = algorithm
+        self.fileDigest = fileDigest
+        self.pathBytes = name
+    }
+
+    /// A violation entry for `path`: zero file digest of `algorithm`'s size, zero template hash
+    /// (ima_add_violation with the d-ng field left empty of a digest).
+    public static func violation(pcr: UInt32, algorithm: String = "sha256", path: String) throws -> IMAEntry {
+        guard let size = IMAFileDigestAlgorithms.sizes[algorithm] else { throw MeasurementError.unknownAlgorithm(algorithm) }
+        var e = try IMAEntry(pcr: pcr, algorithm: algorithm, fileDigest: [UInt8](repeating: 0, count: size), path: path)
+        e.templateHash = [UInt8](repeating: 0, count: 20)
+        return e
+    }
+
+    /// The boot_aggregate entry: d-ng of the aggregate with the bank's algorithm.
+    public static func bootAggregate(pcr: UInt32, bank: IMAHashAlgorithm, aggregate: [UInt8]) throws -> IMAEntry {
+        try IMAEntry(pcr: pcr, algorithm: bank.rawValue, fileDigest: aggregate, path: bootAggregateName)
+    }
+
+    /// Rebuilds an entry from its stored parts, checking the template data strictly.
+    /// `index` only labels errors.
+    public init(pcr: UInt32, templateHash: [UInt8], templateName: String, templateData: [UInt8], index: Int = 0) throws {
+        guard pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: index, pcr: pcr) }
+        guard templateHash.count == 20 else {
+            throw MeasurementError.badLength(entry: index, field: "template hash", value: templateHash.count)
+        }
+        guard templateName == IMAEntry.templateName else {
+            throw MeasurementError.unsupportedTemplate(entry: index, name: templateName)
+        }
+        var c = ByteCursor(templateData)
+        guard let dLen = c.u32le(), Int(dLen) <= c.remaining, let dng = c.take(Int(dLen)) else {
+            throw MeasurementError.badField(entry: index, field: "d-ng", reason: "length past the template data")
+        }
+        guard let nLen = c.u32le(), Int(nLen) <= c.remaining, let nng = c.take(Int(nLen)) else {
+            throw MeasurementError.badField(entry: index, field: "n-ng", reason: "length past the template data")
+        }
+        guard c.isAtEnd else {
+            throw MeasurementError.badField(entry: index, field: "template data", reason: "\(c.remaining) bytes after n-ng")
+        }
+        // d-ng: "<algo>:\0<digest>"
+        guard let colon = dng.firstIndex(of: 0x3A), colon + 1 < dng.count, dng[colon + 1] == 0 else {
+            throw MeasurementError.badField(entry: index, field: "d-ng", reason: "no '<algorithm>:\\0' prefix")
+        }
+        let algo = String(decoding: dng[0..<colon], as: UTF8.self)
+        guard let size = IMAFileDigestAlgorithms.sizes[algo] else {
+            throw MeasurementError.badField(entry: index, field: "d-ng", reason: "unknown algorithm")
+        }
+        let digest = Array(dng[(colon + 2)...])
+        guard digest.count == size else {
+            throw MeasurementError.badField(entry: index, field: "d-ng", reason: "digest size \(digest.count) for \(algo)")
+        }
+        // n-ng: a NUL-terminated string with no other NUL.
+        guard let last = nng.last, last == 0, !nng.dropLast().contains(0) else {
+            throw MeasurementError.badField(entry: index, field: "n-ng", reason: "not one NUL-terminated name")
+        }
+        self.pcr = pcr
+        self.templateHash = templateHash
+        self.templateName = templateName
+        self.templateData = templateData
+        digestAlgorithm = algo
+        fileDigest = digest
+        pathBytes = Array(nng.dropLast())
+    }
+
+    /// The template hash of `bank`: that bank's hash over the template data. For SHA-1 this is
+    /// the stored hash when it is consistent; a violation's is all zero.
+    public func templateDigest(_ bank: IMAHashAlgorithm) -> [UInt8] {
+        if isViolation { return [UInt8](repeating: 0, count: bank.digestSize) }
+        return bank.digest(templateData)
+    }
+
+    /// What IMA extends into the PCR of `bank` for this entry: the template digest, or
+    /// all-ones for a violation.
+    public func extendValue(_ bank: IMAHashAlgorithm) -> [UInt8] {
+        if isViolation { return [UInt8](repeating: 0xFF, count: bank.digestSize) }
+        return bank.digest(templateData)
+    }
+
+    /// The stored SHA-1 template hash agrees with the template data (or marks a violation).
+    public var templateHashIsConsistent: Bool {
+        isViolation || IMAHashAlgorithm.sha1.digest(templateData) == templateHash
+    }
+}
+
+/// The bounds every parser here enforces.
+public enum IMALimits {
+    /// PC Client PCRs (0-23).
+    public static let pcrCount: UInt32 = 24
+    /// TCG_EVENT_NAME_LEN_MAX (the kernel's bound on a template name).
+    public static let maxTemplateNameSize = 255
+    /// One entry's template data: a d-ng (at most ~80 bytes) and an n-ng bounded below.
+    public static let maxTemplateDataSize = 8192
+    /// n-ng including its NUL: PATH_MAX (4096).
+    public static let maxNameSize = 4096
+}

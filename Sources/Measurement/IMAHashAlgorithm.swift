@@ -1,0 +1,58 @@
+import Crypto
+import Foundation
+
+/// A hash algorithm as IMA names it: the file-digest algorithm in a d-ng field ("sha256:")
+/// and the algorithm of a PCR bank. This module knows no TPM structure; the TPM algorithm
+/// identifier is given only so other targets can map banks without a second table.
+public enum IMAHashAlgorithm: String, CaseIterable, Hashable, Sendable, Codable {
+    case sha1
+    case sha256
+    case sha384
+    case sha512
+
+    public var digestSize: Int {
+        switch self {
+        case .sha1: return 20
+        case .sha256: return 32
+        case .sha384: return 48
+        case .sha512: return 64
+        }
+    }
+
+    /// TPM_ALG_ID of the bank with this hash (Part 2, 6.3).
+    public var tpmAlgorithmID: UInt16 {
+        switch self {
+        case .sha1: return 0x0004
+        case .sha256: return 0x000B
+        case .sha384: return 0x000C
+        case .sha512: return 0x000D
+        }
+    }
+
+    public init?(tpmAlgorithmID id: UInt16) {
+        guard let a = IMAHashAlgorithm.allCases.first(where: { $0.tpmAlgorithmID == id }) else { return nil }
+        self = a
+    }
+
+    public func digest<D: DataProtocol>(_ data: D) -> [UInt8] {
+        switch self {
+        case .sha1: return Array(Insecure.SHA1.hash(data: data))
+        case .sha256: return Array(SHA256.hash(data: data))
+        case .sha384: return Array(SHA384.hash(data: data))
+        case .sha512: return Array(SHA512.hash(data: data))
+        }
+    }
+
+    /// PCR extend: H(old || new) (Part 1, 17.2).
+    public func extend(_ pcr: [UInt8], with value: [UInt8]) -> [UInt8] { digest(pcr + value) }
+}
+
+/// The file-digest algorithms a d-ng field may name, with their digest sizes: the kernel's
+/// hash_algo_name table restricted to what IMA can use for file hashes. A d-ng field whose
+/// algorithm is not here, or whose digest has another size, is refused.
+public enum IMAFileDigestAlgorithms {
+    public static let sizes: [String: Int] = [
+        "md5": 16, "sha1": 20, "rmd160": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64,
+        "wp512": 64, "sm3": 32, "streebog256": 32, "streebog512": 64,
+    ]
+}

@@ -1,0 +1,211 @@
+import ArgumentParser
+import Foundation
+import VTPMHost
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Where a CLI command finds the daemon: `--socket PATH`, else `--state-dir DIR`/vtpm.sock.
+struct DaemonLocation: ParsableArguments {
+    @Option(name: .customLong("state-dir"), help: "The daemon's state directory (its socket is DIR/vtpm.sock).")
+    var stateDir: String = "./vtpm-state"
+
+    @Option(help: "The daemon's management socket (default: STATE_DIR/vtpm.sock).")
+    var socket: String?
+
+    var socketPath: String { socket ?? stateDir + "/vtpm.sock" }
+
+    /// Sends one request; prints the daemon's error and exits 1 when it fails.
+    func send(_ request: ManagementRequest) throws -> ManagementResponse {
+        let response: ManagementResponse
+        do {
+            response = try ManagementClient.send(request, socket: socketPath)
+        } catch {
+            FileHandle.standardError.write(Data("vtpm: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        guard response.ok else {
+            FileHandle.standardError.write(Data("vtpm: \(response.error ?? "request failed")\n".utf8))
+            throw ExitCode.failure
+        }
+        return response
+    }
+}
+
+func printJSON<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    if let data = try? encoder.encode(value), let text = String(data: data, encoding: .utf8) { print(text) }
+}
+
+/// `vtpm serve`: the daemon.
+struct Serve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the daemon that hosts any number of TPM instances.",
+        discussion: """
+            Instances live in STATE_DIR/instances/NAME; each has a control socket (swtpm's \
+            protocol, for QEMU's -tpmdev emulator) and a raw data socket, and optionally mssim \
+            ports. Manage them with 'vtpm create', 'vtpm ls', ... through STATE_DIR/vtpm.sock.
+            """)
+
+    @Option(name: .customLong("state-dir"), help: "The state directory (created if missing).")
+    var stateDir: String = "./vtpm-state"
+
+    @Option(help: "The management socket (default: STATE_DIR/vtpm.sock).")
+    var socket: String?
+
+    @Option(help: "1: errors; 2: also instance and connection events; 3: also every command.")
+    var logLevel: Int = 2
+
+    func run() throws {
+        let log = HostLog(fd: 2, level: logLevel, prefix: "vtpm: ")
+        // Each instance holds a few descriptors (two listening sockets, its state lock, and
+        // its connections): take all the descriptors the hard limit allows.
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        let manager: InstanceManager
+        do {
+            manager = try InstanceManager(directory: stateDir, log: log)
+        } catch {
+            log.error("\(error)")
+            throw ExitCode.failure
+        }
+        manager.startAll()
+        let path = socket ?? stateDir + "/vtpm.sock"
+        let server: ManagementServer
+        do {
+            server = try ManagementServer(path: path, manager: manager, group: manager.group)
+        } catch {
+            log.error("cannot listen on \(path): \(HostServer.describe(error))")
+            manager.shutdown()
+            throw ExitCode.failure
+        }
+        log.info("management socket \(path); \(manager.list().count) instance(s)")
+        let done = DispatchSemaphore(value: 0)
+        var sources: [any DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { done.signal() }
+            source.resume()
+            sources.append(source)
+        }
+        done.wait()
+        log.info("stopping")
+        server.close()
+        manager.shutdown()
+        for s in sources { s.cancel() }
+    }
+}
+
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create (manufacture and provision) a TPM instance.")
+    @Argument(help: "The instance's name (letters, digits, '.', '_', '-').") var name: String
+    @Option(name: .customLong("pcr-banks"), help: "Comma-separated PCR banks to allocate (sha1, sha256, sha384, sha512).")
+    var pcrBanks: String = "sha256"
+    @Option(name: .customLong("mssim-port"), help: "Also serve it with the mssim protocol on PORT and PORT+1.")
+    var mssimPort: Int?
+    @OptionGroup var daemon: DaemonLocation
+
+    func run() throws {
+        let banks = pcrBanks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+        let r = try daemon.send(ManagementRequest(op: "create", name: name, pcrBanks: banks, mssimPort: mssimPort))
+        if let i = r.instance { print("created \(i.name): control socket \(i.controlSocket)") }
+    }
+}
+
+struct Destroy: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop an instance and erase its state.")
+    @Argument var name: String
+    @OptionGroup var daemon: DaemonLocation
+    func run() throws { _ = try daemon.send(ManagementRequest(op: "destroy", name: name)) }
+}
+
+struct Suspend: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Save an instance's volatile state and release its memory.")
+    @Argument var name: String
+    @OptionGroup var daemon: DaemonLocation
+    func run() throws { _ = try daemon.send(ManagementRequest(op: "suspend", name: name)) }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Resume a suspended instance where it was suspended.")
+    @Argument var name: String
+    @OptionGroup var daemon: DaemonLocation
+    func run() throws { _ = try daemon.send(ManagementRequest(op: "resume", name: name)) }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ls", abstract: "List the instances.")
+    @Flag var json = false
+    @OptionGroup var daemon: DaemonLocation
+    func run() throws {
+        let instances = try daemon.send(ManagementRequest(op: "list")).instances ?? []
+        if json { return printJSON(instances) }
+        print("NAME".padding(toLength: 24, withPad: " ", startingAt: 0) + " STATE      COMMANDS  CONTROL SOCKET")
+        for i in instances {
+            print(
+                i.name.padding(toLength: 24, withPad: " ", startingAt: 0) + " " + i.state.padding(toLength: 10, withPad: " ", startingAt: 0)
+                    + " " + String(i.commands).padding(toLength: 9, withPad: " ", startingAt: 0) + " " + i.controlSocket)
+        }
+    }
+}
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show one instance.")
+    @Argument var name: String
+    @Flag var json = false
+    @OptionGroup var daemon: DaemonLocation
+    func run() throws {
+        guard let i = try daemon.send(ManagementRequest(op: "show", name: name)).instance else { return }
+        if json { return printJSON(i) }
+        print("name:            \(i.name)")
+        print("state:           \(i.state)")
+        print("control socket:  \(i.controlSocket)")
+        print("data socket:     \(i.dataSocket)")
+        if let p = i.mssimPort { print("mssim ports:     \(p), \(p + 1) (TCTI mssim:host=127.0.0.1,port=\(p))") }
+        print("PCR banks:       \(i.pcrBanks.joined(separator: ","))")
+        print("state on disk:   \(i.permanentBytes) bytes permanent, \(i.volatileBytes) bytes volatile")
+        print("commands:        \(i.commands) (\(i.errorResponses) answered with an error)")
+    }
+}
+
+struct QemuArgs: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "qemu-args", abstract: "Print the QEMU arguments that attach a VM to an instance.")
+    @Argument var name: String
+    @Option(help: "tpm-tis (SeaBIOS/OVMF, x86) or tpm-crb (OVMF, q35).") var device: String = "tpm-tis"
+    @OptionGroup var daemon: DaemonLocation
+    func run() throws {
+        let args = try daemon.send(ManagementRequest(op: "qemu-args", name: name, device: device)).arguments ?? []
+        print(args.joined(separator: " "))
+    }
+}
+
+/// `vtpm ca show`: the local CA's root certificate.
+struct CA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca", abstract: "The host's local CA, which signs instances' EK certificates.", subcommands: [CAShow.self])
+}
+
+struct CAShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Print the local CA's root certificate (PEM); creates the CA on first use.")
+    @Option(
+        name: .customLong("ca-dir"),
+        help: "The CA's directory (default: $VTPM_CA_DIR, /var/lib/vtpm/ca for root, else ~/.local/share/vtpm/ca).")
+    var caDir: String?
+
+    func run() throws {
+        do {
+            print(try LocalCA(directory: caDir ?? LocalCA.defaultDirectory()).certificatePEM)
+        } catch {
+            FileHandle.standardError.write(Data("vtpm: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+    }
+}

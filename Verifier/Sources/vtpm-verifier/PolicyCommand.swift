@@ -1,0 +1,69 @@
+import ArgumentParser
+import Attestation
+import Foundation
+import Measurement
+
+struct PolicyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy", abstract: "Build, install and show runtime policies.",
+        subcommands: [Generate.self, FromList.self, Set.self, Show.self])
+
+    struct Generate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "An allowlist from a reference image: every executable file's SHA-256 (printed on standard output).")
+        @Option(name: .customLong("from-dir"), help: "A directory to walk (repeatable).") var dirs: [String]
+        @Option(name: .customLong("image-root"), help: "Record paths relative to this directory as seen from / (a mounted image).")
+        var imageRoot: String?
+        @Flag(name: .customLong("all-files"), help: "All regular files, not only those with an execute bit.") var allFiles = false
+        @Option(help: "Exclude pattern (regular expression anchored at the path's start; repeatable).") var exclude: [String] = []
+
+        func run() throws {
+            var p = RuntimePolicy(exclude: exclude)
+            let fm = FileManager.default
+            for dir in dirs {
+                guard let walker = fm.enumerator(atPath: dir) else { throw CLIError("cannot read \(dir)") }
+                while let rel = walker.nextObject() as? String {
+                    let full = (dir as NSString).appendingPathComponent(rel)
+                    var st = stat()
+                    guard lstat(full, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { continue }
+                    if !allFiles && st.st_mode & 0o111 == 0 { continue }
+                    let digest = try sha256File(full)
+                    var path = (full as NSString).standardizingPath
+                    if let root = imageRoot.map({ ($0 as NSString).standardizingPath }), path.hasPrefix(root + "/") {
+                        path = String(path.dropFirst(root.count))
+                    }
+                    p.allow[path, default: []].insert("sha256:" + hexString(digest))
+                }
+            }
+            FileHandle.standardOutput.write(Data(p.serialized()))
+        }
+    }
+
+    struct FromList: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "from-list", abstract: "An allowlist from a golden guest's measurement list (printed on standard output).")
+        @Flag(help: "The list is in the ASCII form.") var ascii = false
+        @Argument(help: "The list (binary_runtime_measurements or, with --ascii, ascii_runtime_measurements).") var file: String
+        func run() throws {
+            FileHandle.standardOutput.write(Data(RuntimePolicy.fromList(try ListCommand.load(file, ascii: ascii)).serialized()))
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Install a policy in the running verifier (ours or Keylime's runtime policy JSON); an audit record says so.")
+        @OptionGroup var daemon: DaemonOptions
+        @Argument(help: "The policy file.") var file: String
+        func run() throws {
+            let text = String(decoding: try readFile(file, max: RuntimePolicy.maxFileSize), as: UTF8.self)
+            _ = try RuntimePolicy.parse(Array(text.utf8))
+            try daemon.run(["cmd": "policy-set", "policy": text, "source": file])
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The running verifier's policy, in our format.")
+        @OptionGroup var daemon: DaemonOptions
+        func run() throws { try daemon.run(["cmd": "policy-show"]) }
+    }
+}

