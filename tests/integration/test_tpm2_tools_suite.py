@@ -36,7 +36,7 @@ SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrall
            "abrmd_policytemplate", "abrmd_policyauthvalue", "abrmd_policycommandcode", "abrmd_policycountertimer",
            "abrmd_policyor", "abrmd_policypassword", "abrmd_policypcr", "getpolicydigest", "createpolicy",
            "commandaudit", "sessionaudit", "createak", "abrmd_policycphash", "abrmd_policyduplicationselect",
-           "abrmd_policynamehash", "abrmd_policynv"]
+           "abrmd_policynamehash"]
 SCRIPT_TIMEOUT = 150
 
 
