@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 import TPMWire
 import XCTest
 
@@ -210,5 +211,74 @@ final class AuditTests: XCTestCase {
         var p2 = try checkedParameters(g2, hasHandle: false)
         guard case .sessionAudit(let info2) = try TPM2BAttest(from: &p2).attest().attested else { return XCTFail("session audit info") }
         XCTAssertFalse(info2.exclusiveSession)
+    }
+
+    // MARK: the version-4 fixture (docs/state-format.md: each version has frozen fixtures)
+
+    static let fixtureDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let fixturePolicy = Spec.hash(.sha256, [UInt8](repeating: 0, count: 32), Spec.u32(TPMCC.policyAuthValue.rawValue))
+
+    /// GetRandom audited, PCR 20-22's authValue "fx" and policy PolicyAuthValue, then
+    /// Shutdown(STATE): the permanent part has the audit state, the PCR policy and the saved
+    /// authValue; the volatile part the live authValue and the command audit digest.
+    static func makeFixture(_ tpm: TPM) {
+        let set = Spec.u16(0x10) + Spec.u32(1) + Spec.u32(0x17B) + Spec.u32(0)
+        precondition(
+            responseCode(
+                tpm.execute(command: command(.setCommandCodeAuditStatus, tag: .sessions, withPassword(handles: [.owner], params: set))))
+                == 0)
+        precondition(responseCode(tpm.execute(command: command(.getRandom, Spec.u16(8)))) == 0)
+        let auth = command(.pcrSetAuthValue, tag: .sessions, withPassword(handles: [TPMHandle(20)], params: Spec.b2(Array("fx".utf8))))
+        precondition(responseCode(tpm.execute(command: auth)) == 0)
+        let policy = Spec.b2(fixturePolicy) + Spec.u16(TPMAlgID.sha256.rawValue) + Spec.u32(22)
+        precondition(
+            responseCode(
+                tpm.execute(command: command(.pcrSetAuthPolicy, tag: .sessions, withPassword(handles: [.platform], params: policy)))) == 0)
+        precondition(responseCode(tpm.execute(command: command(.shutdown, Spec.u16(1)))) == 0)
+    }
+
+    /// VTPM_WRITE_STATE_FIXTURES=1 swift test --filter AuditTests writes the version-4 fixture
+    /// if it does not exist yet (committed fixtures are frozen).
+    func testWriteFixtureWhenAsked() throws {
+        guard ProcessInfo.processInfo.environment["VTPM_WRITE_STATE_FIXTURES"] == "1" else { return }
+        let p = Self.fixtureDirectory.appendingPathComponent("v4-audit.permanent.bin")
+        guard !FileManager.default.fileExists(atPath: p.path) else { return }
+        let tpm = startedTPM(seed: 44)
+        Self.makeFixture(tpm)
+        try Data(tpm.exportPermanentState()).write(to: p)
+        try Data(tpm.exportVolatileState()).write(to: Self.fixtureDirectory.appendingPathComponent("v4-audit.volatile.bin"))
+    }
+
+    func testVersion4FixtureLoadsAndWorks() throws {
+        let p = Array(try Data(contentsOf: Self.fixtureDirectory.appendingPathComponent("v4-audit.permanent.bin")))
+        let v = Array(try Data(contentsOf: Self.fixtureDirectory.appendingPathComponent("v4-audit.volatile.bin")))
+        XCTAssertEqual(Array(p[4..<8]), [0, 0, 0, 4])
+        let tpm = try TPM(environment: testEnvironment(seed: 6), permanentState: p, volatileState: v)
+        if StateBlob.currentVersion == 4 {
+            XCTAssertEqual(tpm.exportPermanentState(), p, "canonical re-export")
+            XCTAssertEqual(tpm.exportVolatileState(), v, "canonical re-export")
+        }
+        XCTAssertEqual(tpm.persistent.audit.commands, [.setCommandCodeAuditStatus, .getRandom])
+        XCTAssertEqual(tpm.persistent.audit.counter, 1)
+        XCTAssertEqual(tpm.persistent.audit.hashAlg, .sha512)
+        XCTAssertEqual(tpm.persistent.pcrPolicy, EntityAuth(authValue: [], policyAlg: .sha256, policy: Self.fixturePolicy))
+        XCTAssertEqual(tpm.persistent.savedState?.pcrAuthValue, Array("fx".utf8))
+        XCTAssertEqual(tpm.volatile.pcrAuthValue, Array("fx".utf8))
+        XCTAssertEqual(tpm.volatile.commandAuditDigest.count, 64)
+        // The digest goes on from where it was: one more GetRandom, recomputed here.
+        let before = tpm.volatile.commandAuditDigest
+        let r = tpm.execute(command: command(.getRandom, Spec.u16(2)))
+        XCTAssertEqual(responseCode(r), 0)
+        XCTAssertEqual(tpm.volatile.commandAuditDigest.count, 64)
+        var log = AuditLog(alg: .sha512, digest: before)
+        log.add(.getRandom, params: Spec.u16(2), response: Array(r[10...]))
+        XCTAssertNotEqual(log.digest, before)
+        XCTAssertEqual(tpm.volatile.commandAuditDigest, log.digest)
+        // Power cycle and Startup(STATE): the PCR authValue comes back (TPM Resume).
+        let resumed = try TPM(environment: testEnvironment(seed: 7), permanentState: p)
+        resumed.powerOn()
+        XCTAssertEqual(responseCode(resumed.execute(command: command(.startup, Spec.u16(1)))), 0)
+        XCTAssertEqual(resumed.volatile.pcrAuthValue, Array("fx".utf8))
+        XCTAssertEqual(resumed.volatile.commandAuditDigest, [], "the digest is volatile (D15)")
     }
 }
