@@ -120,8 +120,9 @@ extension TPM {
         case .lockoutRecovery: return persistent.da.lockoutRecovery
         // NV writes are not rate-limited.
         case .nvWriteRecovery: return 0
-        // The command audit counter: no command has ever been audited.
-        case .auditCounter0, .auditCounter1: return 0
+        // The command audit counter (Audit.swift): high and low 32 bits.
+        case .auditCounter0: return UInt32(truncatingIfNeeded: persistent.audit.counter >> 32)
+        case .auditCounter1: return UInt32(truncatingIfNeeded: persistent.audit.counter)
         default: return nil
         }
     }

@@ -154,7 +154,10 @@ final class PersistentObjectTests: XCTestCase {
         let blob = Array(try Data(contentsOf: Self.fixtureDirectory.appendingPathComponent("v3-nv.permanent.bin")))
         XCTAssertEqual(Array(blob[4..<8]), [0, 0, 0, 3])
         let tpm = try TPM(environment: testEnvironment(seed: 4), permanentState: blob)
-        XCTAssertEqual(tpm.exportPermanentState(), blob, "canonical re-export")
+        // Canonical re-export, as version 4 (the policy/audit fields at their defaults).
+        XCTAssertEqual(
+            tpm.exportPermanentState(), StateUpgrade.permanentV4(fromV3: blob, savedState: tpm.persistent.savedState != nil),
+            "canonical re-export")
         tpm.powerOn()
         tpm.execute(command: command(.startup, [0, 0])).check()
         XCTAssertEqual(
@@ -182,7 +185,9 @@ final class PersistentObjectTests: XCTestCase {
         let marker = be16(0) + [1] + be32(0x8180_0001)
         let at = try XCTUnwrap((0..<(body.count - marker.count)).first { Array(body[$0..<($0 + marker.count)]) == marker })
         body.replaceSubrange((at + 3)..<(at + 7), with: be32(0x8100_0001))
-        XCTAssertThrowsError(try TPM(environment: testEnvironment(), permanentState: StateUpgrade.seal(part: 1, version: 3, body))) {
+        XCTAssertThrowsError(
+            try TPM(environment: testEnvironment(), permanentState: StateUpgrade.seal(part: 1, version: StateBlob.currentVersion, body))
+        ) {
             guard case StateError.malformed(let why)? = $0 as? StateError else { return XCTFail("\($0)") }
             XCTAssertTrue(why.contains("not a persistent key object"), why)
         }
@@ -195,8 +200,9 @@ final class PersistentObjectTests: XCTestCase {
         let copy = try TPM(environment: testEnvironment(), permanentState: p)
         XCTAssertEqual(copy.persistent, tpm.persistent)
         XCTAssertEqual(copy.exportPermanentState(), p)
-        // Index data shorter than its dataSize, an Index count beyond the bound: malformed.
-        let body = StateUpgrade.body(p)
+        // Index data shorter than its dataSize, an Index count beyond the bound: malformed (in
+        // the version-3 body: the current one less the version-4 fields at its end).
+        let body = Array(StateUpgrade.body(p).dropLast(StateUpgrade.v4TailSize(tpm.persistent)))
         let nvStart =
             body.count
             - (8 + 2
