@@ -123,6 +123,24 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertEqual(responseCode(tpm.execute(command: NV.readPublic(0x0150_0001))), rcH(0x08B, 1))
     }
 
+    func testPlatformNVNeedsPhEnableNVAndEndorsementObjectsEhEnable() throws {
+        let tpm = startedTPM()
+        let platformIndex = NV.ppRead | NV.ppWrite | NV.platformCreate
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0150_0001, platformIndex, size: 8, by: .platform))), 0)
+        let ek = try makePrimary(tpm, .endorsement, Templates.rsa(bits: 1024))
+        XCTAssertEqual(responseCode(tpm.execute(command: evictCommand(ek.handle, 0x8101_0001))), 0)
+        XCTAssertEqual(responseCode(tpm.execute(command: flushCommand(ek.handle))), 0)
+        tpm.volatile.startupClear.remove(.phEnableNV)
+        // Platform Indices are hidden and none can be defined (TPM_RC_HIERARCHY + H1).
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.readPublic(0x0150_0001))), rcH(0x08B, 1))
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0150_0002, platformIndex, size: 8, by: .platform))), rcH(0x085, 1))
+        tpm.volatile.startupClear.remove(.ehEnable)
+        // An endorsement object is hidden, except from EvictControl, which may still remove it.
+        XCTAssertEqual(responseCode(tpm.execute(command: command(.readPublic, be32(0x8101_0001)))), rcH(0x08B, 1))
+        XCTAssertEqual(responseCode(tpm.execute(command: evictCommand(TPMHandle(0x8101_0001), 0x8101_0001))), 0)
+        XCTAssertTrue(tpm.persistent.evictObjects.isEmpty)
+    }
+
     // MARK: state format version 3
 
     /// The NV contents the v3 fixture was written with.

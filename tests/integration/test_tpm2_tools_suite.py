@@ -36,7 +36,9 @@ SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrall
            "abrmd_policytemplate", "abrmd_policyauthvalue", "abrmd_policycommandcode", "abrmd_policycountertimer",
            "abrmd_policyor", "abrmd_policypassword", "abrmd_policypcr", "getpolicydigest", "createpolicy",
            "commandaudit", "sessionaudit", "createak", "abrmd_policycphash", "abrmd_policyduplicationselect",
-           "abrmd_policynamehash"]
+           "abrmd_policynamehash",
+           # Need persistent EKs/AKs and PolicySecret together; credentials.
+           "quote", "checkquote", "attestation", "print", "output_formats", "makecredential", "activecredential"]
 SCRIPT_TIMEOUT = 150
 
 
