@@ -68,9 +68,24 @@ final class VerifierDaemon: @unchecked Sendable {
         let p = try RuntimePolicy.parse(bytes)
         let ev = try PolicyEvaluator(p)
         let ours = p.serialized()
-        try writeFileDurably(policyPath, ours)
-        lock.withLock { policy = ev }
         let digest = hexOf(Array(SHA256Digest(ours)))
+        if let installed = try? readFile(policyPath, max: RuntimePolicy.maxFileSize), installed == ours {
+            lock.withLock { policy = ev }
+            return "policy unchanged; sha256 \(digest)"
+        }
+        try writeFileDurably(policyPath, ours)
+        // Entries already judged are judged again under the new policy: each guest's next round
+        // verifies its list from entry 0 (once; O(list) for that round only).
+        let rejudge: [GuestRecord] = lock.withLock {
+            policy = ev
+            for name in guests.keys {
+                guests[name]?.state.replay = nil
+                guests[name]?.state.findings = []
+                guests[name]?.state.findingCount = 0
+            }
+            return Array(guests.values)
+        }
+        for r in rejudge { try save(r) }
         try audit.append(
             kind: "policy",
             [
