@@ -279,6 +279,6 @@ final class AuditTests: XCTestCase {
         resumed.powerOn()
         XCTAssertEqual(responseCode(resumed.execute(command: command(.startup, Spec.u16(1)))), 0)
         XCTAssertEqual(resumed.volatile.pcrAuthValue, Array("fx".utf8))
-        XCTAssertEqual(resumed.volatile.commandAuditDigest, [], "the digest is volatile (D15)")
+        XCTAssertEqual(resumed.volatile.commandAuditDigest, [], "the digest is volatile (D16)")
     }
 }
