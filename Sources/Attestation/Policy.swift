@@ -81,12 +81,32 @@ public final class PolicyEvaluator: @unchecked Sendable {
     // documentation); nothing here mutates after init.
     public let policy: RuntimePolicy
     private let excludes: [NSRegularExpression]
+    // The digests as bytes, so judging an entry builds no hex string.
+    private struct Digest: Hashable {
+        let algorithm: String
+        let bytes: [UInt8]
+        init?(_ key: String) {
+            guard let colon = key.firstIndex(of: ":"), let b = bytesFromHex(key[key.index(after: colon)...]) else { return nil }
+            algorithm = String(key[..<colon])
+            bytes = b
+        }
+        init(_ e: IMAEntry) {
+            algorithm = e.digestAlgorithm
+            bytes = e.fileDigest
+        }
+    }
+    private let allow: [String: Set<Digest>]
+    private let allowAnywhere: Set<Digest>
+    private let deny: Set<Digest>
 
     public init(_ policy: RuntimePolicy) throws {
         self.policy = policy
         excludes = try policy.exclude.map { p in
             do { return try NSRegularExpression(pattern: p) } catch { throw PolicyError.badPattern(p) }
         }
+        allow = policy.allow.mapValues { Set($0.compactMap(Digest.init)) }
+        allowAnywhere = Set(policy.allowAnywhere.compactMap(Digest.init))
+        deny = Set(policy.deny.compactMap(Digest.init))
     }
 
     public func isExcluded(_ path: String) -> Bool {
@@ -97,19 +117,19 @@ public final class PolicyEvaluator: @unchecked Sendable {
     /// The finding for one entry (index in the list), or nil when it is acceptable.
     public func judge(_ e: IMAEntry, index: Int) -> PolicyFinding? {
         let path = e.path
-        if isExcluded(path) { return nil }
-        let key = RuntimePolicy.digestKey(e)
-        if e.isViolation {
-            return policy.allowViolations ? nil : PolicyFinding(index: index, path: path, digest: key, reason: .violation)
+        if !excludes.isEmpty, isExcluded(path) { return nil }
+        func finding(_ r: PolicyFinding.Reason) -> PolicyFinding {
+            PolicyFinding(index: index, path: path, digest: RuntimePolicy.digestKey(e), reason: r)
         }
-        if policy.deny.contains(key) { return PolicyFinding(index: index, path: path, digest: key, reason: .denied) }
-        if let allowed = policy.allow[path] {
-            return allowed.contains(key) || policy.allowAnywhere.contains(key)
-                ? nil : PolicyFinding(index: index, path: path, digest: key, reason: .digestNotAllowed)
+        if e.isViolation { return policy.allowViolations ? nil : finding(.violation) }
+        let key = Digest(e)
+        if deny.contains(key) { return finding(.denied) }
+        if let allowed = allow[path] {
+            return allowed.contains(key) || allowAnywhere.contains(key) ? nil : finding(.digestNotAllowed)
         }
         if path == IMAEntry.bootAggregateName { return nil }
-        if policy.allowAnywhere.contains(key) { return nil }
-        return PolicyFinding(index: index, path: path, digest: key, reason: .unknownFile)
+        if allowAnywhere.contains(key) { return nil }
+        return finding(.unknownFile)
     }
 
     /// Findings for entries numbered from `firstIndex`.

@@ -41,14 +41,14 @@ extension Array where Element == UInt8 {
 
 /// Lower-case hex, as IMA prints digests.
 public func hexString(_ bytes: [UInt8]) -> String {
-    let digits: [Character] = Array("0123456789abcdef")
-    var s = ""
-    s.reserveCapacity(bytes.count * 2)
+    let digits = Array("0123456789abcdef".utf8)
+    var out = [UInt8]()
+    out.reserveCapacity(bytes.count * 2)
     for b in bytes {
-        s.append(digits[Int(b >> 4)])
-        s.append(digits[Int(b & 0x0F)])
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 0x0F)])
     }
-    return s
+    return String(decoding: out, as: UTF8.self)
 }
 
 /// Hex to bytes; nil for odd length or a non-hex character (either case accepted).

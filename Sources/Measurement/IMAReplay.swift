@@ -39,10 +39,14 @@ public struct IMAReplayState: Hashable, Sendable, Codable {
         for e in entries {
             let index = next.entryCount
             guard e.pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: index, pcr: e.pcr) }
-            guard e.templateHashIsConsistent else { throw MeasurementError.templateHashMismatch(entry: index) }
+            // One SHA-1 over the template data serves both the consistency check and the SHA-1 bank.
+            let violation = e.isViolation
+            let sha1 = violation ? [] : IMAHashAlgorithm.sha1.digest(e.templateData)
+            guard violation || sha1 == e.templateHash else { throw MeasurementError.templateHashMismatch(entry: index) }
             for b in next.banks {
                 let old = next.value(bank: b, pcr: e.pcr)
-                next.pcrs[b, default: [:]][e.pcr] = b.extend(old, with: e.extendValue(b))
+                let value = b == .sha1 && !violation ? sha1 : e.extendValue(b)
+                next.pcrs[b, default: [:]][e.pcr] = b.extend(old, with: value)
             }
             next.entryCount += 1
         }

@@ -101,6 +101,9 @@ extension TPM {
         }
         // Each handle must refer to something present and enabled (EntityGetLoadStatus).
         for (i, h) in handles.enumerated() { try checkLoaded(h, index: i, handles: handles, code: code) }
+        // The copies of persistent objects hold transient slots until the command ends.
+        volatile.persistentCopies = handles.filter { $0.handleType == .persistent }.count
+        defer { volatile.persistentCopies = 0 }
 
         // Authorization area (Part 1, 18.7; Part 3, 5.4; Authorization.swift): parse every
         // session, then associate sessions with the handles that need authorization.
@@ -141,6 +144,8 @@ extension TPM {
 
     private func buildResponse(tag: TPMST, ctx: inout CommandContext, descriptor cmd: CommandDescriptor) -> [UInt8] {
         let (parameters, sessions) = finishSessions(&ctx.auth, tag: tag, descriptor: cmd, parameters: ctx.response.bytes)
+        // Command audit (Audit.swift).
+        commandAudit(&ctx.auth, parameters: parameters)
         var w = TPMWriter(capacity: 18 + parameters.count + sessions.count)
         w.u16(tag.rawValue)
         w.u32(0)  // patched below

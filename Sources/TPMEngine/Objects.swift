@@ -14,11 +14,15 @@ extension TPM {
         return handle
     }
 
-    /// The handle the next loaded object would get, nil when every slot is in use.
+    /// The handle the next loaded object would get, nil when every slot is in use. The lowest
+    /// free slots are held by the copies of the persistent objects the command uses (NV.swift).
     var freeTransientHandle: TPMHandle? {
+        var held = volatile.persistentCopies
         for slot in 0..<TPMLimits.maxLoadedObjects {
             let h = TPMHandle(TPMHandle.transientFirst.rawValue + UInt32(slot))
-            if volatile.objects[h.rawValue] == nil { return h }
+            guard volatile.objects[h.rawValue] == nil else { continue }
+            if held == 0 { return h }
+            held -= 1
         }
         return nil
     }

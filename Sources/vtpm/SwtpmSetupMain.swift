@@ -160,7 +160,7 @@ enum SwtpmSetupMain {
                         try Data(der).write(to: URL(fileURLWithPath: out + "/" + file))
                     }
                 }
-                _ = core.execute([0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x45, 0, 0])  // TPM2_Shutdown(CLEAR)
+                try Provisioning.check(Provisioning.rc(core.execute(Provisioning.shutdownClear)), "TPM2_Shutdown")
                 try core.flush()
             }
         } catch {

@@ -276,6 +276,7 @@ class FakeAgent:
 class Verifier:
     def __init__(self, state: Path, *args: str):
         self.state = state
+        (state / "verifier.sock").unlink(missing_ok=True)  # a previous daemon's
         self.proc = subprocess.Popen([verifier_bin(), "serve", "--state-dir", str(state), "--pcr", str(PCR), *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.time() + 20
@@ -514,3 +515,21 @@ def test_enrollment_with_ek_certificate(world, tmp_path):
     r = v.cli("enroll", "p", "--agent", plain.address, "--ek-ca", str(ca_bundle(ca)), check=False)
     assert r.returncode != 0 and "no EK certificate" in r.stderr, r.stderr
     assert set(v.status()) == {"g", "g-again"}
+
+
+def test_policy_change_rejudges_the_whole_list(world, tmp_path):
+    agent, verifier = world
+    g = agent("g")
+    v = verifier("--interval", "3600")
+    enroll(v, "g", g)
+    assert "TRUSTED" in v.cli("attest", "g").stdout
+    # A policy without /bin/sh: the entry measured long ago is judged again.
+    narrower = {p: c for p, c in BASELINE.items() if p != "/bin/sh"}
+    v.cli("policy", "set", str(baseline_policy(tmp_path / "narrow.json", narrower)))
+    r = v.cli("attest", "g", check=False)
+    assert "UNTRUSTED" in r.stdout and "/bin/sh" in r.stdout, r.stdout
+    # Back to the baseline: TRUSTED again; the same policy twice is no change.
+    v.cli("policy", "set", str(tmp_path / "policy.json"))
+    assert "unchanged" in v.cli("policy", "set", str(tmp_path / "policy.json")).stdout
+    assert "TRUSTED" in v.cli("attest", "g").stdout
+    assert len([l for l in v.cli("audit", "--json").stdout.splitlines() if json.loads(l)["kind"] == "policy"]) == 3

@@ -81,5 +81,7 @@ enum EKCertificate {
     }
 
     private static func stripZeros(_ b: [UInt8]) -> ArraySlice<UInt8> { b.drop { $0 == 0 } }
-    private static func be32Bytes(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+    private static func be32Bytes(_ v: UInt32) -> [UInt8] {
+        [UInt8(v >> 24), UInt8(v >> 16 & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)]
+    }
 }

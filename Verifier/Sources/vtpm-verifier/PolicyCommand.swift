@@ -6,7 +6,7 @@ import Measurement
 struct PolicyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "policy", abstract: "Build, install and show runtime policies.",
-        subcommands: [Generate.self, FromList.self, Set.self, Show.self])
+        subcommands: [Generate.self, FromList.self, Check.self, Set.self, Show.self])
 
     struct Generate: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -46,6 +46,37 @@ struct PolicyCommand: ParsableCommand {
         @Argument(help: "The list (binary_runtime_measurements or, with --ascii, ascii_runtime_measurements).") var file: String
         func run() throws {
             FileHandle.standardOutput.write(Data(RuntimePolicy.fromList(try ListCommand.load(file, ascii: ascii)).serialized()))
+        }
+    }
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Judge every entry of a list against a policy (no TPM): one line per refused entry, exit 1 if any.",
+            discussion: "The list is also replayed (template hashes checked); --json prints every entry's result.")
+        @Option(help: "The policy file (ours or Keylime's).") var policy: String
+        @Flag(help: "The list is in the ASCII form.") var ascii = false
+        @Flag(help: "JSON: one object per entry {index, path, digest, ok, reason}.") var json = false
+        @Argument(help: "The list.") var file: String
+
+        func run() throws {
+            let ev = try PolicyEvaluator(try RuntimePolicy.parse(try readFile(policy, max: RuntimePolicy.maxFileSize)))
+            let entries = try ListCommand.load(file, ascii: ascii)
+            _ = try IMAReplayState.replay(entries, banks: [.sha1])
+            var out = ""
+            var refused = 0
+            for (i, e) in entries.enumerated() {
+                let f = ev.judge(e, index: i)
+                if f != nil { refused += 1 }
+                if json {
+                    var o: [String: Any] = ["index": i, "path": e.path, "digest": RuntimePolicy.digestKey(e), "ok": f == nil]
+                    if let f { o["reason"] = f.reason.rawValue }
+                    out += String(decoding: try JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self) + "\n"
+                } else if let f {
+                    out += f.description + "\n"
+                }
+            }
+            FileHandle.standardOutput.write(Data(out.utf8))
+            if refused > 0 { throw ExitCode(1) }
         }
     }
 
