@@ -40,6 +40,11 @@ public struct CreatedObject: Hashable, Sendable {
     /// TPM2B_PRIVATE contents.
     public var outPrivate: [UInt8]
     public var outPublic: PublicArea
+
+    public init(outPrivate: [UInt8], outPublic: PublicArea) {
+        self.outPrivate = outPrivate
+        self.outPublic = outPublic
+    }
 }
 
 extension TPMClient {

@@ -73,4 +73,34 @@ extension TPMClient {
         }
         return session
     }
+
+    /// Runs `body` with a fresh endorsement policy session as its authorization. The session is
+    /// used up by a successful command (continueSession clear); when `body` fails the session
+    /// may still be loaded, so it is flushed (best effort) before the error is rethrown.
+    public func withEndorsementPolicy<T>(endorsementAuth: [UInt8] = [], _ body: (Authorization) throws -> T) throws -> T {
+        let session = try endorsementPolicySession(endorsementAuth: endorsementAuth)
+        do {
+            return try body(.policy(session))
+        } catch {
+            try? flushContext(session.handle)
+            throw error
+        }
+    }
+
+    /// Handles of the loaded transient objects (TPM_CAP_HANDLES from 0x80000000).
+    public func transientHandles() throws(TPMClientError) -> [TPMHandle] {
+        var out: [TPMHandle] = []
+        var next = TPMHandle.transientFirst.rawValue
+        while true {
+            let (more, data) = try getCapability(.handles, property: next, count: 64)
+            let handles: [TPMHandle] = try decode(TPMResponse(parameters: data, sessions: []), .getCapability) { r in
+                let n = try r.u32()
+                guard n <= 64 else { throw TPMError.size }
+                return try (0..<n).map { _ in TPMHandle(try r.u32()) }
+            }
+            out += handles.filter { $0.rawValue >> 24 == 0x80 }
+            guard more, let last = handles.last, last.rawValue >> 24 == 0x80 else { return out }
+            next = last.rawValue + 1
+        }
+    }
 }

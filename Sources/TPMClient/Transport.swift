@@ -95,6 +95,10 @@ public final class DeviceTransport: TPMTransport {
 /// u32 length, command} answered by {u32 length, response, u32 0}; on opening, the platform port
 /// (port + 1) gets TPM_SIGNAL_POWER_ON and TPM_SIGNAL_NV_ON (each acknowledged with u32 0), as
 /// tpm2-tss does: both are harmless when the simulator already runs.
+///
+/// Simulators serve one connection at a time, so by default each command has its own connection
+/// (ended with TPM_SESSION_END) and other clients (tpm2-tools) get their turn between commands;
+/// `persistent` keeps one connection for a client that owns the simulator.
 public final class MSSimTransport: TPMTransport {
     public enum Code {
         public static let powerOn: UInt32 = 1
@@ -106,17 +110,24 @@ public final class MSSimTransport: TPMTransport {
     public var locality: UInt8 = 0
     private let host: String
     private let port: UInt16
-    private var socket: StreamSocket
+    private let persistent: Bool
+    private var socket: StreamSocket?
 
-    public init(host: String, port: UInt16, powerOn: Bool = true) throws(TransportError) {
+    public init(host: String, port: UInt16, powerOn: Bool = true, persistent: Bool = false) throws(TransportError) {
         self.host = host
         self.port = port
+        self.persistent = persistent
         if powerOn { try Self.platform(host: host, port: port, [Code.powerOn, Code.nvOn]) }
-        socket = try StreamSocket.tcp(host: host, port: port, timeoutSeconds: TransportLimits.timeoutSeconds)
     }
 
-    deinit {
-        try? socket.writeAll(u32Bytes(Code.sessionEnd))
+    deinit { end() }
+
+    private func end() {
+        if let s = socket {
+            try? s.writeAll(u32Bytes(Code.sessionEnd))
+            s.close()
+        }
+        socket = nil
     }
 
     /// Sends platform signals on port + 1, each acknowledged with u32 0, then SESSION_END.
@@ -135,14 +146,32 @@ public final class MSSimTransport: TPMTransport {
     }
 
     public func transmit(_ command: [UInt8]) throws(TransportError) -> [UInt8] {
-        try socket.writeAll(Self.sendCommandFrame(command, locality: locality))
-        let length = Int(try socket.readU32())
+        let s: StreamSocket
+        if let existing = socket {
+            s = existing
+        } else {
+            s = try StreamSocket.tcp(host: host, port: port, timeoutSeconds: TransportLimits.timeoutSeconds)
+            socket = s
+        }
+        defer { if !persistent { end() } }
+        do {
+            return try exchange(s, command)
+        } catch {
+            // A broken connection is not reused.
+            end()
+            throw error
+        }
+    }
+
+    private func exchange(_ s: StreamSocket, _ command: [UInt8]) throws(TransportError) -> [UInt8] {
+        try s.writeAll(Self.sendCommandFrame(command, locality: locality))
+        let length = Int(try s.readU32())
         guard length >= TransportLimits.headerSize, length <= TransportLimits.maxResponseSize else {
             throw .protocolError("mssim response length \(length) out of range")
         }
-        let response = try socket.readExact(length)
+        let response = try s.readExact(length)
         guard try responseSize(header: response) == length else { throw .protocolError("mssim response size mismatch") }
-        let trailer = try socket.readU32()
+        let trailer = try s.readU32()
         guard trailer == 0 else { throw .protocolError("mssim trailer \(trailer), expected 0") }
         return response
     }

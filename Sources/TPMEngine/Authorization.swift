@@ -204,24 +204,31 @@ extension TPM {
         }
         if authUsed && !isDAExempt(entity) { try checkLockedOut(lockoutAuth: entity == .lockout) }
         if let session, session.isPolicy {
-            guard isAuthPolicyAvailable(entity, role: s.role) else { throw TPMError(.authUnavailable) }
+            guard isAuthPolicyAvailable(entity, role: s.role, code: area.code) else { throw TPMError(.authUnavailable) }
             let alg = session.authHash
             try checkPolicySession(
                 session, entity: entity, role: s.role, code: area.code, locality: locality,
                 cpHash: { area.cpHash(alg) }, nameHash: { area.nameHash(alg) }, templateHash: { area.templateHash(alg) })
         } else {
             guard !isPolicySessionRequired(entity, role: s.role) else { throw TPMError(.authType) }
-            guard isAuthValueAvailable(entity, role: s.role) else { throw TPMError(.authUnavailable) }
+            guard isAuthValueAvailable(entity, role: s.role, code: area.code) else { throw TPMError(.authUnavailable) }
         }
         s.checkedAuthValue = authValue(of: entity)
-        if session == nil || session?.policy?.isPasswordNeeded == true {
-            // Part 1, 19.6.4: trailing zeros of the password are not significant either.
-            guard constantTimeEqual(stripTrailingZeros(s.hmac), s.checkedAuthValue) else {
-                throw TPMError(authorizationFailed(entity: entity, session: session, includeAuth: s.includeAuth))
+        do {
+            if session == nil || session?.policy?.isPasswordNeeded == true {
+                // Part 1, 19.6.4: trailing zeros of the password are not significant either.
+                guard constantTimeEqual(stripTrailingZeros(s.hmac), s.checkedAuthValue) else {
+                    throw TPMError(authorizationFailed(entity: entity, session: session, includeAuth: s.includeAuth))
+                }
+            } else {
+                try checkSessionHMAC(s, area: &area, index: index)
             }
-        } else {
-            try checkSessionHMAC(s, area: &area, index: index)
+        } catch {
+            // A PIN Index counts what its authValue was used for (NV.swift).
+            if authUsed { nvPinAuthorization(entity, succeeded: false) }
+            throw error
         }
+        if authUsed { nvPinAuthorization(entity, succeeded: true) }
     }
 
     /// Whether `session` is bound to `entity` as it is now: same Name and same authValue

@@ -32,6 +32,12 @@ enum HandleKind: Sendable {
     case parent(allowNull: Bool)
     /// TPMI_SH_POLICY: a policy session handle.
     case policySession
+    /// TPMI_SH_HMAC: an HMAC session handle.
+    case hmacSession
+    /// TPMI_RH_NV_AUTH: owner, platform or an NV Index.
+    case nvAuth
+    /// TPMI_RH_NV_INDEX: an NV Index.
+    case nvIndex
     /// TPMI_DH_ENTITY: a hierarchy or lockout, an object, an NV Index, a PCR, a vendor
     /// authorization handle, optionally NULL (Part 2, 9.6).
     case entity(allowNull: Bool)
@@ -60,6 +66,10 @@ enum HandleKind: Sendable {
                 || (allowNull && h == .null)
         case .policySession:
             return h.handleType == .policySession && h.isInSessionRange
+        case .hmacSession:
+            return h.handleType == .hmacSession && h.isInSessionRange
+        case .nvAuth: return h == .owner || h == .platform || h.handleType == .nvIndex
+        case .nvIndex: return h.handleType == .nvIndex
         case .entity(let allowNull):
             return [.owner, .endorsement, .platform, .lockout].contains(h) || h.isInTransientRange
                 || h.handleType == .persistent || h.handleType == .nvIndex || h.rawValue < UInt32(TPMLimits.pcrCount)
@@ -120,6 +130,21 @@ extension TPM {
         CommandDescriptor(code: .hierarchyChangeAuth, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
             try $0.hierarchyChangeAuthCommand(&$1)
         },
+        // Hierarchy administration (Part 3, 24.2-24.6); TPMA_CC as libtpms reports them.
+        CommandDescriptor(
+            code: .hierarchyControl, handles: [HandleSpec(kind: .hierarchy(allowNull: false), role: .user)], nv: true, extensive: true
+        ) {
+            try $0.hierarchyControlCommand(&$1)
+        },
+        CommandDescriptor(code: .setPrimaryPolicy, handles: [HandleSpec(kind: .hierarchyAuth, role: .user)], nv: true, decrypt: true) {
+            try $0.setPrimaryPolicyCommand(&$1)
+        },
+        CommandDescriptor(code: .changePPS, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, extensive: true) {
+            try $0.changePPSCommand(&$1)
+        },
+        CommandDescriptor(code: .changeEPS, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, extensive: true) {
+            try $0.changeEPSCommand(&$1)
+        },
         CommandDescriptor(code: .pcrAllocate, handles: [HandleSpec(kind: .platform, role: .user)], nv: true) {
             try $0.pcrAllocateCommand(&$1)
         },
@@ -165,6 +190,9 @@ extension TPM {
             handles: [HandleSpec(kind: .pcr(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: false), role: .user)],
             nv: true, flushed: true, decrypt: true
         ) { try $0.eventSequenceCompleteCommand(&$1) },
+        CommandDescriptor(code: .hmacStart, handles: [userObject], responseHandle: true, decrypt: true) {
+            try $0.hmacStartCommand(&$1)
+        },
         CommandDescriptor(code: .hashSequenceStart, handles: [], responseHandle: true, decrypt: true) {
             try $0.hashSequenceStartCommand(&$1)
         },
@@ -203,6 +231,18 @@ extension TPM {
         CommandDescriptor(code: .makeCredential, handles: [anyObject], decrypt: true, encrypt: true) {
             try $0.makeCredentialCommand(&$1)
         },
+        // Duplication (Part 3, 13).
+        CommandDescriptor(
+            code: .duplicate,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .dup), HandleSpec(kind: .object(allowNull: true), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.duplicateCommand(&$1) },
+        CommandDescriptor(
+            code: .rewrap,
+            handles: [HandleSpec(kind: .object(allowNull: true), role: .user), HandleSpec(kind: .object(allowNull: true), role: .none)],
+            decrypt: true, encrypt: true
+        ) { try $0.rewrapCommand(&$1) },
+        CommandDescriptor(code: .import, handles: [userObject], decrypt: true, encrypt: true) { try $0.importCommand(&$1) },
         // Attestation (Part 3, 18).
         CommandDescriptor(
             code: .quote, handles: [HandleSpec(kind: .object(allowNull: true), role: .user)], decrypt: true, encrypt: true
@@ -289,6 +329,70 @@ extension TPM {
         },
         CommandDescriptor(code: .policyTicket, handles: [policySession], decrypt: true) { try $0.policyTicketCommand(&$1) },
         CommandDescriptor(code: .policyAuthorize, handles: [policySession], decrypt: true) { try $0.policyAuthorizeCommand(&$1) },
+        // PCR authorization (Part 3, 22.6-22.7).
+        CommandDescriptor(code: .pcrSetAuthValue, handles: [HandleSpec(kind: .pcr(allowNull: false), role: .user)], decrypt: true) {
+            try $0.pcrSetAuthValueCommand(&$1)
+        },
+        CommandDescriptor(code: .pcrSetAuthPolicy, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, decrypt: true) {
+            try $0.pcrSetAuthPolicyCommand(&$1)
+        },
+        // Command and session audit (Part 3, 21.2, 18.5, 18.6).
+        CommandDescriptor(code: .setCommandCodeAuditStatus, handles: [HandleSpec(kind: .provision, role: .user)], nv: true) {
+            try $0.setCommandCodeAuditStatusCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .getCommandAuditDigest,
+            handles: [HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user)], nv: true,
+            decrypt: true, encrypt: true
+        ) { try $0.getCommandAuditDigestCommand(&$1) },
+        CommandDescriptor(
+            code: .getSessionAuditDigest,
+            handles: [
+                HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user),
+                HandleSpec(kind: .hmacSession, role: .none),
+            ], decrypt: true, encrypt: true
+        ) { try $0.getSessionAuditDigestCommand(&$1) },
+
+        // NV Indices (Part 3, 31) and persistent objects (Part 3, 28.5); TPMA_CC as libtpms.
+        CommandDescriptor(code: .nvDefineSpace, handles: [HandleSpec(kind: .provision, role: .user)], nv: true, decrypt: true) {
+            try $0.nvDefineSpaceCommand(&$1)
+        },
+        CommandDescriptor(code: .nvUndefineSpace, handles: [HandleSpec(kind: .provision, role: .user), nvIndexHandle], nv: true) {
+            try $0.nvUndefineSpaceCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .nvUndefineSpaceSpecial,
+            handles: [HandleSpec(kind: .nvIndex, role: .admin), HandleSpec(kind: .platform, role: .user)], nv: true
+        ) { try $0.nvUndefineSpaceSpecialCommand(&$1) },
+        CommandDescriptor(code: .nvReadPublic, handles: [nvIndexHandle], encrypt: true) { try $0.nvReadPublicCommand(&$1) },
+        CommandDescriptor(code: .nvWrite, handles: [nvAuthHandle, nvIndexHandle], nv: true, decrypt: true) { try $0.nvWriteCommand(&$1) },
+        CommandDescriptor(code: .nvIncrement, handles: [nvAuthHandle, nvIndexHandle], nv: true) { try $0.nvIncrementCommand(&$1) },
+        CommandDescriptor(code: .nvExtend, handles: [nvAuthHandle, nvIndexHandle], nv: true, decrypt: true) { try $0.nvExtendCommand(&$1) },
+        CommandDescriptor(code: .nvSetBits, handles: [nvAuthHandle, nvIndexHandle], nv: true) { try $0.nvSetBitsCommand(&$1) },
+        CommandDescriptor(code: .nvWriteLock, handles: [nvAuthHandle, nvIndexHandle], nv: true) { try $0.nvWriteLockCommand(&$1) },
+        CommandDescriptor(code: .nvGlobalWriteLock, handles: [HandleSpec(kind: .provision, role: .user)], nv: true) {
+            try $0.nvGlobalWriteLockCommand(&$1)
+        },
+        CommandDescriptor(code: .nvRead, handles: [nvAuthHandle, nvIndexHandle], encrypt: true) { try $0.nvReadCommand(&$1) },
+        CommandDescriptor(code: .nvReadLock, handles: [nvAuthHandle, nvIndexHandle], nv: true) { try $0.nvReadLockCommand(&$1) },
+        CommandDescriptor(code: .nvChangeAuth, handles: [HandleSpec(kind: .nvIndex, role: .admin)], nv: true, decrypt: true) {
+            try $0.nvChangeAuthCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .nvCertify, handles: [HandleSpec(kind: .object(allowNull: true), role: .user), nvAuthHandle, nvIndexHandle],
+            decrypt: true, encrypt: true
+        ) { try $0.nvCertifyCommand(&$1) },
+        // Policies that read an NV Index (Part 3, 23.9, 23.22, 23.23).
+        CommandDescriptor(code: .policyNV, handles: [nvAuthHandle, nvIndexHandle, policySession], decrypt: true) {
+            try $0.policyNVCommand(&$1)
+        },
+        CommandDescriptor(code: .policyNvWritten, handles: [policySession]) { try $0.policyNvWrittenCommand(&$1) },
+        CommandDescriptor(code: .policyAuthorizeNV, handles: [nvAuthHandle, nvIndexHandle, policySession]) {
+            try $0.policyAuthorizeNVCommand(&$1)
+        },
+        CommandDescriptor(code: .evictControl, handles: [HandleSpec(kind: .provision, role: .user), anyObject], nv: true) {
+            try $0.evictControlCommand(&$1)
+        },
 
         // Dictionary-attack protection (Part 3, 25).
         CommandDescriptor(code: .dictionaryAttackLockReset, handles: [HandleSpec(kind: .lockout, role: .user)], nv: true) {
@@ -304,6 +408,10 @@ extension TPM {
     /// A loaded object (TPMI_DH_OBJECT) used with USER authorization, and without any.
     private static let userObject = HandleSpec(kind: .object(allowNull: false), role: .user)
     private static let anyObject = HandleSpec(kind: .object(allowNull: false), role: .none)
+
+    /// The NV commands' authorization handle (TPMI_RH_NV_AUTH, USER) and Index handle.
+    private static let nvAuthHandle = HandleSpec(kind: .nvAuth, role: .user)
+    private static let nvIndexHandle = HandleSpec(kind: .nvIndex, role: .none)
 
     static let commandIndex: [TPMCC: CommandDescriptor] = Dictionary(
         uniqueKeysWithValues: commandTable.map { ($0.code, $0) })

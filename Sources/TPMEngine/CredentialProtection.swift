@@ -96,9 +96,11 @@ extension TPM {
     /// whatever its scheme. ECC: an ephemeral key pair Qe = [de]G, the seed
     /// KDFe(nameAlg, x([de]Qs), label, x(Qe), x(Qs)) and the secret the marshalled TPMS_ECC_POINT
     /// Qe. A key without decrypt is TPM_RC_ATTRIBUTES; an ECC public point off its curve is
-    /// TPM_RC_KEY (unnumbered, as the reference returns them).
+    /// TPM_RC_KEY; a key without a nameAlg TPM_RC_VALUE (unnumbered, as the reference returns
+    /// them).
     func secretEncrypt(_ k: KeyObject, label: String) throws -> (seed: [UInt8], secret: TPM2BEncryptedSecret) {
-        guard let hash = k.nameAlg.hashAlgorithm else { throw TPMError(.hash) }
+        // A public key loaded with a NULL nameAlg has no hash for OAEP, KDFe or the wrap.
+        guard let hash = k.nameAlg.hashAlgorithm else { throw TPMError.value }
         guard k.attributes.has(.decrypt) else { throw TPMError(.attributes) }
         switch k.material {
         case .rsa(let key, _):

@@ -100,7 +100,10 @@ extension TPM {
             handles.append(h)
         }
         // Each handle must refer to something present and enabled (EntityGetLoadStatus).
-        for (i, h) in handles.enumerated() { try checkLoaded(h, index: i) }
+        for (i, h) in handles.enumerated() { try checkLoaded(h, index: i, handles: handles, code: code) }
+        // The copies of persistent objects hold transient slots until the command ends.
+        volatile.persistentCopies = handles.filter { $0.handleType == .persistent }.count
+        defer { volatile.persistentCopies = 0 }
 
         // Authorization area (Part 1, 18.7; Part 3, 5.4; Authorization.swift): parse every
         // session, then associate sessions with the handles that need authorization.
@@ -141,6 +144,8 @@ extension TPM {
 
     private func buildResponse(tag: TPMST, ctx: inout CommandContext, descriptor cmd: CommandDescriptor) -> [UInt8] {
         let (parameters, sessions) = finishSessions(&ctx.auth, tag: tag, descriptor: cmd, parameters: ctx.response.bytes)
+        // Command audit (Audit.swift).
+        commandAudit(&ctx.auth, parameters: parameters)
         var w = TPMWriter(capacity: 18 + parameters.count + sessions.count)
         w.u16(tag.rawValue)
         w.u32(0)  // patched below
@@ -154,7 +159,7 @@ extension TPM {
     }
 
     /// EntityGetLoadStatus: the handle exists, is loaded, and its hierarchy is enabled.
-    private func checkLoaded(_ h: TPMHandle, index i: Int) throws {
+    private func checkLoaded(_ h: TPMHandle, index i: Int, handles: [TPMHandle], code: TPMCC) throws {
         switch h.handleType {
         case .permanent:
             switch h {
@@ -168,15 +173,25 @@ extension TPM {
         case .transient:
             if volatile.objects[h.rawValue] == nil { throw TPMError(.referenceHandle(i)) }
         case .persistent:
-            // No persistent objects exist until EvictControl is implemented.
-            throw TPMError(.handle).handle(i + 1)
+            // The reference's ObjectLoadEvict: the range's hierarchy enabled, a transient slot
+            // for the command's copy of the object (each persistent handle takes one, as in
+            // libtpms), the object present, an endorsement object only while ehEnable (except
+            // for EvictControl).
+            let enabled: TPMAStartupClear = h >= TPMHandle.platformPersistentFirst ? .phEnable : .shEnable
+            guard volatile.startupClear.contains(enabled) else { throw TPMError(.handle).handle(i + 1) }
+            let copies = handles[...i].filter { $0.handleType == .persistent }.count
+            guard volatile.objects.count + copies <= TPMLimits.maxLoadedObjects else { throw TPMError(.objectMemory) }
+            guard let object = persistentObject(h) else { throw TPMError(.handle).handle(i + 1) }
+            if object.hierarchy == .endorsement && !volatile.startupClear.contains(.ehEnable) && code != .evictControl {
+                throw TPMError(.handle).handle(i + 1)
+            }
         case .hmacSession, .policySession:
             // A session handle names a loaded session of its own type (0x02 HMAC, 0x03 policy).
             guard let s = loadedSession(h) else { throw TPMError(.referenceHandle(i)) }
             guard s.isPolicy == (h.handleType == .policySession) else { throw TPMError(.handle).handle(i + 1) }
         case .nvIndex:
-            // No NV Index is defined until the NV commands exist.
-            throw TPMError(.handle).handle(i + 1)
+            // NvIndexIsAccessible (NV.swift).
+            guard nvIndexIsAccessible(h) else { throw TPMError(.handle).handle(i + 1) }
         default:
             break
         }

@@ -112,7 +112,7 @@ extension TPMECCCurve {
 extension TPM {
     /// The key object at `h`, nil when `h` holds a sequence object or nothing.
     func keyObject(_ h: TPMHandle) -> KeyObject? {
-        if case .key(let k)? = volatile.objects[h.rawValue] { return k }
+        if case .key(let k)? = transientObject(h) { return k }
         return nil
     }
 

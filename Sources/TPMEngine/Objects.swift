@@ -14,16 +14,25 @@ extension TPM {
         return handle
     }
 
-    /// The handle the next loaded object would get, nil when every slot is in use.
+    /// The handle the next loaded object would get, nil when every slot is in use. The lowest
+    /// free slots are held by the copies of the persistent objects the command uses (NV.swift).
     var freeTransientHandle: TPMHandle? {
+        var held = volatile.persistentCopies
         for slot in 0..<TPMLimits.maxLoadedObjects {
             let h = TPMHandle(TPMHandle.transientFirst.rawValue + UInt32(slot))
-            if volatile.objects[h.rawValue] == nil { return h }
+            guard volatile.objects[h.rawValue] == nil else { continue }
+            if held == 0 { return h }
+            held -= 1
         }
         return nil
     }
 
-    func transientObject(_ h: TPMHandle) -> TransientObject? { volatile.objects[h.rawValue] }
+    /// The object at a transient handle, or the persistent object at a persistent handle
+    /// (usable wherever a loaded object is; NV.swift).
+    func transientObject(_ h: TPMHandle) -> TransientObject? {
+        if h.handleType == .persistent { return persistentObject(h).map { .key($0) } }
+        return volatile.objects[h.rawValue]
+    }
 
     /// Removes a loaded object; false when `h` names none.
     @discardableResult
@@ -73,6 +82,7 @@ extension TransientObject {
 ///   kind 1, hash sequence:  TPM2B auth || u8 flags || TPM2B hashState
 ///   kind 2, event sequence: TPM2B auth || u8 count || count x TPM2B hashState
 ///   kind 3, key object:     KeyObject.encodeFields (KeyObject.swift)
+///   kind 4, HMAC sequence:  TPM2B auth || TPM2B K0 || TPM2B inner hashState
 /// flags: bit 0 first block seen, bit 1 ticket allowed. hashState is
 /// `ExportableHasher.exportedState`; an event sequence holds one per implemented hash, in
 /// TPMLimits.hashAlgorithms order.
@@ -81,8 +91,11 @@ extension TransientObject {
     private static let kindHashSequence: UInt8 = 1
     private static let kindEventSequence: UInt8 = 2
     private static let kindKey: UInt8 = 3
+    private static let kindHMACSequence: UInt8 = 4
     /// Generous bound on one exported hash state (SHA-512: 2 + 8 + 64 + 1 + 127).
     private static let maxHashState = 256
+    /// The largest hash block (SHA-384/512): an HMAC sequence's K0.
+    private static let maxHMACKey = 128
 
     func encode(to w: inout TPMWriter) {
         w.u8(TransientObject.formatVersion)
@@ -99,6 +112,11 @@ extension TransientObject {
                 w.sized(s.authValue)
                 w.u8(UInt8(hs.count))
                 for h in hs { w.sized(h.exportedState) }
+            case .hmac(let inner, let key):
+                w.u8(TransientObject.kindHMACSequence)
+                w.sized(s.authValue)
+                w.sized(key)
+                w.sized(inner.exportedState)
             }
         case .key(let k):
             w.u8(TransientObject.kindKey)
@@ -144,6 +162,13 @@ extension TransientObject {
             }
             // Event sequences never earn tickets; HashSequenceStart creates them this way too.
             self = .sequence(SequenceObject(kind: .event(hs), authValue: auth, firstBlockChecked: false, ticketAllowed: false))
+        case TransientObject.kindHMACSequence:
+            // K0 is exactly one block of the inner hash's algorithm.
+            let key = try r.sized(max: TransientObject.maxHMACKey)
+            let inner = try hasher()
+            guard key.count == inner.algorithm.blockSize else { throw TPMError(.integrity) }
+            self = .sequence(
+                SequenceObject(kind: .hmac(inner: inner, key: key), authValue: auth, firstBlockChecked: false, ticketAllowed: false))
         default:
             throw TPMError(.integrity)
         }

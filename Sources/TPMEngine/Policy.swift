@@ -229,9 +229,9 @@ extension TPM {
             }
             guard ok else { throw TPMError(.policyFail) }
         }
-        if p.nvWritten != nil {
-            // Only an NV Index has a written state; NV Indices arrive with the NV issue.
-            throw TPMError(.policyFail)
+        if let written = p.nvWritten {
+            // PolicyNvWritten: only an NV Index has a written state (Part 3, 23.22).
+            guard let index = nvIndex(entity), index.isWritten == written else { throw TPMError(.policyFail) }
         }
     }
 

@@ -97,19 +97,19 @@ extension TPM {
         // PT_VAR
         case .permanent: return permanentAttributes.rawValue
         case .startupClear: return volatile.startupClear.rawValue
-        // NV Indices and persistent objects do not exist yet in this engine: their counts are
-        // zero, and NV-backed space is reported as none free until the NV store exists.
-        case .hrNVIndex: return 0
+        // NV Indices and persistent objects (NV.swift): counts, and what the NV budget still
+        // holds, keeping the reserves for MIN_EVICT_OBJECTS and MIN_COUNTER_INDICES.
+        case .hrNVIndex: return UInt32(persistent.nvIndices.count)
         // Sessions (Session.swift): loaded ones, and active ones (loaded or saved).
         case .hrLoaded: return UInt32(loadedSessionCount)
         case .hrLoadedAvail: return UInt32(TPMLimits.maxLoadedSessions - loadedSessionCount)
         case .hrActive: return UInt32(activeSessionCount)
         case .hrActiveAvail: return UInt32(TPMLimits.maxActiveSessions - activeSessionCount)
         case .hrTransientAvail: return UInt32(max(0, TPMLimits.maxLoadedObjects - volatile.objects.count))
-        case .hrPersistent: return 0
-        case .hrPersistentAvail: return 0
-        case .nvCounters: return 0
-        case .nvCountersAvail: return 0
+        case .hrPersistent: return UInt32(persistent.evictObjects.count)
+        case .hrPersistentAvail: return UInt32(persistentAvailable)
+        case .nvCounters: return UInt32(nvCounterCount)
+        case .nvCountersAvail: return UInt32(counterIndicesAvailable)
         // TPM2_SetAlgorithmSet is not implemented: the algorithm set is the default, 0.
         case .algorithmSet: return 0
         case .loadedCurves: return UInt32(TPM.eccCurves.count)
@@ -120,8 +120,9 @@ extension TPM {
         case .lockoutRecovery: return persistent.da.lockoutRecovery
         // NV writes are not rate-limited.
         case .nvWriteRecovery: return 0
-        // The command audit counter: no command has ever been audited.
-        case .auditCounter0, .auditCounter1: return 0
+        // The command audit counter (Audit.swift): high and low 32 bits.
+        case .auditCounter0: return UInt32(truncatingIfNeeded: persistent.audit.counter >> 32)
+        case .auditCounter1: return UInt32(truncatingIfNeeded: persistent.audit.counter)
         default: return nil
         }
     }
@@ -141,4 +142,11 @@ extension TPM {
 
     /// TPMA_CC's V bit as a command-code bit (Part 2, 6.5.1): a vendor-specific command.
     static let vendorCommandBit: UInt32 = 1 << 29
+}
+
+/// The identity the engine reports (TPM_PT_MANUFACTURER, TPM_PT_FIRMWARE_VERSION_1), for hosts
+/// that describe their TPMs elsewhere (swtpm's GET_INFO, EK certificates).
+public enum TPMIdentityInfo {
+    public static let manufacturer = TPMIdentity.manufacturer
+    public static let firmwareVersion1 = TPMIdentity.firmwareVersion1
 }

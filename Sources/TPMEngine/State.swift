@@ -26,6 +26,10 @@ struct SavedState: Sendable, Equatable {
     /// context ID), which stay loadable after a TPM Restart or Resume (Session.swift).
     var sessionContextCounter: UInt64 = TPM.firstSessionContextID
     var savedSessions: [Int: UInt16] = [:]
+    // --- policy/audit (issue 4) ---
+    /// The PCR auth group's authValue (PCR_SetAuthValue; STATE_CLEAR data).
+    var pcrAuthValue: [UInt8] = []
+    // --- end policy/audit ---
 
     var allocation: [PCRAllocation] { pcrBanks.map { PCRAllocation(alg: $0.alg, mask: $0.allocated) } }
 }
@@ -60,6 +64,18 @@ struct PersistentState: Sendable, Equatable {
     var savedState: SavedState?
     /// Dictionary-attack counters and parameters (DictionaryAttack.swift).
     var da = DictionaryAttackState()
+    /// NV Indices by handle, persistent objects by handle, and the largest value a deleted
+    /// counter Index had reached (a new counter starts above it). NV.swift.
+    var nvIndices: [UInt32: NVIndex] = [:]
+    var evictObjects: [UInt32: PersistentObject] = [:]
+    var nvMaxCounter: UInt64 = 0
+    // --- policy/audit (issue 4) ---
+    /// The PCR policy group's policy (PCR_SetAuthPolicy): its hash and digest; the authValue
+    /// field is unused (always empty).
+    var pcrPolicy = EntityAuth()
+    /// Command audit (Audit.swift): the audited commands, the audit hash and counter.
+    var audit = CommandAuditState()
+    // --- end policy/audit ---
 
     static let orderlyNone: UInt16 = 0xFFFF
     static let seedSize = 64
@@ -72,6 +88,9 @@ struct SequenceObject: Sendable {
         case hash(ExportableHasher)
         /// An event sequence hashes into every implemented bank at once.
         case event([ExportableHasher])
+        /// An HMAC sequence (TPM2_HMAC_Start): the inner hash, already fed K0 xor ipad, and
+        /// K0, the key padded (or first hashed) to the hash's block size (HMACSequence.swift).
+        case hmac(inner: ExportableHasher, key: [UInt8])
     }
     var kind: Kind
     var authValue: [UInt8]
@@ -118,7 +137,22 @@ struct VolatileState: Sendable {
     /// Time of the last DA failure (or of Startup) for failedTries and for lockoutAuth.
     var daSelfHealTimer: UInt64 = 0
     var daLockoutTimer: UInt64 = 0
+    /// During a command only (never serialized): how many persistent objects the command uses.
+    /// Each holds a transient slot for its copy while the command runs (libtpms's
+    /// ObjectLoadEvict), so objects the command loads take the slots after them.
+    var persistentCopies = 0
     /// A platform input, not TPM state: whether physical presence is asserted now (the mssim
     /// platform port's PP on/off). Never asserted unless the host says so; not serialized.
     var physicalPresence = false
+    // --- policy/audit (issue 4) ---
+    /// The PCR auth group's authValue (PCR_SetAuthValue; STATE_CLEAR data, trailing zeros
+    /// removed).
+    var pcrAuthValue: [UInt8] = []
+    /// The command audit digest (Audit.swift): empty until the first audited command after
+    /// TPM Reset or GetCommandAuditDigest.
+    var commandAuditDigest: [UInt8] = []
+    /// Set by SetCommandCodeAuditStatus when it changed the audit hash, for the audit hook of
+    /// the same command (never set between commands; not serialized).
+    var auditHashChanged = false
+    // --- end policy/audit ---
 }

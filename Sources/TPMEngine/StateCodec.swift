@@ -2,7 +2,7 @@ import TPMCrypto
 import TPMWire
 
 // The body encodings of the state format (docs/state-format.md). The encoders write the
-// current version (2); the decoders read every version ever written, each field added by a
+// current version (3); the decoders read every version ever written, each field added by a
 // later version only when the blob has it. Every field is written in a fixed order,
 // big-endian, with no padding; byte strings carry a u16 length and lists a u8 count.
 // Decoding checks each field against the bound the engine relies on, so a blob that decodes
@@ -179,6 +179,7 @@ extension SavedState {
         // Version 2: the sessions that stay loadable after TPM Restart and Resume.
         w.u64(sessionContextCounter)
         SessionSlotCodec.encodeSaved(savedSessions, to: &w)
+        // Version 4 adds pcrAuthValue at the end of the permanent part (PersistentState).
     }
 
     init(state r: inout StateReader, version: UInt32) throws {
@@ -222,6 +223,13 @@ extension PersistentState {
         savedState?.encodeState(to: &w)
         // Version 2: dictionary-attack protection.
         da.encodeState(to: &w)
+        // Version 3: NV Indices and persistent objects.
+        NVStateCodec.encode(self, to: &w)
+        // --- policy/audit (issue 4), version 4 ---
+        pcrPolicy.encodeState(to: &w)
+        audit.encodeState(to: &w)
+        if let savedState { w.sized(savedState.pcrAuthValue) }
+        // --- end policy/audit ---
     }
 
     init(state r: inout StateReader, version: UInt32) throws {
@@ -257,6 +265,16 @@ extension PersistentState {
         // Version 1 predates dictionary-attack protection: the manufacturer defaults, no
         // failures.
         if version >= 2 { da = try DictionaryAttackState(state: &r) }
+        // Versions 1 and 2 predate NV Indices and persistent objects: none is defined.
+        if version >= 3 { try NVStateCodec.decode(into: &self, &r) }
+        // --- policy/audit (issue 4), version 4; earlier versions: no PCR policy, the audit
+        // defaults of a new TPM ---
+        if version >= 4 {
+            pcrPolicy = try PCRAuthCodec.policy(&r, "pcrPolicy")
+            audit = try CommandAuditState(state: &r)
+            if savedState != nil { savedState?.pcrAuthValue = try PCRAuthCodec.authValue(&r, "saved.pcrAuthValue") }
+        }
+        // --- end policy/audit ---
     }
 }
 
@@ -367,5 +385,91 @@ enum SessionSlotCodec {
             }
         }
         return slots
+    }
+}
+
+// MARK: - version 3 additions
+
+/// NV Indices and persistent objects (NV.swift), after the dictionary-attack state:
+///   nvMaxCounter (u64)
+///   nvIndices.count (u16, at most TPMLimits.maxNVIndices), then per Index, in strictly
+///     increasing handle order: TPMS_NV_PUBLIC (as marshalled), authValue (sized, at most
+///     the nameAlg digest), data (exactly dataSize octets, no length prefix)
+///   evictObjects.count (u8, at most TPMLimits.maxPersistentObjects), then per object, in
+///     strictly increasing handle order: handle (u32, 0x81xxxxxx) and the OBJECT encoding
+///     (a key object with its sensitive area, not stClear, of the platform hierarchy in the
+///     platform range, of the owner or endorsement hierarchy in the owner range)
+/// The whole must fit the NV budget (TPMLimits.nvMemorySize).
+enum NVStateCodec {
+    static func encode(_ p: PersistentState, to w: inout TPMWriter) {
+        w.u64(p.nvMaxCounter)
+        let handles = p.nvIndices.keys.sorted().prefix(TPMLimits.maxNVIndices)
+        w.u16(UInt16(handles.count))
+        for h in handles {
+            guard let index = p.nvIndices[h] else { continue }
+            index.publicArea.encode(to: &w)
+            w.sized(index.authValue)
+            w.bytes(index.data)
+        }
+        let objects = p.evictObjects.keys.sorted().prefix(TPMLimits.maxPersistentObjects)
+        w.u8(UInt8(objects.count))
+        for h in objects {
+            guard let o = p.evictObjects[h] else { continue }
+            w.u32(h)
+            w.bytes(o.encoded)
+        }
+    }
+
+    static func decode(into p: inout PersistentState, _ r: inout StateReader) throws {
+        p.nvMaxCounter = try r.u64("nvMaxCounter")
+        let n = Int(try r.u16("nvIndices.count"))
+        guard n <= TPMLimits.maxNVIndices else { throw StateError.malformed("nvIndices.count: \(n)") }
+        var last: UInt32?
+        var used = 0
+        for i in 0..<n {
+            let field = "nvIndices[\(i)]"
+            let pub = try r.decode("\(field).public") { try TPMSNVPublic(from: &$0) }
+            let h = pub.nvIndex.rawValue
+            guard last.map({ $0 < h }) ?? true else { throw StateError.malformed("nvIndices: out of order") }
+            last = h
+            guard let type = pub.attributes.type, let digestSize = TPMLimits.digestSize(pub.nameAlg) else {
+                throw StateError.malformed("\(field): type or nameAlg")
+            }
+            let size = Int(pub.dataSize)
+            let sizeOK: Bool
+            switch type {
+            case .ordinary: sizeOK = true
+            case .extend: sizeOK = size == digestSize
+            default: sizeOK = size == 8
+            }
+            guard sizeOK, pub.authPolicy.count == 0 || pub.authPolicy.count == digestSize else {
+                throw StateError.malformed("\(field): sizes")
+            }
+            let auth = try r.sized(max: digestSize, "\(field).authValue")
+            let data = try r.fixed(size, "\(field).data")
+            let index = NVIndex(publicArea: pub, authValue: auth, data: data)
+            used += index.nvCost
+            p.nvIndices[h] = index
+        }
+        let m = try r.count(max: TPMLimits.maxPersistentObjects, "evictObjects.count")
+        last = nil
+        for i in 0..<m {
+            let h = try r.u32("evictObjects[\(i)].handle")
+            guard TPMHandle(h).handleType == .persistent, last.map({ $0 < h }) ?? true else {
+                throw StateError.malformed("evictObjects[\(i)].handle: \(h)")
+            }
+            last = h
+            let o = try r.decode("evictObjects[\(i)]") { try TransientObject(from: &$0) }
+            // What EvictControl can make persistent: a key object with its sensitive area, not
+            // stClear, of a hierarchy whose range the handle is in.
+            guard case .key(let k) = o, [TPMHandle.owner, .endorsement, .platform].contains(k.hierarchy), !k.isPublicOnly,
+                !k.flags.contains(.stClear), (k.hierarchy == .platform) == TPMHandle(h).isPlatformPersistent
+            else {
+                throw StateError.malformed("evictObjects[\(i)]: not a persistent key object")
+            }
+            used += TPMLimits.nvEvictObjectSize
+            p.evictObjects[h] = PersistentObject(k)
+        }
+        guard used <= TPMLimits.nvMemorySize else { throw StateError.malformed("NV contents exceed the NV budget") }
     }
 }

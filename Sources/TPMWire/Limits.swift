@@ -73,6 +73,26 @@ public enum TPMLimits {
     /// MAX_NV_INDEX_SIZE: the largest NV Index data area (PC Client asks for at least 2048, room
     /// for an EK certificate), TPM_PT_NV_INDEX_MAX.
     public static let maxNVIndexSize = 2048
+    /// The NV memory an instance has for NV Indices and persistent objects together (TPMA_MEMORY
+    /// sharedNV): 64 KiB, about a third of libtpms's NV_MEMORY_SIZE, enough for an EK
+    /// certificate chain, counters and a few persistent keys, and small enough that the
+    /// exported state of thousands of instances stays cheap. docs/nv.md explains the costs.
+    public static let nvMemorySize = 65_536
+    /// What one NV Index costs besides its data: room for its TPMS_NV_PUBLIC and authValue.
+    public static let nvIndexEntrySize = 160
+    /// What one persistent object costs: more than the encoding of the largest object (RSA
+    /// 4096 with its prime, names and policy).
+    public static let nvEvictObjectSize = 2_048
+    /// RAM_INDEX_SPACE: the RAM an orderly Index's data is cached in (libtpms: 512 octets),
+    /// each Index taking its data plus a 12-octet header. vtpm writes orderly Indices through
+    /// to NV but keeps this limit, so the same Indices can be defined as on libtpms.
+    public static let orderlyIndexRAMSpace = 512
+    public static let orderlyIndexRAMHeader = 12
+    /// MIN_COUNTER_INDICES: NV space is kept for this many counter Indices (libtpms: 8).
+    public static let minCounterIndices = 8
+    /// Bounds the state decoder uses: no budget can hold more Indices or objects than these.
+    public static var maxNVIndices: Int { nvMemorySize / nvIndexEntrySize }
+    public static var maxPersistentObjects: Int { nvMemorySize / nvEvictObjectSize }
     /// MAX_ORDERLY_COUNT: how far an orderly NV counter's RAM copy may run ahead of NV.
     public static let maxOrderlyCount = 255
     /// The largest difference between the context IDs of two saved sessions (16-bit context

@@ -45,10 +45,14 @@ class OrderedReplyHandler: ChannelDuplexHandler {
     /// What to send (if anything) when an incomplete request times out, before closing.
     func timeoutReply() -> [UInt8]? { nil }
 
-    /// Runs `body` on the instance after the requests before it and sends its reply.
-    final func dispatch(context: ChannelHandlerContext, _ body: @escaping @Sendable (InstanceCore) -> ([UInt8], After)) {
+    /// Runs `body` on the instance after the requests before it and sends its reply. `slow`
+    /// requests (key generation) never run on the event loop, so other instances served by
+    /// the same loop are not held up.
+    final func dispatch(
+        context: ChannelHandlerContext, slow: Bool = false, _ body: @escaping @Sendable (InstanceCore) -> ([UInt8], After)
+    ) {
         inFlight += 1
-        instance.submit(on: context.eventLoop, body).assumeIsolated().whenSuccess { reply, after in
+        instance.submit(on: context.eventLoop, slow: slow, body).assumeIsolated().whenSuccess { reply, after in
             self.replied(context: context, reply: reply, after: after)
         }
     }
@@ -142,7 +146,7 @@ final class TPMDataHandler: OrderedReplyHandler {
             switch frame {
             case .command(let c):
                 let after: After = disconnectAfterReply ? .close : .keepOpen
-                dispatch(context: context) { core in
+                dispatch(context: context, slow: Instance.isSlow(c.command)) { core in
                     // A prefixed command sets the locality for what follows, as in swtpm.
                     if let l = c.locality { core.locality = l }
                     let response = core.execute(locality: core.locality, command: c.command)
@@ -208,7 +212,7 @@ final class MSSimTPMHandler: OrderedReplyHandler {
         while !closing, let event = framer.next() {
             switch event {
             case .command(let locality, let command):
-                dispatch(context: context) { core in
+                dispatch(context: context, slow: Instance.isSlow(command)) { core in
                     // Without power the reference simulator answers with an empty response.
                     let response = core.isRunning ? core.execute(locality: locality, command: command) : []
                     return (MSSim.commandReply(response), .keepOpen)

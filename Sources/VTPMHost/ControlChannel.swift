@@ -67,13 +67,13 @@ public enum PTM {
         public static let lockStorage = Capabilities(rawValue: 1 << 16)
 
         /// Exactly what `ControlChannel.handle` implements. Not here: the H-CRTM hash
-        /// sequence (no _TPM_Hash_* in the engine), GET_INFO and LOCK_STORAGE; SET_DATAFD is
+        /// sequence (no _TPM_Hash_* in the engine) and LOCK_STORAGE; SET_DATAFD is
         /// added on Unix-socket control channels, which pass descriptors
         /// (UnixControlListener).
         public static let implemented: Capabilities = [
             .initialize, .shutdown, .getTPMEstablished, .setLocality, .cancelTPMCommand, .storeVolatile,
             .resetTPMEstablished, .getStateBlob, .setStateBlob, .stop, .getConfig, .setBufferSize,
-            .sendCommandHeader,
+            .getInfo, .sendCommandHeader,
         ]
     }
 
@@ -308,8 +308,9 @@ public enum ControlChannel {
 
         case .getConfig:
             guard n == 0 else { return (result(PTM.Result.badParameter), .keepOpen) }
-            // Flags: no state-file key, no migration key.
-            return (result(PTM.Result.success) + result(0), .keepOpen)
+            // PTM_CONFIG_FLAG_FILE_KEY (1), PTM_CONFIG_FLAG_MIGRATION_KEY (2).
+            let config: UInt32 = (core.store.cipher != nil ? 1 : 0) | (core.migrationCipher != nil ? 2 : 0)
+            return (result(PTM.Result.success) + result(config), .keepOpen)
 
         case .setBufferSize:
             guard n >= 4 else { return (result(PTM.Result.badParameter), .keepOpen) }
@@ -319,11 +320,37 @@ public enum ControlChannel {
             let size = PTM.bufferSize
             return (result(PTM.Result.success) + result(size) + result(size) + result(size), .keepOpen)
 
-        case .hashStart, .hashData, .hashEnd, .setDataFD, .getInfo, .lockStorage:
+        case .getInfo:
+            // {u64 flags, u32 offset, u32 pad} -> {result, totlength, length, JSON from offset};
+            // the JSON is NUL-terminated and the NUL counts, as swtpm sends it.
+            guard n >= 16 else { return (result(PTM.Result.badParameter), .keepOpen) }
+            var r = TPMReader(m.body)
+            let flags = (try? r.u64()) ?? 0
+            let offset = Int((try? r.u32()) ?? 0)
+            let json = Array(info(flags: flags).utf8) + [0]
+            let data = offset < json.count ? Array(json[offset...]) : []
+            return (result(PTM.Result.success) + result(UInt32(json.count)) + result(UInt32(data.count)) + data, .keepOpen)
+
+        case .hashStart, .hashData, .hashEnd, .setDataFD, .lockStorage:
             // Not implemented (and not in the capability word): answered like an unknown
             // command. SET_DATAFD is answered by UnixControlListener before it gets here.
             return (result(PTM.Result.badOrdinal), .keepOpen)
         }
+    }
+
+    /// GET_INFO's JSON for the flags asked (SWTPM_INFO_TPMSPECIFICATION 1,
+    /// SWTPM_INFO_TPMATTRIBUTES 2, SWTPM_INFO_TPMFEATURES 4), in swtpm's shape with our values.
+    static func info(flags: UInt64) -> String {
+        var parts: [String] = []
+        if flags & 1 != 0 { parts.append(#""TPMSpecification":{"family":"2.0","level":0,"revision":159}"#) }
+        if flags & 2 != 0 {
+            let hex = { (v: UInt32) in String(v, radix: 16, uppercase: true).leftPadded(8) }
+            parts.append(
+                #""TPMAttributes":{"manufacturer":"id:\#(hex(TPMIdentityInfo.manufacturer))","#
+                    + #""version":"id:\#(hex(TPMIdentityInfo.firmwareVersion1))","model":"vtpm"}"#)
+        }
+        if flags & 4 != 0 { parts.append(#""TPMFeatures":{"RSAKeySizes":[1024,2048,3072,4096]}"#) }
+        return "{" + parts.joined(separator: ",") + "}"
     }
 
     /// GET_STATEBLOB's answer: {result, state_flags, totlength, length, data}, the whole
@@ -337,15 +364,20 @@ public enum ControlChannel {
             // savestate (and unknown types): no such blob.
             return result(PTM.Result.retry) + result(0) + result(0) + result(0)
         }
-        let bytes: [UInt8]
+        var bytes: [UInt8]
+        var flags: UInt32 = 0
         do {
             bytes = try core.exportState(blob)
+            if let cipher = core.migrationCipher {
+                bytes = try cipher.seal(bytes, role: "migration-" + blob.rawValue)
+                flags = PTM.stateFlagEncrypted
+            }
         } catch {
             core.log.error("cannot get the \(blob.rawValue) state: \(error)")
             return result(PTM.Result.fail) + result(0) + result(0) + result(0)
         }
         let data = offset < bytes.count ? Array(bytes[offset...]) : []
-        return result(PTM.Result.success) + result(0) + result(UInt32(data.count)) + result(UInt32(data.count)) + data
+        return result(PTM.Result.success) + result(flags) + result(UInt32(data.count)) + result(UInt32(data.count)) + data
     }
 
     /// SET_STATEBLOB: {state_flags, type, length, data}.
@@ -355,8 +387,24 @@ public enum ControlChannel {
         let flags = (try? r.u32()) ?? 0
         let type = (try? r.u32()) ?? 0
         let length = Int((try? r.u32()) ?? 0)
-        guard r.remaining == length, flags & PTM.stateFlagEncrypted == 0 else { return PTM.Result.badParameter }
-        let data = r.rest()
+        guard r.remaining == length else { return PTM.Result.badParameter }
+        var data = r.rest()
+        // With a migration key only encrypted blobs are taken (a plain one could be a
+        // downgrade); without one, encrypted blobs cannot be read.
+        if let cipher = core.migrationCipher, !data.isEmpty {
+            guard flags & PTM.stateFlagEncrypted != 0 else {
+                core.log.error("SET_STATEBLOB: a migration key is configured and the blob is not encrypted")
+                return PTM.Result.badParameter
+            }
+            let role = "migration-" + (type == PTM.BlobType.permanent ? "vtpm-permanent" : "vtpm-volatile")
+            do { data = try cipher.open(data, role: role) } catch {
+                core.log.error("SET_STATEBLOB: \(error)")
+                return PTM.Result.badParameter
+            }
+        } else if flags & PTM.stateFlagEncrypted != 0 {
+            core.log.error("SET_STATEBLOB: the blob is encrypted and no migration key is configured")
+            return PTM.Result.badParameter
+        }
         let blob: StateStore.Blob
         switch type {
         case PTM.BlobType.permanent: blob = .permanent
@@ -376,4 +424,8 @@ public enum ControlChannel {
             return PTM.Result.fail
         }
     }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

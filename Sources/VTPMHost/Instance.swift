@@ -1,4 +1,5 @@
 import Dispatch
+import NIOConcurrencyHelpers
 import NIOCore
 import TPMEngine
 import TPMWire
@@ -39,10 +40,27 @@ public final class Instance: @unchecked Sendable {
         try queue.sync { try body(core) }
     }
 
+    /// Work queued with `queue.async` and not finished: while there is any, a command from the
+    /// event loop does not run inline (its `queue.sync` would wait for that work and hold the
+    /// loop).
+    private let pendingAsync = NIOLockedValueBox(0)
+
+    /// Commands that may take tens to hundreds of milliseconds (RSA key generation): they run
+    /// on the instance's queue off the event loop, so one instance's key generation never
+    /// delays the other instances that share its loop.
+    public static func isSlow(_ command: [UInt8]) -> Bool {
+        guard command.count >= 10 else { return false }
+        let cc = UInt32(command[6]) << 24 | UInt32(command[7]) << 16 | UInt32(command[8]) << 8 | UInt32(command[9])
+        return cc == TPMCC.createPrimary.rawValue || cc == TPMCC.create.rawValue || cc == TPMCC.createLoaded.rawValue
+            || cc == TPMCC.changeEPS.rawValue || cc == TPMCC.changePPS.rawValue
+    }
+
     /// Runs `body` on the instance's queue; the future completes on `eventLoop`. Calls
     /// submitted in some order run, and complete, in that order.
-    public func submit<T: Sendable>(on eventLoop: any EventLoop, _ body: @escaping @Sendable (InstanceCore) -> T) -> EventLoopFuture<T> {
-        if eventLoop.inEventLoop {
+    public func submit<T: Sendable>(
+        on eventLoop: any EventLoop, slow: Bool = false, _ body: @escaping @Sendable (InstanceCore) -> T
+    ) -> EventLoopFuture<T> {
+        if eventLoop.inEventLoop && !slow && pendingAsync.withLockedValue({ $0 == 0 }) {
             // On the event loop itself: run on this thread under the queue (a serial
             // queue's `sync` executes on the caller's thread when idle), so a command costs
             // no thread hop and no event-loop wake-up each way. Order is kept: the queue is
@@ -51,7 +69,12 @@ public final class Instance: @unchecked Sendable {
             return eventLoop.makeSucceededFuture(queue.sync { body(core) })
         }
         let promise = eventLoop.makePromise(of: T.self)
-        queue.async { promise.succeed(body(self.core)) }
+        pendingAsync.withLockedValue { $0 += 1 }
+        queue.async {
+            let result = body(self.core)
+            self.pendingAsync.withLockedValue { $0 -= 1 }
+            promise.succeed(result)
+        }
         return promise.futureResult
     }
 
@@ -79,6 +102,9 @@ public final class InstanceCore {
     /// A volatile blob may be on disk. It is bound to the permanent state it was saved
     /// with, so the first later NV write makes it unloadable: it is removed then.
     private var volatileMayBeStored = true
+    /// The key that encrypts and authenticates GET_STATEBLOB's blobs and must open
+    /// SET_STATEBLOB's (swtpm `--migration-key`; the daemon's migration.key). nil: plain blobs.
+    public var migrationCipher: StateCipher?
     /// Locality for commands that arrive without one (swtpm data channel; SET_LOCALITY).
     public var locality: UInt8 = 0
     /// Physical presence as the platform asserts it (mssim PHYS_PRES_ON/OFF). A platform
@@ -107,7 +133,13 @@ public final class InstanceCore {
     public func execute(locality: UInt8, command: [UInt8]) -> [UInt8] {
         guard isRunning, let tpm else { return TPM.errorResponse(.failure) }
         if log.enabled(.debug) { log.debug("command (locality \(locality)): \(command.hex)") }
+        let metrics = HostMetrics.shared.enabled
+        let started = metrics ? DispatchTime.now().uptimeNanoseconds : 0
         let response = tpm.execute(locality: locality, command: command)
+        if metrics {
+            HostMetrics.shared.record(
+                command: command, response: response, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
+        }
         commandCount &+= 1
         if response.count >= 10 && response[6..<10].contains(where: { $0 != 0 }) { errorCount &+= 1 }
         do {

@@ -68,7 +68,20 @@ public final class InstanceManager: @unchecked Sendable {
 
     public static let bankNames: [String: TPMAlgID] = ["sha1": .sha1, "sha256": .sha256, "sha384": .sha384, "sha512": .sha512]
 
-    public init(directory given: String, log: HostLog, threads: Int = System.coreCount) throws {
+    /// The local CA that signs EK certificates (opened on first use).
+    public let caDirectory: String
+    private var ca: LocalCA?
+
+    /// Encrypts every instance's state at rest (`--state-key`), if set.
+    let stateCipher: StateCipher?
+    /// Encrypts GET_STATEBLOB's blobs (migration, QEMU savevm); nil with `--plain-migration`.
+    let migrationCipher: StateCipher?
+
+    public init(
+        directory given: String, log: HostLog, caDirectory: String? = nil, stateKey: String? = nil,
+        plainMigration: Bool = false, threads: Int = System.coreCount
+    ) throws {
+        self.caDirectory = caDirectory ?? LocalCA.defaultDirectory()
         for d in [given, given + "/instances"] where mkdir(d, 0o700) != 0 && errno != EEXIST {
             throw ManagementError("cannot create \(d): \(String(cString: strerror(errno)))")
         }
@@ -87,6 +100,16 @@ public final class InstanceManager: @unchecked Sendable {
             throw ManagementError("state directory \(self.directory) is in use by another vtpm daemon")
         }
         lockFD = fd
+        do {
+            stateCipher = try stateKey.map { try StateCipher.load(path: $0) }
+            // One migration key per daemon, made on first use: copy DIR/migration.key to the
+            // hosts a VM may migrate to (docs/host.md).
+            migrationCipher = plainMigration ? nil : try StateCipher.loadOrCreate(path: directory + "/migration.key")
+        } catch {
+            close(fd)
+            lockFD = -1
+            throw error
+        }
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
     }
 
@@ -119,8 +142,11 @@ public final class InstanceManager: @unchecked Sendable {
     /// Opens the instance's store and its listeners. On the manager's queue.
     private func serve(_ name: String, config: InstanceConfiguration, create: Bool) throws {
         let store = try StateStore(directory: instanceDirectory(name), fileMode: 0o600, create: create)
+        store.cipher = stateCipher
         let instanceLog = log.appending(prefix: name + ": ")
         let instance = Instance(store: store, log: instanceLog)
+        let migrationCipher = self.migrationCipher
+        instance.sync { $0.migrationCipher = migrationCipher }
         let server = HostServer(instance: instance, log: instanceLog, group: group)
         do {
             try server.listen(.unix(path: controlSocket(name), mode: 0o600), speaking: .swtpmControl(.init()))
@@ -136,10 +162,12 @@ public final class InstanceManager: @unchecked Sendable {
             throw error
         }
         servers[name] = (server, config)
+        HostMetrics.shared.setInstances(servers.count)
     }
 
-    /// Creates, provisions (manufacture, PCR banks) and serves a new instance.
-    public func create(name: String, pcrBanks: [String], mssimPort: Int?) throws {
+    /// Creates, provisions (manufacture, PCR banks, and unless `ek` is false the EKs and their
+    /// certificates as swtpm_setup makes them) and serves a new instance.
+    public func create(name: String, pcrBanks: [String], mssimPort: Int?, ek: Bool = true) throws {
         try Self.validate(name: name)
         // sockaddr_un holds 107 bytes of path.
         guard controlSocket(name).utf8.count <= 107 else {
@@ -162,8 +190,23 @@ public final class InstanceManager: @unchecked Sendable {
             let dir = instanceDirectory(name)
             do {
                 let store = try StateStore(directory: dir, fileMode: 0o600, create: true)
+                store.cipher = stateCipher
                 let instance = Instance(store: store, log: .discard)
                 try instance.sync { core in try Provisioning.manufacture(core, banks: algs) }
+                if ek {
+                    if ca == nil { ca = try LocalCA(directory: caDirectory) }
+                    let ca = self.ca
+                    try instance.sync { core in
+                        try core.powerOn(resumeVolatile: false)
+                        defer { core.powerOff() }
+                        try Provisioning.check(core.startup(.clear), "TPM2_Startup")
+                        var options = EKProvisioning.Options()
+                        options.ecc = true
+                        try EKProvisioning.provision(core, ca: ca, options: options)
+                        try Provisioning.check(Provisioning.rc(core.execute(Provisioning.shutdownClear)), "TPM2_Shutdown")
+                        try core.flush()
+                    }
+                }
                 let config = InstanceConfiguration(mssimPort: mssimPort, pcrBanks: pcrBanks)
                 try store.write(file: "instance.json", Array(try JSONEncoder().encode(config)))
                 instance.sync { $0.store.release() }
@@ -182,6 +225,7 @@ public final class InstanceManager: @unchecked Sendable {
         try Self.validate(name: name)
         try queue.sync { () throws in
             guard let entry = servers.removeValue(forKey: name) else { throw ManagementError("no instance '\(name)'") }
+            HostMetrics.shared.setInstances(servers.count)
             entry.server.shutdown()
             do {
                 try FileManager.default.removeItem(atPath: instanceDirectory(name))
@@ -260,10 +304,10 @@ public final class InstanceManager: @unchecked Sendable {
 }
 
 /// Host-side provisioning of a new instance, done with TPM commands as swtpm_setup does.
-enum Provisioning {
+public enum Provisioning {
     /// Manufactures the TPM (fresh seeds), allocates the PCR banks and leaves the instance
     /// powered off with its state on disk.
-    static func manufacture(_ core: InstanceCore, banks: [TPMAlgID]) throws {
+    public static func manufacture(_ core: InstanceCore, banks: [TPMAlgID]) throws {
         try core.powerOn(resumeVolatile: false)
         defer { core.powerOff() }
         try check(core.startup(.clear), "TPM2_Startup")
@@ -278,14 +322,12 @@ enum Provisioning {
             params.bytes([on, on, on])
         }
         try check(rc(core.execute(passwordCommand(.pcrAllocate, handle: TPMHandle.platform.rawValue, params.bytes))), "TPM2_PCR_Allocate")
-        var shutdown = TPMWriter(capacity: 12)
-        shutdown.u16(TPMST.noSessions.rawValue)
-        shutdown.u32(12)
-        shutdown.u32(TPMCC.shutdown.rawValue)
-        shutdown.u16(TPMSU.clear.rawValue)
-        try check(rc(core.execute(shutdown.bytes)), "TPM2_Shutdown")
+        try check(rc(core.execute(shutdownClear)), "TPM2_Shutdown")
         try core.flush()
     }
+
+    /// TPM2_Shutdown(TPM_SU_CLEAR).
+    public static let shutdownClear: [UInt8] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x45, 0, 0]
 
     /// A command with one handle authorized by an empty password.
     static func passwordCommand(_ cc: TPMCC, handle: UInt32, _ parameters: [UInt8]) -> [UInt8] {
@@ -309,12 +351,12 @@ enum Provisioning {
         return bytes
     }
 
-    static func rc(_ response: [UInt8]) -> UInt32 {
+    public static func rc(_ response: [UInt8]) -> UInt32 {
         guard response.count >= 10 else { return TPMRC.failure.rawValue }
         return response[6..<10].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
-    static func check(_ rc: UInt32, _ what: String) throws {
+    public static func check(_ rc: UInt32, _ what: String) throws {
         guard rc == 0 else { throw ManagementError("\(what) failed with 0x\(String(rc, radix: 16))") }
     }
 }

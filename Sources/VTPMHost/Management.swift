@@ -12,8 +12,13 @@ public struct ManagementRequest: Codable, Sendable, Equatable {
     public var pcrBanks: [String]?
     public var mssimPort: Int?
     public var device: String?
+    /// create: provision EKs and certificates (default true).
+    public var ek: Bool?
 
-    public init(op: String, name: String? = nil, pcrBanks: [String]? = nil, mssimPort: Int? = nil, device: String? = nil) {
+    public init(
+        op: String, name: String? = nil, pcrBanks: [String]? = nil, mssimPort: Int? = nil, device: String? = nil, ek: Bool? = nil
+    ) {
+        self.ek = ek
         self.op = op
         self.name = name
         self.pcrBanks = pcrBanks
@@ -69,7 +74,8 @@ public enum ManagementAPI {
                 return ManagementResponse(ok: true, version: version)
             case "create":
                 let name = try need(request.name)
-                try manager.create(name: name, pcrBanks: request.pcrBanks ?? ["sha256"], mssimPort: request.mssimPort)
+                try manager.create(
+                    name: name, pcrBanks: request.pcrBanks ?? ["sha256"], mssimPort: request.mssimPort, ek: request.ek ?? true)
                 return ManagementResponse(ok: true, instance: try manager.status(name: name))
             case "destroy":
                 try manager.destroy(name: try need(request.name))

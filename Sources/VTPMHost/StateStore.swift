@@ -12,12 +12,16 @@ public enum StateStoreError: Error, Equatable, CustomStringConvertible {
     case system(String, String, Int32)
     /// A stored blob is larger than any state this host writes.
     case tooLarge(String, Int)
+    /// The blob is encrypted and no key was given, or a key was given and the blob is not
+    /// encrypted (refused: it could be a downgrade), or it does not decrypt with the key.
+    case encryption(String, String)
 
     public var description: String {
         switch self {
         case .locked(let dir): return "state directory \(dir) is in use by another process"
         case .system(let what, let path, let err): return "\(what) \(path): \(String(cString: strerror(err)))"
         case .tooLarge(let path, let size): return "\(path) is \(size) bytes, more than \(StateStore.maxBlobSize)"
+        case .encryption(let path, let why): return "\(path): \(why)"
         }
     }
 }
@@ -87,7 +91,31 @@ public final class StateStore {
     func path(_ blob: Blob) -> String { directory + "/" + blob.rawValue }
 
     /// The blob's bytes, or nil when it does not exist.
+    /// With a cipher, the blobs are encrypted at rest (StateCipher); without, they are plain.
+    public var cipher: StateCipher?
+
+    /// The blob's bytes (decrypted when the store has a cipher), or nil when it does not exist.
     public func read(_ blob: Blob) throws -> [UInt8]? {
+        guard let stored = try readRaw(blob) else { return nil }
+        let encrypted = StateCipher.isEncrypted(stored)
+        guard let cipher else {
+            if encrypted {
+                throw StateStoreError.encryption(path(blob), "the state is encrypted: give its key (--key / --state-key)")
+            }
+            return stored
+        }
+        guard encrypted || stored.isEmpty else {
+            throw StateStoreError.encryption(path(blob), "a key is configured but this state is not encrypted")
+        }
+        do {
+            return stored.isEmpty ? stored : try cipher.open(stored, role: blob.rawValue)
+        } catch {
+            throw StateStoreError.encryption(path(blob), "does not decrypt with the key given (wrong key, or damaged)")
+        }
+    }
+
+    /// The blob's bytes as stored.
+    func readRaw(_ blob: Blob) throws -> [UInt8]? {
         let p = path(blob)
         let fd = open(p, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
@@ -111,7 +139,9 @@ public final class StateStore {
     }
 
     /// Replaces the blob atomically and durably (temp file, fsync, rename, fsync directory).
-    public func write(_ blob: Blob, _ bytes: [UInt8]) throws { try write(file: blob.rawValue, bytes) }
+    public func write(_ blob: Blob, _ bytes: [UInt8]) throws {
+        try write(file: blob.rawValue, try cipher.map { try $0.seal(bytes, role: blob.rawValue) } ?? bytes)
+    }
 
     /// The size of the blob on disk (0 when absent).
     public func size(_ blob: Blob) -> Int {

@@ -47,6 +47,18 @@ public struct SwtpmConfiguration: Equatable, Sendable {
     public var rejectLocality4 = false
     public var printCapabilities = false
     public var printStates = false
+    /// `--key file=...` (state at rest) and `--migration-key file=...` (state blobs in transit).
+    public var stateKey: KeyFile?
+    public var migrationKey: KeyFile?
+
+    /// A key file as swtpm names it: `file=PATH[,format=hex|binary][,mode=...][,remove[=true]]`.
+    public struct KeyFile: Equatable, Sendable {
+        public var path: String
+        public var format = "hex"
+        /// Expected key size in bits from `mode` (aes-cbc: 128, aes-256-cbc: 256), if given.
+        public var bits: Int?
+        public var remove = false
+    }
 
     public init() {}
 }
@@ -151,7 +163,8 @@ public enum SwtpmCommandLine {
             case "locality": try parseLocality(v, into: &config)
             case "seccomp": try parseSeccomp(v)
             case "fd": throw SwtpmUsageError("--fd is not supported by vtpm; use --server")
-            case "key", "migration-key": throw SwtpmUsageError("--\(name) is not supported by vtpm (state encryption)")
+            case "key": config.stateKey = try parseKey(v, option: name)
+            case "migration-key": config.migrationKey = try parseKey(v, option: name)
             case "runas": throw SwtpmUsageError("--runas is not supported by vtpm; start it as the user it should run as")
             default: throw SwtpmUsageError("unrecognized option '--\(name)'")
             }
@@ -320,6 +333,29 @@ public enum SwtpmCommandLine {
         if g["allow-set-locality"] != nil {
             throw SwtpmUsageError("--locality allow-set-locality is not supported by vtpm")
         }
+    }
+
+    /// `--key` / `--migration-key`: only key files (vtpm encrypts with AES-GCM using the key;
+    /// docs/servers.md). Passphrases (`pwdfile=`, `pwdfd=`) and descriptors (`fd=`) are refused.
+    static func parseKey(_ text: String, option: String) throws(SwtpmUsageError) -> SwtpmConfiguration.KeyFile {
+        let g = try group(text, option, allowed: ["file", "format", "mode", "remove", "pwdfile", "pwdfd", "fd", "kdf"])
+        for unsupported in ["pwdfile", "pwdfd", "fd", "kdf"] where g[unsupported] != nil {
+            throw SwtpmUsageError("--\(option) \(unsupported)= is not supported by vtpm; use file=")
+        }
+        guard let path = g["file"], !path.isEmpty else { throw SwtpmUsageError("--\(option) needs file=PATH") }
+        var key = SwtpmConfiguration.KeyFile(path: path)
+        if let f = g["format"] {
+            guard f == "hex" || f == "binary" else { throw SwtpmUsageError("--\(option): unknown format '\(f)' (hex, binary)") }
+            key.format = f
+        }
+        switch g["mode"] {
+        case nil: break
+        case "aes-cbc", "aes-128-cbc": key.bits = 128
+        case "aes-256-cbc": key.bits = 256
+        case let m?: throw SwtpmUsageError("--\(option): unknown mode '\(m)' (aes-cbc, aes-256-cbc)")
+        }
+        if let r = g["remove"] { key.remove = r.isEmpty || r == "true" }
+        return key
     }
 
     /// vtpm installs no seccomp profile; the option is accepted so existing command lines

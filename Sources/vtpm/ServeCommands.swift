@@ -58,6 +58,20 @@ struct Serve: ParsableCommand {
     @Option(help: "1: errors; 2: also instance and connection events; 3: also every command.")
     var logLevel: Int = 2
 
+    @Option(name: .customLong("ca-dir"), help: "The local CA for EK certificates (default: as 'vtpm ca show').")
+    var caDir: String?
+
+    @Option(name: .customLong("state-key"), help: "A key file (hex, 128 or 256 bits): every instance's state is encrypted at rest.")
+    var stateKey: String?
+
+    @Option(help: "Serve Prometheus metrics on HOST:PORT (GET /metrics), e.g. 127.0.0.1:9464.")
+    var metrics: String?
+
+    @Flag(
+        name: .customLong("plain-migration"),
+        help: "Send migration/savevm state blobs unencrypted (default: encrypted with STATE_DIR/migration.key).")
+    var plainMigration = false
+
     func run() throws {
         let log = HostLog(fd: 2, level: logLevel, prefix: "vtpm: ")
         // Each instance holds a few descriptors (two listening sockets, its state lock, and
@@ -69,10 +83,29 @@ struct Serve: ParsableCommand {
         }
         let manager: InstanceManager
         do {
-            manager = try InstanceManager(directory: stateDir, log: log)
+            manager = try InstanceManager(
+                directory: stateDir, log: log, caDirectory: caDir, stateKey: stateKey, plainMigration: plainMigration)
         } catch {
             log.error("\(error)")
             throw ExitCode.failure
+        }
+        var metricsServer: MetricsServer?
+        if let spec = metrics {
+            guard let colon = spec.lastIndex(of: ":"), let port = Int(spec[spec.index(after: colon)...]), (0...65535).contains(port) else {
+                log.error("--metrics needs HOST:PORT, not '\(spec)'")
+                manager.shutdown()
+                throw ExitCode.failure
+            }
+            HostMetrics.shared.enable()
+            do {
+                metricsServer = try MetricsServer(
+                    host: String(spec[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port,
+                    metrics: .shared, group: manager.group)
+            } catch {
+                log.error("cannot listen on \(spec) for metrics: \(HostServer.describe(error))")
+                manager.shutdown()
+                throw ExitCode.failure
+            }
         }
         manager.startAll()
         let path = socket ?? stateDir + "/vtpm.sock"
@@ -96,6 +129,7 @@ struct Serve: ParsableCommand {
         }
         done.wait()
         log.info("stopping")
+        metricsServer?.close()
         server.close()
         manager.shutdown()
         for s in sources { s.cancel() }
@@ -109,11 +143,13 @@ struct Create: ParsableCommand {
     var pcrBanks: String = "sha256"
     @Option(name: .customLong("mssim-port"), help: "Also serve it with the mssim protocol on PORT and PORT+1.")
     var mssimPort: Int?
+    @Flag(name: .customLong("no-ek"), help: "Do not create EKs and EK certificates.")
+    var noEK = false
     @OptionGroup var daemon: DaemonLocation
 
     func run() throws {
         let banks = pcrBanks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let r = try daemon.send(ManagementRequest(op: "create", name: name, pcrBanks: banks, mssimPort: mssimPort))
+        let r = try daemon.send(ManagementRequest(op: "create", name: name, pcrBanks: banks, mssimPort: mssimPort, ek: !noEK))
         if let i = r.instance { print("created \(i.name): control socket \(i.controlSocket)") }
     }
 }
@@ -183,5 +219,29 @@ struct QemuArgs: ParsableCommand {
     func run() throws {
         let args = try daemon.send(ManagementRequest(op: "qemu-args", name: name, device: device)).arguments ?? []
         print(args.joined(separator: " "))
+    }
+}
+
+/// `vtpm ca show`: the local CA's root certificate.
+struct CA: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ca", abstract: "The host's local CA, which signs instances' EK certificates.", subcommands: [CAShow.self])
+}
+
+struct CAShow: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Print the local CA's root certificate (PEM); creates the CA on first use.")
+    @Option(
+        name: .customLong("ca-dir"),
+        help: "The CA's directory (default: $VTPM_CA_DIR, /var/lib/vtpm/ca for root, else ~/.local/share/vtpm/ca).")
+    var caDir: String?
+
+    func run() throws {
+        do {
+            print(try LocalCA(directory: caDir ?? LocalCA.defaultDirectory()).certificatePEM)
+        } catch {
+            FileHandle.standardError.write(Data("vtpm: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 }

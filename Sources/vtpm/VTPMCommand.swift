@@ -7,7 +7,8 @@ struct VTPMCommand: ParsableCommand {
         commandName: "vtpm",
         abstract: "A TPM 2.0 implemented in Swift, served to TPM clients.",
         subcommands: [
-            Sim.self, Serve.self, Create.self, List.self, Show.self, Destroy.self, Suspend.self, Resume.self, QemuArgs.self, Swtpm.self,
+            Sim.self, Serve.self, Create.self, List.self, Show.self, Destroy.self, Suspend.self, Resume.self, QemuArgs.self, CA.self,
+            Swtpm.self,
         ])
 }
 

@@ -10,4 +10,8 @@ let invokedAs = CommandLine.arguments.first?.split(separator: "/").last.map(Stri
 if invokedAs == "swtpm" {
     exit(SwtpmMain.run(Array(CommandLine.arguments.dropFirst())))
 }
+// Run as `swtpm_setup` (libvirt's provisioning call), it manufactures a state directory.
+if invokedAs == "swtpm_setup" {
+    exit(SwtpmSetupMain.run(Array(CommandLine.arguments.dropFirst())))
+}
 VTPMCommand.main()

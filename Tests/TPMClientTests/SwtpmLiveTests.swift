@@ -7,12 +7,14 @@ import XCTest
 
 /// The client against swtpm: every command the agent uses, with values checked independently
 /// (PCR values recomputed with swift-crypto, the quote's ECDSA signature verified by it).
-final class SwtpmLiveTests: XCTestCase {
-    var tpm: LiveSwtpm!
+/// `VTPMSimLiveTests` runs the same tests against `vtpm sim` over the mssim protocol.
+class SwtpmLiveTests: XCTestCase {
+    var tpm: LiveTPM!
     var client: TPMClient!
+    var kind: LiveTPM.Kind { .swtpm }
 
     override func setUpWithError() throws {
-        tpm = try LiveSwtpm(index: Int(ProcessInfo.processInfo.processIdentifier % 50))
+        tpm = try LiveTPM(kind)
         client = try TPMClient(tcti: tpm.tcti)
         try client.startup()  // already started: TPM_RC_INITIALIZE is success
     }
@@ -136,4 +138,15 @@ final class SwtpmLiveTests: XCTestCase {
             MSSimTransport.sendCommandFrame([0x80, 1, 0, 0, 0, 12, 0, 0, 1, 0x44, 0, 0], locality: 3),
             [0, 0, 0, 8, 3, 0, 0, 0, 12, 0x80, 1, 0, 0, 0, 12, 0, 0, 1, 0x44, 0, 0])
     }
+}
+
+/// The same tests against `vtpm sim` (XCTest on Linux discovers only methods a class declares).
+final class VTPMSimLiveTests: SwtpmLiveTests {
+    override var kind: LiveTPM.Kind { .vtpmSim }
+    override func testPCRExtendAndReadAllBanks() throws { try super.testPCRExtendAndReadAllBanks() }
+    override func testPCRReadMoreThanEight() throws { try super.testPCRReadMoreThanEight() }
+    override func testEKAndAKQuoteAndCredentialActivation() throws { try super.testEKAndAKQuoteAndCredentialActivation() }
+    override func testRSAEKAndAK() throws { try super.testRSAEKAndAK() }
+    override func testClockCapabilityAndNV() throws { try super.testClockCapabilityAndNV() }
+    override func testMSSimTransportFramingThroughFakeServer() throws { try super.testMSSimTransportFramingThroughFakeServer() }
 }

@@ -338,10 +338,10 @@ final class CapabilityTests: XCTestCase {
 
     func testPPAuditECCPoliciesAndACT() {
         let tpm = startedTPM()
-        // No command needs physical presence and none is audited (libtpms lists PP_Commands and
-        // SetCommandCodeAuditStatus, which we do not implement).
+        // No command needs physical presence (libtpms lists PP_Commands, which we do not
+        // implement); SetCommandCodeAuditStatus is always audited (libtpms agrees).
         XCTAssertEqual(getCap(tpm, 3, 0, 100), wire("8001 00000013 00000000 00 00000003 00000000"))
-        XCTAssertEqual(getCap(tpm, 4, 0, 100), wire("8001 00000013 00000000 00 00000004 00000000"))
+        XCTAssertEqual(getCap(tpm, 4, 0, 100), wire("8001 00000017 00000000 00 00000004 00000001 00000140"))
         // ECC curves: the three NIST curves.
         XCTAssertEqual(getCap(tpm, 8, 0, 100), wire("8001 00000019 00000000 00 00000008 00000003 0003 0004 0005"))
         XCTAssertEqual(getCap(tpm, 8, 4, 1), wire("8001 00000015 00000000 01 00000008 00000001 0004"))

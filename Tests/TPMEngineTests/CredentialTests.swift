@@ -278,5 +278,28 @@ final class CredentialTests: XCTestCase {
                 expected: [0, 0, 0x2C4], libtpms: [0, 0, 0x101]),
         ]
         runDifferential(cases)
+        // Public keys with a NULL nameAlg (LoadExternal): no hash for the seed, the KDFs or the
+        // integrity, so no credential (libtpms refuses the RSA key with TPM_RC_VALUE but makes a
+        // credential for the ECC key that no TPM could activate: docs/deviations.md).
+        var nullRSA = StaticKeys.rsaPublic(attributes: [.restricted, .decrypt], scheme: .null, nameAlg: .null)
+        var nullECC = StaticKeys.eccPublic(attributes: [.restricted, .decrypt], scheme: .null, nameAlg: .null)
+        if case .rsa(var p) = nullRSA.parameters {
+            p.symmetric = Templates.aes128CFB
+            nullRSA.parameters = .rsa(p)
+        }
+        if case .ecc(var p) = nullECC.parameters {
+            p.symmetric = Templates.aes128CFB
+            nullECC.parameters = .ecc(p)
+        }
+        runDifferential([
+            C(
+                name: "make: RSA public key without nameAlg",
+                steps: [loadExternalCommand(sensitive: nil, publicArea: nullRSA), makeCredentialCommand(s.t0, credential: [], name: name)],
+                expected: [0, 0x084]),
+            C(
+                name: "make: ECC public key without nameAlg",
+                steps: [loadExternalCommand(sensitive: nil, publicArea: nullECC), makeCredentialCommand(s.t0, credential: [], name: name)],
+                expected: [0, 0x084], libtpms: [0, 0]),
+        ])
     }
 }

@@ -203,6 +203,7 @@ final class StateFormatTests: XCTestCase {
                 switch s.kind {
                 case .hash(let h): return [h.finalize(), s.authValue, [s.firstBlockChecked ? 1 : 0, s.ticketAllowed ? 1 : 0]]
                 case .event(let hs): return hs.map { $0.finalize() } + [s.authValue]
+                case .hmac(let inner, let key): return [HMACSequence.finish(inner: inner, key: key), s.authValue]
                 }
             case .key(let k):
                 return [k.publicArea.wireBytes, k.sensitive?.wireBytes ?? [], k.qualifiedName.buffer, [k.flags.rawValue]]
@@ -448,7 +449,7 @@ final class StateFormatTests: XCTestCase {
         let tpm = startedTPM()
         let p = tpm.exportPermanentState()
         let v = tpm.exportVolatileState()
-        for version: UInt32 in [0, 3, 0xFFFF_FFFF] {
+        for version: UInt32 in [0, StateBlob.currentVersion + 1, 0xFFFF_FFFF] {
             var bad = p
             bad.replaceSubrange(4..<8, with: (0..<4).map { UInt8(truncatingIfNeeded: version >> (24 - 8 * UInt32($0))) })
             for blob in [bad, Self.resealed(bad)] {
@@ -712,11 +713,11 @@ final class StateFormatDocumentTests: XCTestCase {
         let p = Self.permanent()
         let v = Self.volatile(permanent: p)
         let tpm = try TPM(environment: testEnvironment(), permanentState: p, volatileState: v)
-        // A version-1 blob re-exports as the current version (2), which loads back to the same
+        // A version-1 blob re-exports as the current version, which loads back to the same
         // state (SessionStateFormatTests checks the version-2 document byte for byte).
         let p2 = tpm.exportPermanentState()
         let v2 = tpm.exportVolatileState()
-        XCTAssertEqual(Array(p2[4..<8]), [0, 0, 0, 2])
+        XCTAssertEqual(Array(p2[4..<8]), Spec.u32(StateBlob.currentVersion))
         let again = try TPM(environment: testEnvironment(), permanentState: p2, volatileState: v2)
         XCTAssertEqual(again.exportPermanentState(), p2)
         XCTAssertEqual(again.exportVolatileState(), v2)

@@ -100,12 +100,13 @@ def guest(tmp_path_factory) -> tuple[Path, Path]:
     return _kernel(), initrd
 
 
-def _start_tpm(impl: Impl, work: Path) -> tuple[subprocess.Popen, Path]:
+def _start_tpm(impl: Impl, work: Path, extra: list[str] = ()) -> tuple[subprocess.Popen, Path]:
     state = work / "state"
     state.mkdir()
     ctrl = work / "ctrl.sock"
     argv = [impl.binary, "socket", "--tpm2", "--ctrl", f"type=unixio,path={ctrl},mode=0600",
-            "--tpmstate", f"dir={state}", "--terminate", "--log", f"file={work / 'tpm.log'},level={TPM_LOG_LEVEL}"]
+            "--tpmstate", f"dir={state}", "--terminate", "--log", f"file={work / 'tpm.log'},level={TPM_LOG_LEVEL}",
+            *extra]
     if impl.name == "vtpm":
         argv.insert(1, "swtpm")
     else:
@@ -253,7 +254,8 @@ def test_linux_guest_on_vtpm_serve_instance(vtpm_bin, guest, tmp_path):
     """The daemon's way: `vtpm serve`, `vtpm create`, QEMU started with `vtpm qemu-args`; the
     instance survives the VM (a second boot sees the same TPM, with fresh PCRs)."""
     state = tmp_path / "state"
-    daemon = subprocess.Popen([vtpm_bin, "serve", "--state-dir", str(state), "--log-level", "1"])
+    daemon = subprocess.Popen([vtpm_bin, "serve", "--state-dir", str(state), "--log-level", "1",
+                               "--ca-dir", str(tmp_path / "ca")])
     try:
         sock = state / "vtpm.sock"
         for _ in range(200):
@@ -303,17 +305,24 @@ def _qmp(path: Path, *commands: dict) -> list[dict]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(BOOT_TIMEOUT + 120)
-def test_live_migration_keeps_tpm_state(impl, guest, tmp_path):
+@pytest.mark.parametrize("keyed", [False, True], ids=["plain", "migration-key"])
+def test_live_migration_keeps_tpm_state(impl, guest, tmp_path, keyed):
     """A guest measures programs into PCR 10 (IMA, ima_policy=tcb); QEMU migrates it to a second
     QEMU process whose TPM is a second process with its own state directory (as libvirt does on
     one host). The TPM state travels through GET_STATEBLOB/SET_STATEBLOB: the guest, now on the
-    destination, reads the same PCR 10 it read on the source, and its TPM keeps answering."""
+    destination, reads the same PCR 10 it read on the source, and its TPM keeps answering. With
+    `--migration-key` on both sides the blobs travel encrypted."""
     kernel, initrd = guest
     src_dir, dst_dir = tmp_path / "src", tmp_path / "dst"
     src_dir.mkdir()
     dst_dir.mkdir()
-    src_tpm, src_ctrl = _start_tpm(impl, src_dir)
-    dst_tpm, dst_ctrl = _start_tpm(impl, dst_dir)
+    extra: list[str] = []
+    if keyed:
+        key = tmp_path / "migration.key"
+        key.write_text("00112233445566778899aabbccddeeff\n")
+        extra = ["--migration-key", f"file={key},mode=aes-cbc"]
+    src_tpm, src_ctrl = _start_tpm(impl, src_dir, extra)
+    dst_tpm, dst_ctrl = _start_tpm(impl, dst_dir, extra)
     migration = tmp_path / "migrate.sock"
     base = ["qemu-system-x86_64", "-m", "512", "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
             "-kernel", str(kernel), "-initrd", str(initrd),

@@ -25,9 +25,11 @@ class Daemon:
         self.binary = binary
         self.state = state
         self.proc: subprocess.Popen | None = None
+        self.start_args: list[str] = []
 
     def start(self):
-        self.proc = subprocess.Popen([self.binary, "serve", "--state-dir", str(self.state), "--log-level", "1"],
+        self.proc = subprocess.Popen([self.binary, "serve", "--state-dir", str(self.state), "--log-level", "1",
+                                      "--ca-dir", str(self.state.parent / "ca"), *self.start_args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         sock = self.state / "vtpm.sock"
         for _ in range(200):
@@ -48,8 +50,8 @@ class Daemon:
                     self.proc.kill()
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([self.binary, *args, "--state-dir", str(self.state)], capture_output=True, text=True,
-                              timeout=60)
+        extra = [] if args[0] == "ca" else ["--state-dir", str(self.state)]
+        return subprocess.run([self.binary, *args, *extra], capture_output=True, text=True, timeout=60)
 
     def ok(self, *args: str) -> str:
         r = self.cli(*args)
@@ -79,7 +81,7 @@ def _pcr(port: int, spec: str) -> bytes:
 
 def test_create_list_show_destroy(daemon):
     for i in range(20):
-        daemon.ok("create", f"vm{i:02d}")
+        daemon.ok("create", f"vm{i:02d}", "--no-ek")
     listed = json.loads(daemon.ok("ls", "--json"))
     assert [x["name"] for x in listed] == [f"vm{i:02d}" for i in range(20)]
     assert all(x["state"] == "stopped" for x in listed)  # off until QEMU sends INIT
@@ -183,3 +185,67 @@ def test_restart_keeps_instances(daemon):
     # The same seeds after the restart: the same deterministic primary key.
     assert [ln for ln in out1.splitlines() if ln.strip().startswith(("x:", "y:"))] == \
         [ln for ln in out2.splitlines() if ln.strip().startswith(("x:", "y:"))]
+
+
+def test_created_instance_has_certified_eks(daemon, tmp_path):
+    """`vtpm create` provisions as swtpm_setup does: EKs at 0x81010001/0x81010016 whose
+    certificates, in NV, verify with openssl against `vtpm ca show`."""
+    port = free_port_pair()
+    daemon.ok("create", "ek", "--mssim-port", str(port))
+    ca = tmp_path / "ca.pem"
+    ca.write_text(daemon.ok("ca", "show", "--ca-dir", str(daemon.state.parent / "ca")))
+    _tpm2(port, "startup", "-c")
+    for index, handle in ((0x01C00002, 0x81010001), (0x01C00016, 0x81010016)):
+        der = tmp_path / f"{index:x}.der"
+        _tpm2(port, "nvread", "-C", "o", "-o", str(der), hex(index))
+        pem = tmp_path / f"{index:x}.pem"
+        subprocess.run(["openssl", "x509", "-inform", "DER", "-in", der, "-out", pem], check=True)
+        v = subprocess.run(["openssl", "verify", "-CAfile", ca, pem], capture_output=True, text=True)
+        assert v.returncode == 0, v.stdout + v.stderr
+        pub = tmp_path / f"{handle:x}.pem"
+        _tpm2(port, "readpublic", "-c", hex(handle), "-f", "pem", "-o", str(pub))
+        cert_pub = subprocess.run(["openssl", "x509", "-noout", "-pubkey", "-in", pem], capture_output=True,
+                                  text=True, check=True).stdout
+        assert cert_pub.strip() == pub.read_text().strip()
+    # --no-ek: nothing there.
+    p2 = free_port_pair()
+    daemon.ok("create", "noek", "--no-ek", "--mssim-port", str(p2))
+    _tpm2(p2, "startup", "-c")
+    handles = _tpm2(p2, "getcap", "handles-persistent")
+    assert "0x81010001" not in handles.lower()
+
+
+def test_metrics_endpoint(vtpm_bin, tmp_path):
+    """`--metrics`: Prometheus text exposition of commands by code, errors and instances."""
+    import urllib.request
+    mport = free_port_pair()
+    state = tmp_path / "m"
+    d = Daemon(vtpm_bin, state)
+    d.start_args = ["--metrics", f"127.0.0.1:{mport}"]
+    d.start()
+    try:
+        port = free_port_pair()
+        d.ok("create", "m1", "--no-ek", "--mssim-port", str(port))
+        _tpm2(port, "startup", "-c")
+        for _ in range(3):
+            _tpm2(port, "getrandom", "8", "--hex")
+        r = subprocess.run(["tpm2", "pcrreset", "0"], capture_output=True, text=True,
+                           env=dict(os.environ, TPM2TOOLS_TCTI=f"mssim:host=127.0.0.1,port={port}"))
+        assert r.returncode != 0  # PCR 0 cannot be reset at locality 0: one error
+        text = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10).read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                values[k] = float(v)
+        assert values['vtpm_commands_total{command="TPM2_GetRandom"}'] == 3
+        assert values['vtpm_command_errors_total{command="TPM2_PCR_Reset"}'] == 1
+        assert values["vtpm_instances"] == 1
+        assert values["vtpm_command_duration_seconds_count"] >= 5
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{mport}/other", timeout=10)
+            raise AssertionError("expected 404")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
+    finally:
+        d.stop()

@@ -73,9 +73,9 @@ extension TPM {
             return paged([TPMCC](), count, TPMLimits.maxCapCC) { .ppCommands(TPMLCC($0)) }
 
         case .auditCommands:
-            // Command audit is not implemented (nor SetCommandCodeAuditStatus, which the
-            // reference always audits): no command is audited.
-            return paged([TPMCC](), count, TPMLimits.maxCapCC) { .auditCommands(TPMLCC($0)) }
+            // The audited commands at or above property, ascending (Audit.swift).
+            let items = persistent.audit.sorted.filter { $0.rawValue >= property }
+            return paged(items, count, TPMLimits.maxCapCC) { .auditCommands(TPMLCC($0)) }
 
         case .pcrs:
             // Part 3, 30.2: property shall be zero; the whole current allocation, one entry per
@@ -151,8 +151,9 @@ extension TPM {
                 default: return nil
                 }
             }
-        // No NV Index or persistent object exists yet.
-        case .nvIndex?, .persistent?: all = []
+        // Every defined NV Index and persistent object (NV.swift).
+        case .nvIndex?: all = persistent.nvIndices.keys.sorted().map { TPMHandle($0) }
+        case .persistent?: all = persistent.evictObjects.keys.sorted().map { TPMHandle($0) }
         case .attachedComponent?, nil: throw TPMError(.handle).parameter(2)
         }
         return all.filter { $0 >= start }

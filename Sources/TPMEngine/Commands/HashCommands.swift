@@ -73,6 +73,33 @@ extension TPM {
         c.responseHandle = try loadTransientObject(.sequence(sequence))
     }
 
+    /// TPM2_HMAC_Start (Part 3, 17.2): an HMAC sequence keyed by a loaded HMAC key, in a free
+    /// transient slot (TPM_RC_OBJECT_MEMORY). Checks in the reference's order: a KEYEDHASH
+    /// object (TPM_RC_TYPE + H1), not restricted (TPM_RC_ATTRIBUTES + H1), a signing key
+    /// (TPM_RC_KEY + H1); the hash is the key's scheme's, and hashAlg must then be NULL or the
+    /// same, or, for a key without a scheme, hashAlg itself (TPM_RC_VALUE + P2 when none
+    /// results).
+    func hmacStartCommand(_ c: inout CommandContext) throws {
+        let auth = try c.param(TPM2BAuth.self)
+        let hashAlg = try c.param { try TPMIAlgHash(from: &$0, allowNull: true) }.alg
+        try c.finish()
+        guard let k = keyObject(c.handles[0]), k.type == .keyedHash, case .keyedHash(let parms) = k.publicArea.parameters else {
+            throw TPMError(.type).handle(1)
+        }
+        if k.attributes.has(.restricted) { throw TPMError(.attributes).handle(1) }
+        guard k.attributes.has(.sign), case .keyedHash(let key)? = k.sensitive?.sensitive else { throw TPMError(.key).handle(1) }
+        var alg = hashAlg
+        if case .hmac(let schemeHash) = parms.scheme.details {
+            alg = hashAlg == .null || hashAlg == schemeHash ? schemeHash : .null
+        }
+        guard alg != .null else { throw TPMError.value.parameter(2) }
+        let (inner, k0) = HMACSequence.start(try TPM.hashAlgorithm(alg), key: key.buffer)
+        // Trailing zeros of an authValue are not significant (Part 1, 19.6.4).
+        let sequence = SequenceObject(
+            kind: .hmac(inner: inner, key: k0), authValue: stripTrailingZeros(auth.buffer), firstBlockChecked: false, ticketAllowed: false)
+        c.responseHandle = try loadTransientObject(.sequence(sequence))
+    }
+
     /// TPM2_SequenceUpdate (Part 3, 17.4): anything but a sequence object is TPM_RC_MODE.
     /// The first block of a hash sequence decides whether it may earn a ticket.
     func sequenceUpdateCommand(_ c: inout CommandContext) throws {
@@ -91,18 +118,29 @@ extension TPM {
         case .event(var hs):
             for i in hs.indices { hs[i].update(buffer.buffer) }
             s.kind = .event(hs)
+        case .hmac(var inner, let key):
+            inner.update(buffer.buffer)
+            s.kind = .hmac(inner: inner, key: key)
         }
         storeSequenceObject(s, at: handle)
     }
 
     /// TPM2_SequenceComplete (Part 3, 17.5): the last block, the digest, a ticket unless the
     /// hierarchy is NULL or the first block was not safe; the sequence object is flushed.
-    /// An event sequence is TPM_RC_MODE (it completes with EventSequenceComplete).
+    /// An event sequence is TPM_RC_MODE (it completes with EventSequenceComplete). An HMAC
+    /// sequence returns the HMAC and never a ticket (a NULL one, whatever the hierarchy).
     func sequenceCompleteCommand(_ c: inout CommandContext) throws {
         let buffer = try c.param(TPM2BMaxBuffer.self)
         let hierarchy = try c.param(TPM.hierarchyParameter)
         try c.finish()
         let handle = c.handles[0]
+        if let s = sequenceObject(handle), case .hmac(var inner, let key) = s.kind {
+            inner.update(buffer.buffer)
+            flushTransientObject(handle)
+            TPM2BDigest(HMACSequence.finish(inner: inner, key: key)).encode(to: &c.response)
+            TPMTTKHashcheck.null.encode(to: &c.response)
+            return
+        }
         guard var s = sequenceObject(handle), case .hash(var h) = s.kind else { throw TPMError(.mode).handle(1) }
         h.update(buffer.buffer)
         let digest = h.finalize()

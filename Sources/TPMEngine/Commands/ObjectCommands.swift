@@ -279,10 +279,14 @@ extension TPM {
     /// TPM2_CreateLoaded (Part 3, 12.9): creates and loads an object in one step. Under a
     /// hierarchy (or TPM_RH_NULL) the object is a primary object, derived exactly as
     /// TPM2_CreatePrimary derives it from the same template and data; under a storage parent it
-    /// is an ordinary object, also returned wrapped. Checks: the parent is a storage parent
-    /// (TPM_RC_TYPE + H1; derivation parents, for derived objects, are not implemented and are
-    /// refused the same way), a free slot (TPM_RC_OBJECT_MEMORY), the template decoded whole
-    /// (its codes + P2), the authValue's size (TPM_RC_SIZE + P1), CreateChecks (P2).
+    /// is an ordinary object, also returned wrapped; under a derivation parent it is a derived
+    /// object (DerivedObjects.swift), not returned wrapped. Checks: the parent is a storage or
+    /// derivation parent (TPM_RC_TYPE + H1), a free slot (TPM_RC_OBJECT_MEMORY), the template
+    /// decoded whole, with a TPMS_DERIVE for unique under a derivation parent (its codes + P2),
+    /// the authValue's size (TPM_RC_SIZE + P1); then for a derived object no RSA (TPM_RC_TYPE +
+    /// P2), no sensitiveDataOrigin (TPM_RC_ATTRIBUTES, unnumbered as in the reference), the
+    /// attributes (P2) and the label and context (decoding codes, unnumbered); otherwise
+    /// CreateChecks (P2).
     func createLoadedCommand(_ c: inout CommandContext) throws {
         let inSensitive = try c.param(TPM2BSensitiveCreate.self).sensitive
         let templateBytes = try c.param(TPM2BTemplate.self)
@@ -290,37 +294,42 @@ extension TPM {
         let parentHandle = c.handles[0]
         var parent: KeyObject?
         if parentHandle.handleType != .permanent {
-            guard let p = keyObject(parentHandle), p.isParent else { throw TPMError(.type).handle(1) }
+            guard let p = keyObject(parentHandle), p.isParent || p.isDerivationParent else { throw TPMError(.type).handle(1) }
             parent = p
         }
+        let derivationParent = parent?.isDerivationParent == true ? parent : nil
         guard freeTransientHandle != nil else { throw TPMError(.objectMemory) }
         let template: TPMTPublic
         do {
-            template = try TPMTPublic(template: templateBytes, derivation: false, support: TPM.algorithmSupport)
+            template = try TPMTPublic(template: templateBytes, derivation: derivationParent != nil, support: TPM.algorithmSupport)
         } catch let e as TPMError {
             throw e.parameter(2)
         }
         guard let auth = ObjectValidation.adjustAuthSize(inSensitive.userAuth.buffer, nameAlg: template.nameAlg) else {
             throw TPMError.size.parameter(1)
         }
-        do {
-            try ObjectValidation.createChecks(parent: parent, publicArea: template, sensitiveDataSize: inSensitive.data.count)
-        } catch let e as TPMError {
-            throw e.parameter(2)
-        }
         let created: CreatedObject
-        if parent == nil {
-            var source = try ObjectCreation.primarySource(
-                seed: primarySeed(parentHandle), template: template, sensitiveData: inSensitive.data.buffer)
-            created = try ObjectCreation.create(template: template, auth: auth, data: inSensitive.data.buffer, source: &source)
-        } else {
-            created = try withRandomSource {
-                try ObjectCreation.create(template: template, auth: auth, data: inSensitive.data.buffer, source: &$0)
+        if let derivationParent, case .derive(let templateDerive) = template.unique {
+            if template.type == .rsa { throw TPMError(.type).parameter(2) }
+            if template.objectAttributes.has(.sensitiveDataOrigin) { throw TPMError(.attributes) }
+            do {
+                try ObjectValidation.publicAttributesValidation(parent: derivationParent, publicArea: template)
+            } catch let e as TPMError {
+                throw e.parameter(2)
             }
+            let labelContext = try ObjectCreation.labelAndContext(template: templateDerive, sensitiveData: inSensitive.data.buffer)
+            created = try ObjectCreation.derive(template: template, auth: auth, parent: derivationParent, derive: labelContext)
+        } else {
+            do {
+                try ObjectValidation.createChecks(parent: parent, publicArea: template, sensitiveDataSize: inSensitive.data.count)
+            } catch let e as TPMError {
+                throw e.parameter(2)
+            }
+            created = try createOrdinaryOrPrimary(template, auth: auth, data: inSensitive.data.buffer, parent: parent, handle: parentHandle)
         }
         let name = try created.publicArea.name(hash: TPM.digest)
         var outPrivate = TPM2BPrivate()
-        if let parent {
+        if let parent, derivationParent == nil {
             outPrivate = try PrivateProtection.wrap(created.sensitive, name: name, parent: parent, iv: random(AESCipher.blockSize))
         }
         let (hierarchy, flags) = inheritedFlags(parent: parentHandle, publicArea: created.publicArea)
@@ -332,5 +341,20 @@ extension TPM {
         outPrivate.encode(to: &c.response)
         TPM2BPublic(created.publicArea).encode(to: &c.response)
         name.encode(to: &c.response)
+    }
+
+    /// CreateLoaded's primary object (from the hierarchy's seed) or ordinary object (from the
+    /// DRBG).
+    private func createOrdinaryOrPrimary(_ template: TPMTPublic, auth: [UInt8], data: [UInt8], parent: KeyObject?, handle: TPMHandle)
+        throws -> CreatedObject
+    {
+        let created: CreatedObject
+        if parent == nil {
+            var source = try ObjectCreation.primarySource(seed: primarySeed(handle), template: template, sensitiveData: data)
+            created = try ObjectCreation.create(template: template, auth: auth, data: data, source: &source)
+        } else {
+            created = try withRandomSource { try ObjectCreation.create(template: template, auth: auth, data: data, source: &$0) }
+        }
+        return created
     }
 }

@@ -25,7 +25,10 @@ extension TPM {
                 // Resume: STATE_CLEAR data too, and the PCRs marked stateSave.
                 volatile.startupLocality = saved.startupLocality
                 volatile.platform = saved.platform
+                volatile.pcrAuthValue = saved.pcrAuthValue
                 volatile.startupClear = saved.startupClear
+                // Only Startup enables the platform hierarchy again (Part 3, 24.2; the reference's HierarchyStartup).
+                volatile.startupClear.insert(.phEnable)
                 volatile.pcrUpdateCounter = saved.pcrUpdateCounter
                 volatile.pcrBanks = saved.pcrBanks.map { bank in
                     var b = PCRBank(alg: bank.alg, allocated: bank.allocated, startupLocality: saved.startupLocality)
@@ -35,6 +38,7 @@ extension TPM {
             } else {
                 startupClearData(locality: locality)
                 volatile.pcrUpdateCounter = saved.pcrUpdateCounter
+                nvStartup(reset: false)
             }
             sessionStartup(restoring: saved)
         } else {
@@ -47,6 +51,7 @@ extension TPM {
             startupClearData(locality: locality)
             volatile.pcrUpdateCounter = 0
             sessionStartup(restoring: nil)
+            nvStartup(reset: true)
         }
         // Every PCR that was (re)initialized rather than restored counts as a change, as in
         // the reference's PCRStartup and libtpms: +20 at Reset and Restart (the 24 PC Client
@@ -84,7 +89,7 @@ extension TPM {
                 nullSeed: volatile.nullSeed, nullProof: volatile.nullProof,
                 contextCounter: volatile.contextCounter, restartCount: persistent.restartCount,
                 startupLocality: volatile.startupLocality, sessionContextCounter: volatile.sessionContextCounter,
-                savedSessions: savedSessionSlots)
+                savedSessions: savedSessionSlots, pcrAuthValue: volatile.pcrAuthValue)
         } else {
             persistent.savedState = nil
         }
