@@ -19,9 +19,9 @@ from test_verifier_tpm import free_port_pair, verifier_bin
 
 def pytest_generate_tests(metafunc):
     if "agent_tpm_spec" in metafunc.fixturenames:
-        # The agent's AK lives under the TCG EK, used through PolicySecret: swtpm has it.
-        specs = [(i, "swtpm") for i in selected_impls(metafunc.config) if i.name == "swtpm"]
-        metafunc.parametrize("agent_tpm_spec", specs, ids=[f"{i.name}-swtpm" for i, _ in specs])
+        # Each guest's TPM: swtpm over its TCP protocol, our vtpm over mssim (as test_agent_evidence).
+        specs = [(i, "swtpm" if i.name == "swtpm" else "mssim") for i in selected_impls(metafunc.config)]
+        metafunc.parametrize("agent_tpm_spec", specs, ids=[f"{i.name}-{t}" for i, t in specs])
 
 
 @pytest.fixture
