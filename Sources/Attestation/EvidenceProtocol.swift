@@ -217,6 +217,9 @@ public enum EvidenceMessage: Hashable, Sendable {
         case .challenge(let c):
             try check(c.nonce.count, in: EvidenceProtocol.nonceSizes, "nonce")
             try check(c.pcrSelection.count, max: EvidenceProtocol.maxTPMStructure, "pcrSelection")
+            guard c.firstEntry <= UInt64(Int.max) else {
+                throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "beyond 2^63 - 1")
+            }
             w.u8(UInt8(c.nonce.count))
             w.raw(c.nonce)
             w.blob16(c.pcrSelection)
@@ -224,6 +227,9 @@ public enum EvidenceMessage: Hashable, Sendable {
         case .evidence(let e):
             try check(e.attest.count, max: EvidenceProtocol.maxTPMStructure, "attest")
             try check(e.signature.count, max: EvidenceProtocol.maxTPMStructure, "signature")
+            guard e.firstEntry <= UInt64(Int.max) - UInt64(e.entries.count) else {
+                throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "firstEntry + entryCount beyond 2^63 - 1")
+            }
             w.blob16(e.attest)
             w.blob16(e.signature)
             try writePCRs(e.pcrs, &w)
@@ -288,6 +294,7 @@ public enum EvidenceMessage: Hashable, Sendable {
             let nonce = try r.take(n, "nonce")
             let sel = try r.blob16("pcrSelection", max: EvidenceProtocol.maxTPMStructure)
             let first = try r.u64("firstEntry")
+            guard first <= UInt64(Int.max) else { throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "beyond 2^63 - 1") }
             self = .challenge(Challenge(nonce: nonce, pcrSelection: sel, firstEntry: first))
         case .evidence:
             let attest = try r.blob16("attest", max: EvidenceProtocol.maxTPMStructure)
@@ -295,10 +302,14 @@ public enum EvidenceMessage: Hashable, Sendable {
             let pcrs = try readPCRs(&r)
             let first = try r.u64("firstEntry")
             let count = Int(try r.u32("entryCount"))
+            // Entry indices stay representable: firstEntry + entryCount <= 2^63 - 1.
+            guard first <= UInt64(Int.max) - UInt64(count) else {
+                throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "firstEntry + entryCount beyond 2^63 - 1")
+            }
             let records = try r.blob32("entries", max: EvidenceProtocol.maxEntryBytes)
             let entries: [IMAEntry]
             do {
-                entries = try IMABinaryFormat.parse(records, firstIndex: Int(clamping: first), maxEntries: count)
+                entries = try IMABinaryFormat.parse(records, firstIndex: Int(first), maxEntries: count)
             } catch let e as MeasurementError {
                 throw EvidenceProtocolError.badEntries(e)
             }
