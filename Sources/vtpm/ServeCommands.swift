@@ -75,11 +75,20 @@ struct Serve: ParsableCommand {
     func run() throws {
         let log = HostLog(fd: 2, level: logLevel, prefix: "vtpm: ")
         // Each instance holds a few descriptors (two listening sockets, its state lock, and
-        // its connections): take all the descriptors the hard limit allows.
+        // its connections): take all the descriptors allowed, and as root raise the hard limit
+        // to the kernel's per-process maximum (fs.nr_open).
         var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            if getuid() == 0, let text = try? String(contentsOfFile: "/proc/sys/fs/nr_open", encoding: .utf8),
+                let most = rlim_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), most > limit.rlim_max
+            {
+                var raised = rlimit(rlim_cur: most, rlim_max: most)
+                if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+            }
+            if limit.rlim_cur < limit.rlim_max {
+                limit.rlim_cur = limit.rlim_max
+                _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            }
         }
         let manager: InstanceManager
         do {
