@@ -12,6 +12,11 @@ let package = Package(
         .library(name: "TPMEngine", targets: ["TPMEngine"]),
         .library(name: "TPMClient", targets: ["TPMClient"]),
         .executable(name: "vtpm-agent", targets: ["vtpm-agent"]),
+        // For the fuzz targets (tests/fuzz, a separate package that depends on this one).
+        .library(name: "TPMWire", targets: ["TPMWire"]),
+        .library(name: "VTPMHost", targets: ["VTPMHost"]),
+        .library(name: "Measurement", targets: ["Measurement"]),
+        .library(name: "Attestation", targets: ["Attestation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),

@@ -258,6 +258,11 @@ extension TPM {
             decrypt: true, encrypt: true
         ) { try $0.certifyCreationCommand(&$1) },
         CommandDescriptor(
+            code: .certifyX509,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: false), role: .user)],
+            decrypt: true, encrypt: true
+        ) { try $0.certifyX509Command(&$1) },
+        CommandDescriptor(
             code: .getTime,
             handles: [HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user)],
             decrypt: true, encrypt: true

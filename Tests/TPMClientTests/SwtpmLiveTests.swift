@@ -40,6 +40,33 @@ class SwtpmLiveTests: XCTestCase {
         XCTAssertEqual(values[PCRKey(bank: .sha256, pcr: 16)], Array(SHA256.hash(data: [UInt8](repeating: 0, count: 32) + d256)))
     }
 
+    func testHMACSessionAgainstTheTPM() throws {
+        // PCR_Extend authorized by an unsalted, unbound HMAC session (PCR authValue empty): the TPM
+        // checks our command HMAC, we check its response HMAC, twice with rolling nonces.
+        let session = try client.startHMACSession()
+        for i in 0..<2 {
+            var w = TPMWriter()
+            TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: [UInt8](repeating: UInt8(i), count: 32))]).encode(to: &w)
+            let before = session.nonceTPM
+            try client.execute(
+                TPMCommand(
+                    .pcrExtend, handles: [TPMHandle(16)], names: [[0, 0, 0, 16]], authorizations: [.hmac(session, authValue: [])],
+                    parameters: w.bytes))
+            XCTAssertNotEqual(session.nonceTPM, before)
+        }
+        // A wrong authValue: the TPM refuses the HMAC. A PCR is not subject to dictionary-attack
+        // protection, so the code is TPM_RC_BAD_AUTH for session 1 (0x9A2), not TPM_RC_AUTH_FAIL.
+        var w = TPMWriter()
+        TPMLDigestValues([TPMTHA(hashAlg: .sha256, digest: [UInt8](repeating: 9, count: 32))]).encode(to: &w)
+        XCTAssertThrowsError(
+            try client.execute(
+                TPMCommand(
+                    .pcrExtend, handles: [TPMHandle(16)], names: [[0, 0, 0, 16]],
+                    authorizations: [.hmac(session, authValue: [1])], parameters: w.bytes))
+        ) { XCTAssertEqual(($0 as? TPMClientError)?.responseCode, TPMRC(0x9A2)) }
+        try client.flushContext(session.handle)
+    }
+
     func testPCRReadMoreThanEight() throws {
         let selection = TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, pcrs: Array(0..<24))])
         let (values, _) = try client.pcrRead(selection)
@@ -145,6 +172,7 @@ final class VTPMSimLiveTests: SwtpmLiveTests {
     override var kind: LiveTPM.Kind { .vtpmSim }
     override func testPCRExtendAndReadAllBanks() throws { try super.testPCRExtendAndReadAllBanks() }
     override func testPCRReadMoreThanEight() throws { try super.testPCRReadMoreThanEight() }
+    override func testHMACSessionAgainstTheTPM() throws { try super.testHMACSessionAgainstTheTPM() }
     override func testEKAndAKQuoteAndCredentialActivation() throws { try super.testEKAndAKQuoteAndCredentialActivation() }
     override func testRSAEKAndAK() throws { try super.testRSAEKAndAK() }
     override func testClockCapabilityAndNV() throws { try super.testClockCapabilityAndNV() }

@@ -199,6 +199,40 @@ final class PolicySecretSignedTests: XCTestCase {
         }
     }
 
+    func testPolicySecretWithNVIndices() throws {
+        // The ticket's hierarchy (libtpms): owner for an ordinary Index, platform for one with
+        // PLATFORMCREATE; a PIN Pass Index earns no ticket (an empty timeout, a NULL ticket).
+        let tpm = startedTPM()
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0150_0010, NV.rw, size: 8, auth: [7]))), 0)
+        XCTAssertEqual(
+            responseCode(tpm.execute(command: NV.define(0x0150_0011, NV.rw | NV.platformCreate, size: 8, auth: [7], by: .platform))), 0)
+        XCTAssertEqual(
+            responseCode(
+                tpm.execute(command: NV.define(0x0150_0012, NV.ownerRead | NV.ownerWrite | NV.authRead | NV.pinPass, size: 8, auth: [5]))),
+            0)
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.write(0x0150_0012, Spec.u32(0) + Spec.u32(5)))), 0)
+        let pin = NV.ownerRead | NV.ownerWrite | NV.authRead | NV.pinPass | NV.written
+        for (index, attrs, password, hierarchy) in [
+            (UInt32(0x0150_0010), NV.rw, [UInt8(7)], TPMHandle.owner), (0x0150_0011, NV.rw | NV.platformCreate, [7], .platform),
+            (0x0150_0012, pin, [5], .null),
+        ] {
+            let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+            let p = parameters(
+                policySecret(tpm, s, entity: TPMHandle(index), password: password, secretParams(nonce: s.nonceTPM, expiration: -10)))
+            var r = TPMReader(p)
+            let timeout = try r.sized(max: 8)
+            let ticket = try TPMTTKAuth(from: &r)
+            XCTAssertEqual(ticket.tag, .authSecret)
+            XCTAssertEqual(ticket.hierarchy, hierarchy, "\(index)")
+            XCTAssertEqual(timeout.isEmpty, hierarchy == .null)
+            XCTAssertEqual(ticket.digest.buffer.isEmpty, hierarchy == .null)
+            // The policy names the Index by its Name: nameAlg || H(TPMS_NV_PUBLIC) (Part 1, 16).
+            let name = Spec.u16(TPMAlgID.sha256.rawValue) + H(NV.publicArea(index, attrs, size: 8))
+            XCTAssertEqual(tpm.policyDigest(s), H(H(Self.zero, cc(.policySecret), name), []))
+            XCTAssertEqual(tpm.flush(s.handle), 0)
+        }
+    }
+
     func testPolicySecretWithPolicySessionNeedsAuthValue() throws {
         // An entity with a policy authorized by a policy session in PolicySecret: the session
         // must have PolicyAuthValue or PolicyPassword (TPM_RC_MODE + S1, the reference's

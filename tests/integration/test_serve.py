@@ -99,7 +99,7 @@ def test_bad_names_refused(daemon, name):
     r = daemon.cli("create", name)
     assert r.returncode != 0
     assert "invalid instance name" in r.stderr or "Error" in r.stderr, r.stderr
-    assert not any(p.name not in ("vtpm.sock", ".lock", "instances") for p in daemon.state.iterdir())
+    assert not any(p.name not in ("vtpm.sock", ".lock", "instances", "migration.key") for p in daemon.state.iterdir())
     assert list((daemon.state / "instances").iterdir()) == []
 
 
