@@ -31,9 +31,11 @@ def guests(agent_tpm_spec, tpm_factory, tmp_path):
 
     def make(name: str) -> Agent:
         tpm = tpm_factory(impl, transport, name=f"tpm-{name}")
-        work = tmp_path / f"work-{name}"
+        # The agent's cgroup is named after its work directory: unique per test.
+        work = tmp_path / f"{tmp_path.name}-{name}"
         work.mkdir()
         a = Agent(tpm, tmp_path / f"state-{name}", work)
+        made.append(a)
         # The agent's own TPM connections take ephemeral ports, which overlap this range; a port
         # taken between the check and the agent's bind is tried again with another.
         for attempt in range(5):
@@ -48,7 +50,6 @@ def guests(agent_tpm_spec, tpm_factory, tmp_path):
         # same TPM (the TCG template), not taken from the agent.
         tpm.tool("createek", "-c", "ek.ctx", "-G", "ecc", "-u", str(work / "ek.pub"))  # the agent default: ECC EK and AK
         tpm.tool("flushcontext", "-t")
-        made.append(a)
         return a
 
     yield make

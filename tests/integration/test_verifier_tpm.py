@@ -6,6 +6,7 @@ Also home of the small helpers the other test_verifier*.py files share (a swtpm 
 the verifier's range, tpm2-tools with its TCTI)."""
 from __future__ import annotations
 
+import collections
 import os
 import socket
 import subprocess
@@ -26,25 +27,30 @@ def verifier_bin() -> str:
     pytest.fail("vtpm-verifier is not built (swift build --product vtpm-verifier)", pytrace=False)
 
 
-_handed_out: set[int] = set()
+# Ports handed out recently: a port is not handed out twice before its user had time to bind it,
+# and comes back into use later in a long session.
+_recent: collections.deque[int] = collections.deque(maxlen=96)
 
 
 def free_port_pair(start: int = PORT_BASE) -> int:
-    """Two consecutive free loopback ports in [start, 34999), never the same twice in a run."""
+    """Two consecutive free loopback ports in [start, 34599) for swtpm, [34600, 34999) else."""
     span = list(range(start, 34598 if start < 34600 else 34998, 2))
-    offset = (os.getpid() * 7) % len(span)
+    offset = (os.getpid() * 7 + len(_recent) * 13) % len(span)
     for p in span[offset:] + span[:offset]:
-        if p in _handed_out:
+        if p in _recent:
             continue
         ok = True
         for q in (p, p + 1):
             with socket.socket() as s:
+                # As the servers bind (SO_REUSEADDR): client connections in TIME_WAIT on these
+                # ports (ephemeral ports overlap the range) do not make them unusable.
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 try:
                     s.bind(("127.0.0.1", q))
                 except OSError:
                     ok = False
         if ok:
-            _handed_out.add(p)
+            _recent.append(p)
             return p
     raise RuntimeError("no free port pair in the verifier's range")
 
