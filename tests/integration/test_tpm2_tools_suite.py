@@ -38,7 +38,9 @@ SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrall
            "commandaudit", "sessionaudit", "createak", "abrmd_policycphash", "abrmd_policyduplicationselect",
            "abrmd_policynamehash",
            # Need persistent EKs/AKs and PolicySecret together; credentials.
-           "quote", "checkquote", "attestation", "print", "output_formats", "makecredential", "activecredential"]
+           "quote", "checkquote", "attestation", "print", "output_formats", "makecredential", "activecredential",
+           "X509certutil", "abrmd_extended-sessions", "eventlog", "send-tcti-cmd", "sessionconfig", "symlink",
+           "toggle_options", "rc_decode", "getekcertificate"]
 SCRIPT_TIMEOUT = 150
 
 

@@ -172,7 +172,10 @@ def test_soft_guest_is_trusted_and_forgery_caught(tmp_path):
         g.close()
 
 
-def test_rounds_per_second_100_guests(tmp_path):
+def test_100_guests_attested_continuously(tmp_path):
+    """Scale, checked for correctness only (timings belong to benchmarks): 100 guests, each due
+    every second, all stay TRUSTED and every one is attested again and again. The rounds per
+    second it prints are the figure the README reports."""
     guests = [SoftGuest() for _ in range(100)]
     v = Verifier(tmp_path / "v", "--policy", str(baseline_policy(tmp_path / "p.json", BASELINE)), "--interval", "3600",
                  "--concurrency", "16")
@@ -181,8 +184,8 @@ def test_rounds_per_second_100_guests(tmp_path):
             (tmp_path / f"ek{i}.pub").write_bytes(g.ek_pub)
             v.cli("enroll", f"g{i}", "--agent", f"127.0.0.1:{g.port}", "--ek-pub", str(tmp_path / f"ek{i}.pub"))
         v.stop()
-        # Every guest due at once, every 0.1 s: the verifier runs as many rounds as it can.
-        v2 = Verifier(tmp_path / "v", "--interval", "0.1", "--concurrency", "16")
+        # Every guest due every second.
+        v2 = Verifier(tmp_path / "v", "--interval", "1", "--concurrency", "16")
         try:
             time.sleep(2)
             before = sum(g["rounds"] for g in v2.status().values())
@@ -194,9 +197,9 @@ def test_rounds_per_second_100_guests(tmp_path):
         finally:
             v2.stop()
         assert all(g["verdict"] == "TRUSTED" for g in st.values()), {k: g["reason"] for k, g in st.items() if g["verdict"] != "TRUSTED"}
-        print(f"\nrounds/s with 100 guests: {rounds / elapsed:,.0f} (each: nonce, quote, ECDSA verify, replay, policy, "
-              f"state file and audit record fsynced)")
-        assert rounds > 100
+        print(f"\nrounds/s with 100 guests due every second: {rounds / elapsed:,.0f} (each: nonce, quote, ECDSA "
+              f"verify, replay, policy, state file and audit record fsynced)")
+        assert all(g["rounds"] >= 3 for g in st.values()), sorted(g["rounds"] for g in st.values())[:5]
     finally:
         for g in guests:
             g.close()
