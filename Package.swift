@@ -83,8 +83,9 @@ let package = Package(
         // A TPM 2.0 client: TCTI transports (device, mssim, swtpm, unix), commands, sessions.
         // Shared by the agent and the host; never depends on the engine.
         .target(name: "TPMClient", dependencies: ["TPMWire", "TPMCrypto"]),
-        // libaudit from the system (libaudit-dev): the agent's exec-event source.
-        .systemLibrary(name: "CAudit", pkgConfig: "audit", providers: [.apt(["libaudit-dev"])]),
+        // libaudit's headers from the system (libaudit-dev): the agent's exec-event source. Its
+        // static archives are linked by AgentCore (no pkg-config: that would link libaudit.so).
+        .systemLibrary(name: "CAudit", providers: [.apt(["libaudit-dev"])]),
         // The guest agent's logic (event parsing, measuring, the list, the TPM side), testable
         // without the executable.
         .target(
@@ -94,7 +95,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Agent/Sources/AgentCore"
+            path: "Agent/Sources/AgentCore",
+            // libaudit (and libcap-ng, which it uses) from their static archives in libaudit-dev:
+            // the agent runs in guests that have glibc but not necessarily libaudit.
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libaudit.a", "-Xlinker", "-l:libcap-ng.a"])]
         ),
         .executableTarget(
             name: "vtpm-agent",

@@ -83,7 +83,23 @@ static inline int vtpm_audit_string_field(unsigned int f) {
 // Deletes exit-list rules whose key is PREFIX followed by the pid of a process that no longer
 // exists (rules an agent killed with SIGKILL could not remove). Returns how many were deleted,
 // or a negative errno.
+static inline int vtpm_audit_agent_rules(int fd, const char *prefix, int remove_stale, int *live_others);
+
 static inline int vtpm_audit_remove_stale_rules(int fd, const char *prefix) {
+    int live = 0;
+    return vtpm_audit_agent_rules(fd, prefix, 1, &live);
+}
+
+// Rules of other agents whose process lives (so audit must stay enabled for them).
+static inline int vtpm_audit_live_agent_rules(int fd, const char *prefix) {
+    int live = 0;
+    int rc = vtpm_audit_agent_rules(fd, prefix, 0, &live);
+    return rc < 0 ? rc : live;
+}
+
+// Walks the exit-list rules keyed PREFIX<pid>: counts in *live_others those of other living
+// processes and, with remove_stale, deletes those of processes that no longer exist.
+static inline int vtpm_audit_agent_rules(int fd, const char *prefix, int remove_stale, int *live_others) {
     struct audit_rule_data *stale[64];
     int nstale = 0;
     int rc = audit_request_rules_list_data(fd);
@@ -114,7 +130,9 @@ static inline int vtpm_audit_remove_stale_rules(int fd, const char *prefix) {
                 digits[len - plen] = 0;
                 char *end = NULL;
                 long pid = strtol(digits, &end, 10);
-                if (end && *end == 0 && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH && nstale < 64) {
+                int dead = end && *end == 0 && pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+                if (end && *end == 0 && pid > 0 && !dead && pid != (long)getpid()) (*live_others)++;
+                if (dead && remove_stale && nstale < 64) {
                     size_t size = sizeof(*r) + r->buflen;
                     struct audit_rule_data *copy = malloc(size);
                     if (copy) {

@@ -459,3 +459,33 @@ done
         evmctl_validates(a, tmp_path)
     finally:
         a.cleanup()
+
+
+def test_two_scoped_agents_side_by_side(agent_tpm_spec, tpm_factory, tmp_path):
+    """Two "guests" on one host: two agents, two TPMs, two cgroups; each list holds its own
+    programs only."""
+    impl, transport = agent_tpm_spec
+    agents = []
+    try:
+        for name in ("guest-a", "guest-b"):
+            work = tmp_path / name
+            work.mkdir()
+            a = Agent(tpm_factory(impl, transport, name=name), tmp_path / f"{name}-state", work)
+            agents.append(a)
+            a.start()
+        scripts = []
+        for a in agents:
+            s = a.workdir / f"only-in-{a.workdir.name}.sh"
+            s.write_text(f"#!/bin/sh\n# {a.workdir.name}\n")
+            s.chmod(0o755)
+            scripts.append(s)
+            assert a.run([str(s)]).returncode == 0
+        for a, mine, other in ((agents[0], scripts[0], scripts[1]), (agents[1], scripts[1], scripts[0])):
+            a.wait_for(mine, sha256sum(mine))
+            a.wait_idle()
+            names = {n for _, _, _, n in a.ascii_entries()}
+            assert str(other) not in names, f"{a.workdir.name} measured the other guest's program"
+            evmctl_validates(a, tmp_path / a.workdir.name)
+    finally:
+        for a in agents:
+            a.cleanup()

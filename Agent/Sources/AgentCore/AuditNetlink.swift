@@ -1,4 +1,5 @@
 import CAudit
+import Foundation
 import Logging
 
 #if canImport(Glibc)
@@ -11,7 +12,8 @@ import Logging
 /// running beside the agent; when that group cannot be joined the agent registers itself as the
 /// audit daemon (and says so). The agent adds `-a always,exit -F arch=b64|b32 -S execve,execveat
 /// -F key=vtpm-agent-PID` at start (a per-process key keeps several agents' rules apart) and
-/// removes exactly those rules at exit; audit's enabled flag is restored as found.
+/// removes exactly those rules at exit; audit's enabled flag is restored as found by the last
+/// agent to stop.
 public final class AuditNetlink {
     public enum Mode: String, Sendable {
         case multicast = "multicast (AUDIT_NLGRP_READLOG)"
@@ -22,7 +24,8 @@ public final class AuditNetlink {
     private var controlFD: Int32 = -1
     private var readFD: Int32 = -1
     private var addedRules: [String] = []
-    private var restoreEnabled: UInt32?
+    /// Present while audit is enabled because an agent enabled it.
+    public static let enabledMarker = "/run/vtpm-agent.audit-enabled"
     private var registeredPID = false
     public let ruleKey: String
     private let logger: Logger
@@ -54,7 +57,9 @@ public final class AuditNetlink {
             ])
         if status.enabled == 0 {
             guard audit_set_enabled(controlFD, 1) >= 0 else { throw .open("cannot enable audit: \(errnoText(errno))") }
-            restoreEnabled = 0
+            // Machine-wide note that agents enabled audit: the last agent to stop turns it off
+            // again, even when the one that enabled it was killed (/run is cleared at boot).
+            _ = FileManager.default.createFile(atPath: Self.enabledMarker, contents: Data("0\n".utf8))
         }
         // Records first, then rules: no exec between the rule and the reader is missed.
         let fd = vtpm_audit_open_readlog(receiveBuffer)
@@ -110,9 +115,10 @@ public final class AuditNetlink {
             _ = audit_set_pid(controlFD, 0, WAIT_NO)
             registeredPID = false
         }
-        if let e = restoreEnabled {
-            _ = audit_set_enabled(controlFD, e)
-            restoreEnabled = nil
+        if FileManager.default.fileExists(atPath: Self.enabledMarker), vtpm_audit_live_agent_rules(controlFD, "vtpm-agent-") == 0 {
+            _ = audit_set_enabled(controlFD, 0)
+            try? FileManager.default.removeItem(atPath: Self.enabledMarker)
+            logger.info("audit disabled again, as the agents found it")
         }
         if readFD >= 0 { _ = close(readFD) }
         audit_close(controlFD)
