@@ -243,12 +243,18 @@ extension TPM {
             for (x, y) in zip(a, b) where x != y { return x < y ? -1 : 1 }
             return 0
         }
+        // Part 4's SignedCompareB (MathOnByteBuffers), which every TPM built on the reference
+        // code and libtpms run: a negative value is below a positive one, two positives compare
+        // as unsigned, and two negatives compare as unsigned *reversed* (as sign-magnitude
+        // numbers would, not as two's complement: 0x81 > 0x82). We follow it so that policies
+        // evaluate the same on every TPM (tpm2-tools' abrmd_policynv encodes this); docs/
+        // deviations.md records that Part 2's "signed" alone would read otherwise.
         func signed() -> Int {
             guard let x = a.first, let y = b.first else { return 0 }
             let sa = x & 0x80 != 0
             let sb = y & 0x80 != 0
             if sa != sb { return sa ? -1 : 1 }
-            return unsigned()
+            return sa ? -unsigned() : unsigned()
         }
         switch op {
         case 0x0000: return unsigned() == 0  // TPM_EO_EQ
