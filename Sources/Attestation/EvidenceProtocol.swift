@@ -228,6 +228,7 @@ public enum EvidenceMessage: Hashable, Sendable {
             w.blob16(e.signature)
             try writePCRs(e.pcrs, &w)
             w.u64(e.firstEntry)
+            try checkEntryNumbers(first: e.firstEntry, count: e.entries.count)
             let records = IMABinaryFormat.encode(e.entries)
             try check(records.count, max: EvidenceProtocol.maxEntryBytes, "entries")
             w.u32(UInt32(e.entries.count))
@@ -295,10 +296,11 @@ public enum EvidenceMessage: Hashable, Sendable {
             let pcrs = try readPCRs(&r)
             let first = try r.u64("firstEntry")
             let count = Int(try r.u32("entryCount"))
+            try checkEntryNumbers(first: first, count: count)
             let records = try r.blob32("entries", max: EvidenceProtocol.maxEntryBytes)
             let entries: [IMAEntry]
             do {
-                entries = try IMABinaryFormat.parse(records, firstIndex: Int(clamping: first), maxEntries: count)
+                entries = try IMABinaryFormat.parse(records, firstIndex: Int(first), maxEntries: count)
             } catch let e as MeasurementError {
                 throw EvidenceProtocolError.badEntries(e)
             }
@@ -337,6 +339,14 @@ public enum EvidenceMessage: Hashable, Sendable {
             self = .error(ProtocolErrorMessage(code: code, message: text))
         }
         try r.finish()
+    }
+}
+
+/// The entries of an Evidence are numbered firstEntry, firstEntry + 1, ...: the last number must
+/// fit in an Int (the list parser and the verifier count with Int; found by tests/fuzz).
+private func checkEntryNumbers(first: UInt64, count: Int) throws {
+    guard first <= UInt64(Int.max) - UInt64(count) else {
+        throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "\(first) with \(count) entries exceeds the largest entry number")
     }
 }
 

@@ -136,6 +136,29 @@ final class EvidenceProtocolTests: XCTestCase {
         }
     }
 
+    /// Regression (tests/fuzz, fuzz-evidence): a firstEntry near 2^63 or above made the list
+    /// parser's entry numbering overflow (a trap). Such an Evidence is refused both ways.
+    func testFirstEntryWhoseNumbersOverflowIsRefused() throws {
+        var e = try sampleEvidence()
+        let p = try EvidenceMessage.evidence(e).payload()
+        let pcrsLen = 1 + (2 + 1 + 1 + 20) + (2 + 1 + 2 * (1 + 32))
+        let firstAt = 2 + (2 + 120) + (2 + 262) + pcrsLen
+        XCTAssertEqual(Array(p[firstAt..<firstAt + 8]), [0, 0, 0, 0, 0, 0, 0, 7])
+        for first: UInt64 in [UInt64(Int.max) - 1, UInt64(Int.max), UInt64.max] {
+            var bad = p
+            for i in 0..<8 { bad[firstAt + i] = UInt8(truncatingIfNeeded: first >> (56 - 8 * UInt64(i))) }
+            XCTAssertThrowsError(try EvidenceMessage(payload: bad)) {
+                guard case .badValue(field: "firstEntry", _) = $0 as? EvidenceProtocolError else { return XCTFail("\($0)") }
+            }
+            e.firstEntry = first
+            XCTAssertThrowsError(try EvidenceMessage.evidence(e).payload())
+        }
+        // The largest first entry whose three entries still have numbers is accepted.
+        e.firstEntry = UInt64(Int.max) - 3
+        let edge = try EvidenceMessage.evidence(e).payload()
+        XCTAssertEqual(try EvidenceMessage(payload: edge), .evidence(e))
+    }
+
     func testRandomMutationsNeverTrap() throws {
         var rng = SystemRandomNumberGenerator()
         for m in try allMessages() {
