@@ -217,6 +217,9 @@ public enum EvidenceMessage: Hashable, Sendable {
         case .challenge(let c):
             try check(c.nonce.count, in: EvidenceProtocol.nonceSizes, "nonce")
             try check(c.pcrSelection.count, max: EvidenceProtocol.maxTPMStructure, "pcrSelection")
+            guard c.firstEntry <= UInt64(Int.max) else {
+                throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "beyond 2^63 - 1")
+            }
             w.u8(UInt8(c.nonce.count))
             w.raw(c.nonce)
             w.blob16(c.pcrSelection)
@@ -224,11 +227,13 @@ public enum EvidenceMessage: Hashable, Sendable {
         case .evidence(let e):
             try check(e.attest.count, max: EvidenceProtocol.maxTPMStructure, "attest")
             try check(e.signature.count, max: EvidenceProtocol.maxTPMStructure, "signature")
+            guard e.firstEntry <= UInt64(Int.max) - UInt64(e.entries.count) else {
+                throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "firstEntry + entryCount beyond 2^63 - 1")
+            }
             w.blob16(e.attest)
             w.blob16(e.signature)
             try writePCRs(e.pcrs, &w)
             w.u64(e.firstEntry)
-            try checkEntryNumbers(first: e.firstEntry, count: e.entries.count)
             let records = IMABinaryFormat.encode(e.entries)
             try check(records.count, max: EvidenceProtocol.maxEntryBytes, "entries")
             w.u32(UInt32(e.entries.count))
@@ -289,6 +294,7 @@ public enum EvidenceMessage: Hashable, Sendable {
             let nonce = try r.take(n, "nonce")
             let sel = try r.blob16("pcrSelection", max: EvidenceProtocol.maxTPMStructure)
             let first = try r.u64("firstEntry")
+            guard first <= UInt64(Int.max) else { throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "beyond 2^63 - 1") }
             self = .challenge(Challenge(nonce: nonce, pcrSelection: sel, firstEntry: first))
         case .evidence:
             let attest = try r.blob16("attest", max: EvidenceProtocol.maxTPMStructure)
@@ -296,7 +302,10 @@ public enum EvidenceMessage: Hashable, Sendable {
             let pcrs = try readPCRs(&r)
             let first = try r.u64("firstEntry")
             let count = Int(try r.u32("entryCount"))
-            try checkEntryNumbers(first: first, count: count)
+            // Entry indices stay representable: firstEntry + entryCount <= 2^63 - 1.
+            guard first <= UInt64(Int.max) - UInt64(count) else {
+                throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "firstEntry + entryCount beyond 2^63 - 1")
+            }
             let records = try r.blob32("entries", max: EvidenceProtocol.maxEntryBytes)
             let entries: [IMAEntry]
             do {
@@ -339,14 +348,6 @@ public enum EvidenceMessage: Hashable, Sendable {
             self = .error(ProtocolErrorMessage(code: code, message: text))
         }
         try r.finish()
-    }
-}
-
-/// The entries of an Evidence are numbered firstEntry, firstEntry + 1, ...: the last number must
-/// fit in an Int (the list parser and the verifier count with Int; found by tests/fuzz).
-private func checkEntryNumbers(first: UInt64, count: Int) throws {
-    guard first <= UInt64(Int.max) - UInt64(count) else {
-        throw EvidenceProtocolError.badValue(field: "firstEntry", reason: "\(first) with \(count) entries exceeds the largest entry number")
     }
 }
 

@@ -94,6 +94,11 @@ public final class PolicyEvaluator: @unchecked Sendable {
             algorithm = e.digestAlgorithm
             bytes = e.fileDigest
         }
+        // The digest's octets in one combine, not one per octet as [UInt8]'s own hashing does.
+        func hash(into h: inout Hasher) {
+            h.combine(algorithm)
+            bytes.withUnsafeBytes { h.combine(bytes: $0) }
+        }
     }
     private let allow: [String: Set<Digest>]
     private let allowAnywhere: Set<Digest>

@@ -73,3 +73,26 @@ public func bytesFromHex<S: StringProtocol>(_ s: S) -> [UInt8]? {
     }
     return out
 }
+
+/// Hex octets (either case) to bytes, without going through String; nil on odd length or a
+/// non-hex octet.
+func hexBytes(_ u: ArraySlice<UInt8>) -> [UInt8]? {
+    guard u.count % 2 == 0 else { return nil }
+    @inline(__always) func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 0x30...0x39: return c &- 0x30
+        case 0x61...0x66: return c &- 0x61 &+ 10
+        case 0x41...0x46: return c &- 0x41 &+ 10
+        default: return nil
+        }
+    }
+    var out = [UInt8]()
+    out.reserveCapacity(u.count / 2)
+    var i = u.startIndex
+    while i < u.endIndex {
+        guard let hi = nibble(u[i]), let lo = nibble(u[i + 1]) else { return nil }
+        out.append(hi << 4 | lo)
+        i += 2
+    }
+    return out
+}

@@ -36,13 +36,13 @@ public enum IMAASCIIFormat {
             guard nl - start <= 64 + IMALimits.maxTemplateDataSize else {
                 throw MeasurementError.badLine(line: lineNo, reason: "line too long")
             }
-            entries.append(try parseLine(Array(bytes[start..<nl]), line: lineNo, index: entries.count))
+            entries.append(try parseLine(bytes[start..<nl], line: lineNo, index: entries.count))
             start = nl + 1
         }
         return entries
     }
 
-    static func parseLine(_ l: [UInt8], line: Int, index: Int) throws -> IMAEntry {
+    static func parseLine(_ l: ArraySlice<UInt8>, line: Int, index: Int) throws -> IMAEntry {
         // The %2d PCR field has a leading space below 10.
         var body = l[...]
         if body.first == 0x20 { body = body.dropFirst() }
@@ -53,23 +53,25 @@ public enum IMAASCIIFormat {
             fields.append(body[body.startIndex..<sp])
             body = body[(sp + 1)...]
         }
-        let name = Array(body)
+        let name = body
         guard !name.isEmpty else { throw MeasurementError.badLine(line: line, reason: "empty file name") }
-        let pcrText = String(decoding: fields[0], as: UTF8.self)
-        guard fields[0].count <= 2, fields[0].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let pcr = UInt32(pcrText) else {
-            throw MeasurementError.badLine(line: line, reason: "bad PCR '\(pcrText)'")
+        guard (1...2).contains(fields[0].count), fields[0].allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            throw MeasurementError.badLine(line: line, reason: "bad PCR '\(String(decoding: fields[0], as: UTF8.self))'")
         }
+        let pcr = fields[0].reduce(UInt32(0)) { $0 * 10 + UInt32($1 - 0x30) }
         guard pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: index, pcr: pcr) }
-        guard fields[1].count == 40, let hash = bytesFromHex(String(decoding: fields[1], as: UTF8.self)) else {
+        guard fields[1].count == 40, let hash = hexBytes(fields[1]) else {
             throw MeasurementError.badLine(line: line, reason: "bad template hash")
         }
-        let template = String(decoding: fields[2], as: UTF8.self)
-        guard template == IMAEntry.templateName else { throw MeasurementError.unsupportedTemplate(entry: index, name: template) }
+        guard fields[2].elementsEqual(IMAEntry.templateName.utf8) else {
+            throw MeasurementError.unsupportedTemplate(entry: index, name: String(decoding: fields[2], as: UTF8.self))
+        }
+        let template = IMAEntry.templateName
         guard let colon = fields[3].firstIndex(of: 0x3A) else {
             throw MeasurementError.badLine(line: line, reason: "d-ng without '<algorithm>:'")
         }
-        let algo = String(decoding: fields[3][fields[3].startIndex..<colon], as: UTF8.self)
-        guard let digest = bytesFromHex(String(decoding: fields[3][(colon + 1)...], as: UTF8.self)) else {
+        let algo = fields[3][fields[3].startIndex..<colon]
+        guard let digest = hexBytes(fields[3][(colon + 1)...]) else {
             throw MeasurementError.badLine(line: line, reason: "d-ng digest is not hex")
         }
         guard name.count + 1 <= IMALimits.maxNameSize, !name.contains(0) else {
@@ -77,11 +79,14 @@ public enum IMAASCIIFormat {
         }
         // Rebuild the template data exactly as the binary list holds it.
         var data = [UInt8]()
-        let dng = Array(algo.utf8) + [0x3A, 0x00] + digest
-        data.appendU32LE(UInt32(dng.count))
-        data += dng
+        data.reserveCapacity(algo.count + digest.count + name.count + 11)
+        data.appendU32LE(UInt32(algo.count + 2 + digest.count))
+        data += algo
+        data += [0x3A, 0x00]
+        data += digest
         data.appendU32LE(UInt32(name.count + 1))
-        data += name + [0]
+        data += name
+        data.append(0)
         return try IMAEntry(pcr: pcr, templateHash: hash, templateName: template, templateData: data, index: index)
     }
 }

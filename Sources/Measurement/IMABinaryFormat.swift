@@ -32,7 +32,8 @@ public enum IMABinaryFormat {
         let (entries, consumed) = try parsePrefix(bytes, firstIndex: firstIndex, maxEntries: maxEntries)
         guard consumed == bytes.count else {
             if entries.count >= maxEntries { throw MeasurementError.tooManyEntries(limit: maxEntries) }
-            throw MeasurementError.truncated(entry: firstIndex + entries.count)
+            let (sum, overflow) = firstIndex.addingReportingOverflow(entries.count)
+            throw MeasurementError.truncated(entry: overflow ? Int.max : sum)
         }
         return entries
     }
@@ -47,7 +48,9 @@ public enum IMABinaryFormat {
         var entries = [IMAEntry]()
         var consumed = 0
         while !c.isAtEnd, entries.count < maxEntries {
-            let index = firstIndex + entries.count
+            // Saturating: `firstIndex` may come from a peer; it only labels errors here.
+            let (sum, overflow) = firstIndex.addingReportingOverflow(entries.count)
+            let index = overflow ? Int.max : sum
             guard let e = try record(&c, index: index) else { break }
             entries.append(e)
             consumed = c.offset

@@ -14,12 +14,12 @@ public struct IMAEntry: Hashable, Sendable {
     /// The name "boot_aggregate" IMA gives its first entry.
     public static let bootAggregateName = "boot_aggregate"
 
-    public var pcr: UInt32
+    public private(set) var pcr: UInt32
     /// The SHA-1 template hash as stored in the list (zero for a violation).
-    public var templateHash: [UInt8]
-    public var templateName: String
+    public private(set) var templateHash: [UInt8]
+    public private(set) var templateName: String
     /// The raw template data: u32le len + d-ng, u32le len + n-ng.
-    public var templateData: [UInt8]
+    public private(set) var templateData: [UInt8]
     /// Parsed d-ng: algorithm name ("sha256") and the file digest.
     public let digestAlgorithm: String
     public let fileDigest: [UInt8]
@@ -86,39 +86,50 @@ public struct IMAEntry: Hashable, Sendable {
         guard templateName == IMAEntry.templateName else {
             throw MeasurementError.unsupportedTemplate(entry: index, name: templateName)
         }
-        var c = ByteCursor(templateData)
-        guard let dLen = c.u32le(), Int(dLen) <= c.remaining, let dng = c.take(Int(dLen)) else {
+        // Two fields, each u32le length + bytes, filling the data exactly; checked by index
+        // arithmetic (no copies) before anything is taken out.
+        let d = templateData
+        func le32(_ at: Int) -> Int? {
+            guard at >= 0, at + 4 <= d.count else { return nil }
+            return Int(d[at]) | Int(d[at + 1]) << 8 | Int(d[at + 2]) << 16 | Int(d[at + 3]) << 24
+        }
+        guard let dLen = le32(0), dLen <= d.count - 4 else {
             throw MeasurementError.badField(entry: index, field: "d-ng", reason: "length past the template data")
         }
-        guard let nLen = c.u32le(), Int(nLen) <= c.remaining, let nng = c.take(Int(nLen)) else {
+        let dStart = 4
+        let dEnd = dStart + dLen
+        guard let nLen = le32(dEnd), nLen <= d.count - dEnd - 4 else {
             throw MeasurementError.badField(entry: index, field: "n-ng", reason: "length past the template data")
         }
-        guard c.isAtEnd else {
-            throw MeasurementError.badField(entry: index, field: "template data", reason: "\(c.remaining) bytes after n-ng")
+        let nStart = dEnd + 4
+        let nEnd = nStart + nLen
+        guard nEnd == d.count else {
+            throw MeasurementError.badField(entry: index, field: "template data", reason: "\(d.count - nEnd) bytes after n-ng")
         }
         // d-ng: "<algo>:\0<digest>"
-        guard let colon = dng.firstIndex(of: 0x3A), colon + 1 < dng.count, dng[colon + 1] == 0 else {
+        guard let colon = d[dStart..<dEnd].firstIndex(of: 0x3A), colon + 1 < dEnd, d[colon + 1] == 0 else {
             throw MeasurementError.badField(entry: index, field: "d-ng", reason: "no '<algorithm>:\\0' prefix")
         }
-        let algo = String(decoding: dng[0..<colon], as: UTF8.self)
+        let algo = String(decoding: d[dStart..<colon], as: UTF8.self)
         guard let size = IMAFileDigestAlgorithms.sizes[algo] else {
             throw MeasurementError.badField(entry: index, field: "d-ng", reason: "unknown algorithm")
         }
-        let digest = Array(dng[(colon + 2)...])
-        guard digest.count == size else {
-            throw MeasurementError.badField(entry: index, field: "d-ng", reason: "digest size \(digest.count) for \(algo)")
+        guard dEnd - (colon + 2) == size else {
+            throw MeasurementError.badField(entry: index, field: "d-ng", reason: "digest size \(dEnd - colon - 2) for \(algo)")
         }
         // n-ng: a NUL-terminated string with no other NUL.
-        guard let last = nng.last, last == 0, !nng.dropLast().contains(0) else {
+        guard nLen >= 1, d[nEnd - 1] == 0, !d[nStart..<(nEnd - 1)].contains(0) else {
             throw MeasurementError.badField(entry: index, field: "n-ng", reason: "not one NUL-terminated name")
         }
+        let digest = Array(d[(colon + 2)..<dEnd])
+        let name = Array(d[nStart..<(nEnd - 1)])
         self.pcr = pcr
         self.templateHash = templateHash
         self.templateName = templateName
         self.templateData = templateData
         digestAlgorithm = algo
         fileDigest = digest
-        pathBytes = Array(nng.dropLast())
+        pathBytes = name
     }
 
     /// The template hash of `bank`: that bank's hash over the template data. For SHA-1 this is

@@ -32,6 +32,8 @@ enum HandleKind: Sendable {
     case parent(allowNull: Bool)
     /// TPMI_SH_POLICY: a policy session handle.
     case policySession
+    /// TPMI_SH_HMAC: an HMAC session handle.
+    case hmacSession
     /// TPMI_RH_NV_AUTH: owner, platform or an NV Index.
     case nvAuth
     /// TPMI_RH_NV_INDEX: an NV Index.
@@ -64,6 +66,8 @@ enum HandleKind: Sendable {
                 || (allowNull && h == .null)
         case .policySession:
             return h.handleType == .policySession && h.isInSessionRange
+        case .hmacSession:
+            return h.handleType == .hmacSession && h.isInSessionRange
         case .nvAuth: return h == .owner || h == .platform || h.handleType == .nvIndex
         case .nvIndex: return h.handleType == .nvIndex
         case .entity(let allowNull):
@@ -254,6 +258,11 @@ extension TPM {
             decrypt: true, encrypt: true
         ) { try $0.certifyCreationCommand(&$1) },
         CommandDescriptor(
+            code: .certifyX509,
+            handles: [HandleSpec(kind: .object(allowNull: false), role: .admin), HandleSpec(kind: .object(allowNull: false), role: .user)],
+            decrypt: true, encrypt: true
+        ) { try $0.certifyX509Command(&$1) },
+        CommandDescriptor(
             code: .getTime,
             handles: [HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user)],
             decrypt: true, encrypt: true
@@ -325,6 +334,29 @@ extension TPM {
         },
         CommandDescriptor(code: .policyTicket, handles: [policySession], decrypt: true) { try $0.policyTicketCommand(&$1) },
         CommandDescriptor(code: .policyAuthorize, handles: [policySession], decrypt: true) { try $0.policyAuthorizeCommand(&$1) },
+        // PCR authorization (Part 3, 22.6-22.7).
+        CommandDescriptor(code: .pcrSetAuthValue, handles: [HandleSpec(kind: .pcr(allowNull: false), role: .user)], decrypt: true) {
+            try $0.pcrSetAuthValueCommand(&$1)
+        },
+        CommandDescriptor(code: .pcrSetAuthPolicy, handles: [HandleSpec(kind: .platform, role: .user)], nv: true, decrypt: true) {
+            try $0.pcrSetAuthPolicyCommand(&$1)
+        },
+        // Command and session audit (Part 3, 21.2, 18.5, 18.6).
+        CommandDescriptor(code: .setCommandCodeAuditStatus, handles: [HandleSpec(kind: .provision, role: .user)], nv: true) {
+            try $0.setCommandCodeAuditStatusCommand(&$1)
+        },
+        CommandDescriptor(
+            code: .getCommandAuditDigest,
+            handles: [HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user)], nv: true,
+            decrypt: true, encrypt: true
+        ) { try $0.getCommandAuditDigestCommand(&$1) },
+        CommandDescriptor(
+            code: .getSessionAuditDigest,
+            handles: [
+                HandleSpec(kind: .endorsement, role: .user), HandleSpec(kind: .object(allowNull: true), role: .user),
+                HandleSpec(kind: .hmacSession, role: .none),
+            ], decrypt: true, encrypt: true
+        ) { try $0.getSessionAuditDigestCommand(&$1) },
 
         // NV Indices (Part 3, 31) and persistent objects (Part 3, 28.5); TPMA_CC as libtpms.
         CommandDescriptor(code: .nvDefineSpace, handles: [HandleSpec(kind: .provision, role: .user)], nv: true, decrypt: true) {

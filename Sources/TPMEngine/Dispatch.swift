@@ -144,6 +144,8 @@ extension TPM {
 
     private func buildResponse(tag: TPMST, ctx: inout CommandContext, descriptor cmd: CommandDescriptor) -> [UInt8] {
         let (parameters, sessions) = finishSessions(&ctx.auth, tag: tag, descriptor: cmd, parameters: ctx.response.bytes)
+        // Command audit (Audit.swift).
+        commandAudit(&ctx.auth, parameters: parameters)
         var w = TPMWriter(capacity: 18 + parameters.count + sessions.count)
         w.u16(tag.rawValue)
         w.u32(0)  // patched below

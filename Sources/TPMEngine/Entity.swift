@@ -45,8 +45,8 @@ extension TPM {
             case nil: return nil
             }
         case .nvIndex?: return nvIndex(h).map { stripTrailingZeros($0.authValue) }
-        // PCR authValues (PCR_SetAuthValue) are not implemented: every PCR's is empty.
-        case .pcr?: return []
+        // A PCR's is its auth group's (PCRAuthorization.swift).
+        case .pcr?: return pcrAuthValue(h)
         default: return nil
         }
     }
@@ -64,6 +64,8 @@ extension TPM {
         case .lockout: e = persistent.lockout
         case .platform: e = volatile.platform
         default:
+            // A PCR's is its policy group's (PCRAuthorization.swift).
+            if h.handleType == .pcr { return pcrAuthPolicy(h) }
             // An object's authPolicy is a digest of its nameAlg (empty: none).
             if let k = keyObject(h) {
                 return k.publicArea.authPolicy.count == 0 ? (.null, []) : (k.nameAlg, k.publicArea.authPolicy.buffer)
@@ -122,7 +124,8 @@ extension TPM {
                 return !k.isPublicOnly && (a.contains(.userWithAuth) || (role == .admin && !a.contains(.adminWithPolicy)))
             case nil: return false
             }
-        case .pcr?: return true
+        // A PCR's authValue serves only while its group has no policy.
+        case .pcr?: return !pcrPolicyIsAvailable(h)
         default: return false
         }
     }
@@ -148,7 +151,7 @@ extension TPM {
             guard let index = nvIndex(h), index.publicArea.authPolicy.count != 0 else { return false }
             if isPolicySessionRequired(h, role: role) { return true }
             return index.attributes.contains(TPM.nvWriteCommands.contains(code) ? .policyWrite : .policyRead)
-        // PCR policies (PCR_SetAuthPolicy) are not implemented: no PCR has one.
+        case .pcr?: return pcrPolicyIsAvailable(h)
         default: return false
         }
     }
@@ -156,7 +159,7 @@ extension TPM {
     /// Whether only a policy session may authorize the entity in this role (the reference's
     /// IsPolicySessionRequired): the DUP role always, the ADMIN role unless a transient object
     /// allows it with its authValue (no adminWithPolicy; a sequence object has none), a PCR
-    /// with a policy (none yet).
+    /// with a policy.
     func isPolicySessionRequired(_ h: TPMHandle, role: AuthRole) -> Bool {
         switch role {
         case .dup: return true
@@ -166,7 +169,9 @@ extension TPM {
             case .sequence?: return false
             case nil: return true
             }
-        default: return false
+        default:
+            // A PCR whose group has a policy (PCR_SetAuthPolicy).
+            return h.handleType == .pcr && pcrPolicyIsAvailable(h)
         }
     }
 

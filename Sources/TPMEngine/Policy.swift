@@ -321,7 +321,8 @@ extension TPM {
 
     /// The hierarchy an entity belongs to, for its tickets (the reference's
     /// EntityGetHierarchy): a hierarchy handle itself (lockout and PCRs count as the owner's),
-    /// an object's hierarchy, TPM_RH_NULL for a sequence object.
+    /// an object's hierarchy, TPM_RH_NULL for a sequence object, the platform's for an NV Index
+    /// with TPMA_NV_PLATFORMCREATE and the owner's for any other.
     func entityHierarchy(_ h: TPMHandle) -> TPMHandle {
         switch h.handleType {
         case .permanent?:
@@ -329,7 +330,8 @@ extension TPM {
             case .platform, .endorsement, .null: return h
             default: return .owner
             }
-        case .transient?: return keyObject(h)?.hierarchy ?? .null
+        case .transient?, .persistent?: return keyObject(h)?.hierarchy ?? .null
+        case .nvIndex?: return nvIndex(h).map { $0.attributes.contains(.platformCreate) ? .platform : .owner } ?? .null
         case .pcr?: return .owner
         default: return .null
         }

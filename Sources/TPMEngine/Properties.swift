@@ -120,8 +120,9 @@ extension TPM {
         case .lockoutRecovery: return persistent.da.lockoutRecovery
         // NV writes are not rate-limited.
         case .nvWriteRecovery: return 0
-        // The command audit counter: no command has ever been audited.
-        case .auditCounter0, .auditCounter1: return 0
+        // The command audit counter (Audit.swift): high and low 32 bits.
+        case .auditCounter0: return UInt32(truncatingIfNeeded: persistent.audit.counter >> 32)
+        case .auditCounter1: return UInt32(truncatingIfNeeded: persistent.audit.counter)
         default: return nil
         }
     }
@@ -141,4 +142,11 @@ extension TPM {
 
     /// TPMA_CC's V bit as a command-code bit (Part 2, 6.5.1): a vendor-specific command.
     static let vendorCommandBit: UInt32 = 1 << 29
+}
+
+/// The identity the engine reports (TPM_PT_MANUFACTURER, TPM_PT_FIRMWARE_VERSION_1), for hosts
+/// that describe their TPMs elsewhere (swtpm's GET_INFO, EK certificates).
+public enum TPMIdentityInfo {
+    public static let manufacturer = TPMIdentity.manufacturer
+    public static let firmwareVersion1 = TPMIdentity.firmwareVersion1
 }

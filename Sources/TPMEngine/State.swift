@@ -26,6 +26,10 @@ struct SavedState: Sendable, Equatable {
     /// context ID), which stay loadable after a TPM Restart or Resume (Session.swift).
     var sessionContextCounter: UInt64 = TPM.firstSessionContextID
     var savedSessions: [Int: UInt16] = [:]
+    // --- policy/audit (issue 4) ---
+    /// The PCR auth group's authValue (PCR_SetAuthValue; STATE_CLEAR data).
+    var pcrAuthValue: [UInt8] = []
+    // --- end policy/audit ---
 
     var allocation: [PCRAllocation] { pcrBanks.map { PCRAllocation(alg: $0.alg, mask: $0.allocated) } }
 }
@@ -65,6 +69,13 @@ struct PersistentState: Sendable, Equatable {
     var nvIndices: [UInt32: NVIndex] = [:]
     var evictObjects: [UInt32: PersistentObject] = [:]
     var nvMaxCounter: UInt64 = 0
+    // --- policy/audit (issue 4) ---
+    /// The PCR policy group's policy (PCR_SetAuthPolicy): its hash and digest; the authValue
+    /// field is unused (always empty).
+    var pcrPolicy = EntityAuth()
+    /// Command audit (Audit.swift): the audited commands, the audit hash and counter.
+    var audit = CommandAuditState()
+    // --- end policy/audit ---
 
     static let orderlyNone: UInt16 = 0xFFFF
     static let seedSize = 64
@@ -133,4 +144,15 @@ struct VolatileState: Sendable {
     /// A platform input, not TPM state: whether physical presence is asserted now (the mssim
     /// platform port's PP on/off). Never asserted unless the host says so; not serialized.
     var physicalPresence = false
+    // --- policy/audit (issue 4) ---
+    /// The PCR auth group's authValue (PCR_SetAuthValue; STATE_CLEAR data, trailing zeros
+    /// removed).
+    var pcrAuthValue: [UInt8] = []
+    /// The command audit digest (Audit.swift): empty until the first audited command after
+    /// TPM Reset or GetCommandAuditDigest.
+    var commandAuditDigest: [UInt8] = []
+    /// Set by SetCommandCodeAuditStatus when it changed the audit hash, for the audit hook of
+    /// the same command (never set between commands; not serialized).
+    var auditHashChanged = false
+    // --- end policy/audit ---
 }

@@ -179,6 +179,7 @@ extension SavedState {
         // Version 2: the sessions that stay loadable after TPM Restart and Resume.
         w.u64(sessionContextCounter)
         SessionSlotCodec.encodeSaved(savedSessions, to: &w)
+        // Version 4 adds pcrAuthValue at the end of the permanent part (PersistentState).
     }
 
     init(state r: inout StateReader, version: UInt32) throws {
@@ -224,6 +225,11 @@ extension PersistentState {
         da.encodeState(to: &w)
         // Version 3: NV Indices and persistent objects.
         NVStateCodec.encode(self, to: &w)
+        // --- policy/audit (issue 4), version 4 ---
+        pcrPolicy.encodeState(to: &w)
+        audit.encodeState(to: &w)
+        if let savedState { w.sized(savedState.pcrAuthValue) }
+        // --- end policy/audit ---
     }
 
     init(state r: inout StateReader, version: UInt32) throws {
@@ -261,6 +267,14 @@ extension PersistentState {
         if version >= 2 { da = try DictionaryAttackState(state: &r) }
         // Versions 1 and 2 predate NV Indices and persistent objects: none is defined.
         if version >= 3 { try NVStateCodec.decode(into: &self, &r) }
+        // --- policy/audit (issue 4), version 4; earlier versions: no PCR policy, the audit
+        // defaults of a new TPM ---
+        if version >= 4 {
+            pcrPolicy = try PCRAuthCodec.policy(&r, "pcrPolicy")
+            audit = try CommandAuditState(state: &r)
+            if savedState != nil { savedState?.pcrAuthValue = try PCRAuthCodec.authValue(&r, "saved.pcrAuthValue") }
+        }
+        // --- end policy/audit ---
     }
 }
 

@@ -21,10 +21,10 @@ enum StateBlob {
     /// "vTPM".
     static let magic: UInt32 = 0x7654_504D
     /// The version this build writes. Every version ever written must keep loading.
-    static let currentVersion: UInt32 = 3
+    static let currentVersion: UInt32 = 4  // policy/audit (issue 4): version 4
     /// Every version this build reads. A new version is added here and to the `switch`es
     /// in the initializer; none is ever removed (docs/state-format.md, "Version history").
-    static let supportedVersions: Set<UInt32> = [1, 2, 3]
+    static let supportedVersions: Set<UInt32> = [1, 2, 3, 4]
     static let headerSize = 16
     static let digestSize = 32
 
@@ -97,7 +97,7 @@ extension TPM {
         var r = StateReader(body)
         let persistent: PersistentState
         switch version {
-        case 1, 2, 3: persistent = try PersistentState(state: &r, version: version)
+        case 1, 2, 3, 4: persistent = try PersistentState(state: &r, version: version)
         default: throw StateError.unsupportedVersion(version)
         }
         guard r.isAtEnd else { throw StateError.malformed("trailing bytes in the permanent part") }
@@ -115,7 +115,7 @@ extension TPM {
         }
         let restored: (state: VolatileState, drbg: HMACDRBG)
         switch vversion {
-        case 1, 2, 3: restored = try TPM.decodeVolatile(&v, now: environment.milliseconds(), version: vversion)
+        case 1, 2, 3, 4: restored = try TPM.decodeVolatile(&v, now: environment.milliseconds(), version: vversion)
         default: throw StateError.unsupportedVersion(vversion)
         }
         guard v.isAtEnd else { throw StateError.malformed("trailing bytes in the volatile part") }
@@ -173,6 +173,10 @@ extension TPM {
         w.u32(s.exclusiveAuditSession?.rawValue ?? TPMHandle.unassigned.rawValue)
         w.u64(s.daSelfHealTimer)
         w.u64(s.daLockoutTimer)
+        // --- policy/audit (issue 4), version 4 ---
+        w.sized(s.pcrAuthValue)
+        w.sized(s.commandAuditDigest)
+        // --- end policy/audit ---
         w.bytes(drbg.exportedState)
     }
 
@@ -231,6 +235,12 @@ extension TPM {
             s.daSelfHealTimer = try r.u64("daSelfHealTimer")
             s.daLockoutTimer = try r.u64("daLockoutTimer")
         }
+        // --- policy/audit (issue 4), version 4 ---
+        if version >= 4 {
+            s.pcrAuthValue = try PCRAuthCodec.authValue(&r, "pcrAuthValue")
+            s.commandAuditDigest = try r.sized(oneOf: [0] + TPMLimits.hashAlgorithms.compactMap(TPMLimits.digestSize), "commandAuditDigest")
+        }
+        // --- end policy/audit ---
         guard let drbg = HMACDRBG(exportedState: try r.fixed(drbgStateSize, "drbg")) else {
             throw StateError.malformed("drbg")
         }

@@ -67,13 +67,13 @@ public enum PTM {
         public static let lockStorage = Capabilities(rawValue: 1 << 16)
 
         /// Exactly what `ControlChannel.handle` implements. Not here: the H-CRTM hash
-        /// sequence (no _TPM_Hash_* in the engine), GET_INFO and LOCK_STORAGE; SET_DATAFD is
+        /// sequence (no _TPM_Hash_* in the engine) and LOCK_STORAGE; SET_DATAFD is
         /// added on Unix-socket control channels, which pass descriptors
         /// (UnixControlListener).
         public static let implemented: Capabilities = [
             .initialize, .shutdown, .getTPMEstablished, .setLocality, .cancelTPMCommand, .storeVolatile,
             .resetTPMEstablished, .getStateBlob, .setStateBlob, .stop, .getConfig, .setBufferSize,
-            .sendCommandHeader,
+            .getInfo, .sendCommandHeader,
         ]
     }
 
@@ -320,11 +320,37 @@ public enum ControlChannel {
             let size = PTM.bufferSize
             return (result(PTM.Result.success) + result(size) + result(size) + result(size), .keepOpen)
 
-        case .hashStart, .hashData, .hashEnd, .setDataFD, .getInfo, .lockStorage:
+        case .getInfo:
+            // {u64 flags, u32 offset, u32 pad} -> {result, totlength, length, JSON from offset};
+            // the JSON is NUL-terminated and the NUL counts, as swtpm sends it.
+            guard n >= 16 else { return (result(PTM.Result.badParameter), .keepOpen) }
+            var r = TPMReader(m.body)
+            let flags = (try? r.u64()) ?? 0
+            let offset = Int((try? r.u32()) ?? 0)
+            let json = Array(info(flags: flags).utf8) + [0]
+            let data = offset < json.count ? Array(json[offset...]) : []
+            return (result(PTM.Result.success) + result(UInt32(json.count)) + result(UInt32(data.count)) + data, .keepOpen)
+
+        case .hashStart, .hashData, .hashEnd, .setDataFD, .lockStorage:
             // Not implemented (and not in the capability word): answered like an unknown
             // command. SET_DATAFD is answered by UnixControlListener before it gets here.
             return (result(PTM.Result.badOrdinal), .keepOpen)
         }
+    }
+
+    /// GET_INFO's JSON for the flags asked (SWTPM_INFO_TPMSPECIFICATION 1,
+    /// SWTPM_INFO_TPMATTRIBUTES 2, SWTPM_INFO_TPMFEATURES 4), in swtpm's shape with our values.
+    static func info(flags: UInt64) -> String {
+        var parts: [String] = []
+        if flags & 1 != 0 { parts.append(#""TPMSpecification":{"family":"2.0","level":0,"revision":159}"#) }
+        if flags & 2 != 0 {
+            let hex = { (v: UInt32) in String(v, radix: 16, uppercase: true).leftPadded(8) }
+            parts.append(
+                #""TPMAttributes":{"manufacturer":"id:\#(hex(TPMIdentityInfo.manufacturer))","#
+                    + #""version":"id:\#(hex(TPMIdentityInfo.firmwareVersion1))","model":"vtpm"}"#)
+        }
+        if flags & 4 != 0 { parts.append(#""TPMFeatures":{"RSAKeySizes":[1024,2048,3072,4096]}"#) }
+        return "{" + parts.joined(separator: ",") + "}"
     }
 
     /// GET_STATEBLOB's answer: {result, state_flags, totlength, length, data}, the whole
@@ -398,4 +424,8 @@ public enum ControlChannel {
             return PTM.Result.fail
         }
     }
+}
+
+extension String {
+    fileprivate func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

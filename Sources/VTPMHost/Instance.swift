@@ -133,7 +133,13 @@ public final class InstanceCore {
     public func execute(locality: UInt8, command: [UInt8]) -> [UInt8] {
         guard isRunning, let tpm else { return TPM.errorResponse(.failure) }
         if log.enabled(.debug) { log.debug("command (locality \(locality)): \(command.hex)") }
+        let metrics = HostMetrics.shared.enabled
+        let started = metrics ? DispatchTime.now().uptimeNanoseconds : 0
         let response = tpm.execute(locality: locality, command: command)
+        if metrics {
+            HostMetrics.shared.record(
+                command: command, response: response, nanoseconds: DispatchTime.now().uptimeNanoseconds - started)
+        }
         commandCount &+= 1
         if response.count >= 10 && response[6..<10].contains(where: { $0 != 0 }) { errorCount &+= 1 }
         do {
@@ -228,9 +234,14 @@ public final class InstanceCore {
         return TPM(environment: environment)
     }
 
+    /// Host-side provisioning (no guest is attached, nothing is acknowledged to anyone until
+    /// it ends) may batch its NV writes: while set, commands do not write the state; `flush()`
+    /// writes it once at the end. Never set while a client is served.
+    public var batchingProvisioning = false
+
     /// Writes the permanent state when the last operation changed it.
     private func persistIfNeeded() throws {
-        guard let tpm, tpm.nvChanged else { return }
+        guard let tpm, tpm.nvChanged, !batchingProvisioning else { return }
         try store.write(.permanent, tpm.exportPermanentState())
         tpm.acknowledgeNVWrite()
         if volatileMayBeStored {
@@ -242,6 +253,7 @@ public final class InstanceCore {
     /// Makes sure nothing is left unsaved (graceful exit). The volatile state is not kept:
     /// an exit is a power loss, as in swtpm.
     public func flush() throws(InstanceError) {
+        batchingProvisioning = false
         do { try persistIfNeeded() } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
     }
 

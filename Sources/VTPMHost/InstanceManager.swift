@@ -162,6 +162,7 @@ public final class InstanceManager: @unchecked Sendable {
             throw error
         }
         servers[name] = (server, config)
+        HostMetrics.shared.setInstances(servers.count)
     }
 
     /// Creates, provisions (manufacture, PCR banks, and unless `ek` is false the EKs and their
@@ -191,11 +192,12 @@ public final class InstanceManager: @unchecked Sendable {
                 let store = try StateStore(directory: dir, fileMode: 0o600, create: true)
                 store.cipher = stateCipher
                 let instance = Instance(store: store, log: .discard)
-                try instance.sync { core in try Provisioning.manufacture(core, banks: algs) }
+                try instance.sync { core in try Provisioning.manufacture(core, banks: algs, flush: !ek) }
                 if ek {
                     if ca == nil { ca = try LocalCA(directory: caDirectory) }
                     let ca = self.ca
                     try instance.sync { core in
+                        core.batchingProvisioning = true
                         try core.powerOn(resumeVolatile: false)
                         defer { core.powerOff() }
                         try Provisioning.check(core.startup(.clear), "TPM2_Startup")
@@ -224,6 +226,7 @@ public final class InstanceManager: @unchecked Sendable {
         try Self.validate(name: name)
         try queue.sync { () throws in
             guard let entry = servers.removeValue(forKey: name) else { throw ManagementError("no instance '\(name)'") }
+            HostMetrics.shared.setInstances(servers.count)
             entry.server.shutdown()
             do {
                 try FileManager.default.removeItem(atPath: instanceDirectory(name))
@@ -305,7 +308,11 @@ public final class InstanceManager: @unchecked Sendable {
 public enum Provisioning {
     /// Manufactures the TPM (fresh seeds), allocates the PCR banks and leaves the instance
     /// powered off with its state on disk.
-    public static func manufacture(_ core: InstanceCore, banks: [TPMAlgID]) throws {
+    /// With `flush: false` the state stays in memory for more provisioning (still batching);
+    /// the caller flushes once at the end.
+    public static func manufacture(_ core: InstanceCore, banks: [TPMAlgID], flush: Bool = true) throws {
+        // One durable write at the end (flush) instead of one per command.
+        core.batchingProvisioning = true
         try core.powerOn(resumeVolatile: false)
         defer { core.powerOff() }
         try check(core.startup(.clear), "TPM2_Startup")
@@ -321,7 +328,7 @@ public enum Provisioning {
         }
         try check(rc(core.execute(passwordCommand(.pcrAllocate, handle: TPMHandle.platform.rawValue, params.bytes))), "TPM2_PCR_Allocate")
         try check(rc(core.execute(shutdownClear)), "TPM2_Shutdown")
-        try core.flush()
+        if flush { try core.flush() }
     }
 
     /// TPM2_Shutdown(TPM_SU_CLEAR).

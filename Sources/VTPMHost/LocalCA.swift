@@ -139,7 +139,7 @@ public final class LocalCA: @unchecked Sendable {
     /// An EK certificate as the TCG EK Credential Profile 2.x describes it: empty subject,
     /// the TPM's identity in a critical subjectAltName directoryName, keyEncipherment (RSA) or
     /// keyAgreement (ECC), not a CA, the tcg-kp-EKCertificate purpose, the TPM specification
-    /// (family "2.0", level 0, revision 164) in subjectDirectoryAttributes; signed by this CA.
+    /// (family "2.0", level 0, revision 159, the engine's) in subjectDirectoryAttributes; signed by this CA.
     public func issueEKCertificate(for ek: EndorsementKey, identity: TPMIdentity, validYears: Int = 25) throws -> Certificate {
         let hex = { (v: UInt32) in "id:" + String(format: "%08X", v) }
         let san = SubjectAlternativeNames([
@@ -216,7 +216,7 @@ public final class LocalCA: @unchecked Sendable {
                     try values.appendConstructedNode(identifier: .sequence) { spec in
                         try spec.serialize(ASN1UTF8String("2.0"))
                         try spec.serialize(0)
-                        try spec.serialize(164)
+                        try spec.serialize(159)
                     }
                 }
             }

@@ -64,6 +64,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("state-key"), help: "A key file (hex, 128 or 256 bits): every instance's state is encrypted at rest.")
     var stateKey: String?
 
+    @Option(help: "Serve Prometheus metrics on HOST:PORT (GET /metrics), e.g. 127.0.0.1:9464.")
+    var metrics: String?
+
     @Flag(
         name: .customLong("plain-migration"),
         help: "Send migration/savevm state blobs unencrypted (default: encrypted with STATE_DIR/migration.key).")
@@ -72,11 +75,20 @@ struct Serve: ParsableCommand {
     func run() throws {
         let log = HostLog(fd: 2, level: logLevel, prefix: "vtpm: ")
         // Each instance holds a few descriptors (two listening sockets, its state lock, and
-        // its connections): take all the descriptors the hard limit allows.
+        // its connections): take all the descriptors allowed, and as root raise the hard limit
+        // to the kernel's per-process maximum (fs.nr_open).
         var limit = rlimit()
-        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max
-            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            if getuid() == 0, let text = try? String(contentsOfFile: "/proc/sys/fs/nr_open", encoding: .utf8),
+                let most = rlim_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), most > limit.rlim_max
+            {
+                var raised = rlimit(rlim_cur: most, rlim_max: most)
+                if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+            }
+            if limit.rlim_cur < limit.rlim_max {
+                limit.rlim_cur = limit.rlim_max
+                _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            }
         }
         let manager: InstanceManager
         do {
@@ -85,6 +97,24 @@ struct Serve: ParsableCommand {
         } catch {
             log.error("\(error)")
             throw ExitCode.failure
+        }
+        var metricsServer: MetricsServer?
+        if let spec = metrics {
+            guard let colon = spec.lastIndex(of: ":"), let port = Int(spec[spec.index(after: colon)...]), (0...65535).contains(port) else {
+                log.error("--metrics needs HOST:PORT, not '\(spec)'")
+                manager.shutdown()
+                throw ExitCode.failure
+            }
+            HostMetrics.shared.enable()
+            do {
+                metricsServer = try MetricsServer(
+                    host: String(spec[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port,
+                    metrics: .shared, group: manager.group)
+            } catch {
+                log.error("cannot listen on \(spec) for metrics: \(HostServer.describe(error))")
+                manager.shutdown()
+                throw ExitCode.failure
+            }
         }
         manager.startAll()
         let path = socket ?? stateDir + "/vtpm.sock"
@@ -108,6 +138,7 @@ struct Serve: ParsableCommand {
         }
         done.wait()
         log.info("stopping")
+        metricsServer?.close()
         server.close()
         manager.shutdown()
         for s in sources { s.cancel() }

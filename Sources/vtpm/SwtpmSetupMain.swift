@@ -137,11 +137,12 @@ enum SwtpmSetupMain {
         let instance = Instance(store: store, log: log)
         do {
             try instance.sync { core in
-                try Provisioning.manufacture(core, banks: banks)
+                try Provisioning.manufacture(core, banks: banks, flush: !o.createEK)
                 log.info(
                     "Successfully activated PCR banks \(o.pcrBanks?.joined(separator: ",") ?? "(all)") among sha1,sha256,sha384,sha512.")
                 guard o.createEK else { return }
                 let ca = o.createEKCert ? try LocalCA(directory: LocalCA.defaultDirectory()) : nil
+                core.batchingProvisioning = true
                 try core.powerOn(resumeVolatile: false)
                 defer { core.powerOff() }
                 guard core.startup(.clear) == 0 else { throw ManagementError("TPM2_Startup failed") }

@@ -136,27 +136,30 @@ final class EvidenceProtocolTests: XCTestCase {
         }
     }
 
-    /// Regression (tests/fuzz, fuzz-evidence): a firstEntry near 2^63 or above made the list
-    /// parser's entry numbering overflow (a trap). Such an Evidence is refused both ways.
-    func testFirstEntryWhoseNumbersOverflowIsRefused() throws {
+    /// A peer's huge firstEntry is refused, never an overflow (found by the random test below).
+    func testFirstEntryBounds() throws {
         var e = try sampleEvidence()
-        let p = try EvidenceMessage.evidence(e).payload()
-        let pcrsLen = 1 + (2 + 1 + 1 + 20) + (2 + 1 + 2 * (1 + 32))
-        let firstAt = 2 + (2 + 120) + (2 + 262) + pcrsLen
-        XCTAssertEqual(Array(p[firstAt..<firstAt + 8]), [0, 0, 0, 0, 0, 0, 0, 7])
-        for first: UInt64 in [UInt64(Int.max) - 1, UInt64(Int.max), UInt64.max] {
-            var bad = p
-            for i in 0..<8 { bad[firstAt + i] = UInt8(truncatingIfNeeded: first >> (56 - 8 * UInt64(i))) }
-            XCTAssertThrowsError(try EvidenceMessage(payload: bad)) {
-                guard case .badValue(field: "firstEntry", _) = $0 as? EvidenceProtocolError else { return XCTFail("\($0)") }
-            }
-            e.firstEntry = first
-            XCTAssertThrowsError(try EvidenceMessage.evidence(e).payload())
-        }
-        // The largest first entry whose three entries still have numbers is accepted.
         e.firstEntry = UInt64(Int.max) - 3
-        let edge = try EvidenceMessage.evidence(e).payload()
-        XCTAssertEqual(try EvidenceMessage(payload: edge), .evidence(e))
+        let ok = try EvidenceMessage.evidence(e).payload()
+        XCTAssertNoThrow(try EvidenceMessage(payload: ok))
+        e.firstEntry = UInt64(Int.max) - 2
+        XCTAssertThrowsError(try EvidenceMessage.evidence(e).payload())
+        // The same value sent by a peer whose encoder does not check: refused on receipt.
+        let firstAt = 2 + (2 + 120) + (2 + 262) + 1 + (2 + 1 + 1 + 20) + (2 + 1 + 2 * (1 + 32))
+        for v in [UInt64(Int.max) - 2, UInt64.max] {
+            var p = ok
+            for i in 0..<8 { p[firstAt + i] = UInt8(v >> (56 - 8 * UInt64(i)) & 0xFF) }
+            XCTAssertThrowsError(try EvidenceMessage(payload: p))
+        }
+        let c = Challenge(nonce: Array(repeating: 1, count: 16), pcrSelection: [], firstEntry: UInt64(Int.max) + 1)
+        XCTAssertThrowsError(try EvidenceMessage.challenge(c).payload())
+        var cp = try EvidenceMessage.challenge(Challenge(nonce: Array(repeating: 1, count: 16), pcrSelection: [], firstEntry: 0)).payload()
+        cp[cp.count - 8] = 0x80
+        XCTAssertThrowsError(try EvidenceMessage(payload: cp))
+        // The entries of a bad record near the top of the index range are named without overflow.
+        var bad = IMABinaryFormat.encode(try sampleEvidence().entries)
+        bad[0] = 24
+        XCTAssertThrowsError(try IMABinaryFormat.parse(bad, firstIndex: Int.max))
     }
 
     func testRandomMutationsNeverTrap() throws {

@@ -67,9 +67,10 @@ final class CapabilityTests: XCTestCase {
     func testCommandsFromAPropertyAndBeyondTheLast() {
         let tpm = startedTPM()
         // From TPM2_PolicyTemplate (0x190) with room for two: it and TPM2_CreateLoaded, YES
-        // (TPM2_EncryptDecrypt2 follows); from 0x193, the last one, with room for two: NO.
+        // (TPM2_EncryptDecrypt2 follows); from 0x197 (TPM2_CertifyX509), the last one, with room
+        // for two: NO.
         XCTAssertEqual(getCap(tpm, 2, 0x190, 2), wire("8001 0000001B 00000000 01 00000002 00000002 02000190 12000191"))
-        XCTAssertEqual(getCap(tpm, 2, 0x193, 2), wire("8001 00000017 00000000 00 00000002 00000001 02000193"))
+        XCTAssertEqual(getCap(tpm, 2, 0x197, 2), wire("8001 00000017 00000000 00 00000002 00000001 04000197"))
         // Beyond the last library command, and vendor command codes (none implemented): empty,
         // NO (swtpm answers the same bytes for 0x10000 and 0x20000000).
         XCTAssertEqual(getCap(tpm, 2, 0x10000, 5), wire("8001 00000013 00000000 00 00000002 00000000"))
@@ -338,10 +339,10 @@ final class CapabilityTests: XCTestCase {
 
     func testPPAuditECCPoliciesAndACT() {
         let tpm = startedTPM()
-        // No command needs physical presence and none is audited (libtpms lists PP_Commands and
-        // SetCommandCodeAuditStatus, which we do not implement).
+        // No command needs physical presence (libtpms lists PP_Commands, which we do not
+        // implement); SetCommandCodeAuditStatus is always audited (libtpms agrees).
         XCTAssertEqual(getCap(tpm, 3, 0, 100), wire("8001 00000013 00000000 00 00000003 00000000"))
-        XCTAssertEqual(getCap(tpm, 4, 0, 100), wire("8001 00000013 00000000 00 00000004 00000000"))
+        XCTAssertEqual(getCap(tpm, 4, 0, 100), wire("8001 00000017 00000000 00 00000004 00000001 00000140"))
         // ECC curves: the three NIST curves.
         XCTAssertEqual(getCap(tpm, 8, 0, 100), wire("8001 00000019 00000000 00 00000008 00000003 0003 0004 0005"))
         XCTAssertEqual(getCap(tpm, 8, 4, 1), wire("8001 00000015 00000000 01 00000008 00000001 0004"))

@@ -29,4 +29,31 @@ enum StateUpgrade {
         b.replaceSubrange(0..<32, with: p.suffix(32))
         return seal(part: 2, version: 3, b)
     }
+
+    // Version 4 (policy/audit): the permanent part ends with the PCR policy (ENTITY_AUTH: empty
+    // authValue, TPM_ALG_NULL, empty policy), the audit state of a new TPM (SHA-512, counter 0,
+    // SetCommandCodeAuditStatus) and, with a saved state, its empty PCR authValue; the volatile
+    // part has an empty PCR authValue and command audit digest before the DRBG state.
+    static let defaultV4Permanent: [UInt8] =
+        [0, 0, 0x00, 0x10, 0, 0] + [0x00, 0x0D] + [UInt8](repeating: 0, count: 8) + [0, 1, 0, 0, 0x01, 0x40]
+
+    /// The size of the version-4 fields at the end of a permanent body.
+    static func v4TailSize(_ s: PersistentState) -> Int {
+        var w = TPMWriter()
+        s.pcrPolicy.encodeState(to: &w)
+        s.audit.encodeState(to: &w)
+        if let saved = s.savedState { w.sized(saved.pcrAuthValue) }
+        return w.count
+    }
+
+    static func permanentV4(fromV3 p: [UInt8], savedState: Bool) -> [UInt8] {
+        seal(part: 1, version: 4, body(p) + defaultV4Permanent + (savedState ? [0, 0] : []))
+    }
+
+    static func volatileV4(fromV3 v: [UInt8], permanentV4 p: [UInt8]) -> [UInt8] {
+        var b = body(v)
+        b.replaceSubrange(0..<32, with: p.suffix(32))
+        b.insert(contentsOf: [0, 0, 0, 0], at: b.count - 72)
+        return seal(part: 2, version: 4, b)
+    }
 }

@@ -123,6 +123,24 @@ final class PersistentObjectTests: XCTestCase {
         XCTAssertEqual(responseCode(tpm.execute(command: NV.readPublic(0x0150_0001))), rcH(0x08B, 1))
     }
 
+    func testPlatformNVNeedsPhEnableNVAndEndorsementObjectsEhEnable() throws {
+        let tpm = startedTPM()
+        let platformIndex = NV.ppRead | NV.ppWrite | NV.platformCreate
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0150_0001, platformIndex, size: 8, by: .platform))), 0)
+        let ek = try makePrimary(tpm, .endorsement, Templates.rsa(bits: 1024))
+        XCTAssertEqual(responseCode(tpm.execute(command: evictCommand(ek.handle, 0x8101_0001))), 0)
+        XCTAssertEqual(responseCode(tpm.execute(command: flushCommand(ek.handle))), 0)
+        tpm.volatile.startupClear.remove(.phEnableNV)
+        // Platform Indices are hidden and none can be defined (TPM_RC_HIERARCHY + H1).
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.readPublic(0x0150_0001))), rcH(0x08B, 1))
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0150_0002, platformIndex, size: 8, by: .platform))), rcH(0x085, 1))
+        tpm.volatile.startupClear.remove(.ehEnable)
+        // An endorsement object is hidden, except from EvictControl, which may still remove it.
+        XCTAssertEqual(responseCode(tpm.execute(command: command(.readPublic, be32(0x8101_0001)))), rcH(0x08B, 1))
+        XCTAssertEqual(responseCode(tpm.execute(command: evictCommand(TPMHandle(0x8101_0001), 0x8101_0001))), 0)
+        XCTAssertTrue(tpm.persistent.evictObjects.isEmpty)
+    }
+
     // MARK: state format version 3
 
     /// The NV contents the v3 fixture was written with.
@@ -154,7 +172,10 @@ final class PersistentObjectTests: XCTestCase {
         let blob = Array(try Data(contentsOf: Self.fixtureDirectory.appendingPathComponent("v3-nv.permanent.bin")))
         XCTAssertEqual(Array(blob[4..<8]), [0, 0, 0, 3])
         let tpm = try TPM(environment: testEnvironment(seed: 4), permanentState: blob)
-        XCTAssertEqual(tpm.exportPermanentState(), blob, "canonical re-export")
+        // Canonical re-export, as version 4 (the policy/audit fields at their defaults).
+        XCTAssertEqual(
+            tpm.exportPermanentState(), StateUpgrade.permanentV4(fromV3: blob, savedState: tpm.persistent.savedState != nil),
+            "canonical re-export")
         tpm.powerOn()
         tpm.execute(command: command(.startup, [0, 0])).check()
         XCTAssertEqual(
@@ -182,7 +203,9 @@ final class PersistentObjectTests: XCTestCase {
         let marker = be16(0) + [1] + be32(0x8180_0001)
         let at = try XCTUnwrap((0..<(body.count - marker.count)).first { Array(body[$0..<($0 + marker.count)]) == marker })
         body.replaceSubrange((at + 3)..<(at + 7), with: be32(0x8100_0001))
-        XCTAssertThrowsError(try TPM(environment: testEnvironment(), permanentState: StateUpgrade.seal(part: 1, version: 3, body))) {
+        XCTAssertThrowsError(
+            try TPM(environment: testEnvironment(), permanentState: StateUpgrade.seal(part: 1, version: StateBlob.currentVersion, body))
+        ) {
             guard case StateError.malformed(let why)? = $0 as? StateError else { return XCTFail("\($0)") }
             XCTAssertTrue(why.contains("not a persistent key object"), why)
         }
@@ -195,8 +218,9 @@ final class PersistentObjectTests: XCTestCase {
         let copy = try TPM(environment: testEnvironment(), permanentState: p)
         XCTAssertEqual(copy.persistent, tpm.persistent)
         XCTAssertEqual(copy.exportPermanentState(), p)
-        // Index data shorter than its dataSize, an Index count beyond the bound: malformed.
-        let body = StateUpgrade.body(p)
+        // Index data shorter than its dataSize, an Index count beyond the bound: malformed (in
+        // the version-3 body: the current one less the version-4 fields at its end).
+        let body = Array(StateUpgrade.body(p).dropLast(StateUpgrade.v4TailSize(tpm.persistent)))
         let nvStart =
             body.count
             - (8 + 2

@@ -171,6 +171,68 @@ final class PolicySecretSignedTests: XCTestCase {
                 cpHash: [UInt8](repeating: 5, count: 32), name: endorsementName))
     }
 
+    func testPolicySecretAuthorizedByAnHMACSession() throws {
+        // authHandle's own session may be an HMAC session (bound or not): the dispatcher checks
+        // its HMAC over cpHash with the entity's authValue in the key.
+        let tpm = startedTPM()
+        XCTAssertEqual(
+            responseCode(
+                tpm.execute(
+                    command: command(.hierarchyChangeAuth, tag: .sessions, withPassword(handles: [.endorsement], params: Spec.b2([9]))))
+            ), 0)
+        let e = Entity(.endorsement, auth: [9])
+        let target = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        let names = [Spec.u32(TPMHandle.endorsement.rawValue), Spec.u32(target.handle.rawValue)]
+        for bind in [nil, e] {
+            let h = try XCTUnwrap(tpm.startSession(type: 0, symmetric: .aes(128), bind: bind))
+            _ = tpm.policy(.policyRestart, target)
+            let wrong = tpm.run(
+                .policySecret, handles: [.endorsement, target.handle], names: names, secretParams(),
+                [SessionUse(session: h, entity: Entity(.endorsement, auth: [8]))])
+            XCTAssertEqual(wrong.code, 0x9A2, "TPM_RC_BAD_AUTH + S1 (endorsement is DA-exempt)")
+            let ok = tpm.run(
+                .policySecret, handles: [.endorsement, target.handle], names: names, secretParams(nonce: target.nonceTPM),
+                [SessionUse(session: h, entity: e)])
+            XCTAssertEqual(ok.code, 0)
+            XCTAssertEqual(tpm.policyDigest(target), H(H(Self.zero, cc(.policySecret), names[0]), []))
+            XCTAssertEqual(tpm.flush(h.handle), 0)
+        }
+    }
+
+    func testPolicySecretWithNVIndices() throws {
+        // The ticket's hierarchy (libtpms): owner for an ordinary Index, platform for one with
+        // PLATFORMCREATE; a PIN Pass Index earns no ticket (an empty timeout, a NULL ticket).
+        let tpm = startedTPM()
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.define(0x0150_0010, NV.rw, size: 8, auth: [7]))), 0)
+        XCTAssertEqual(
+            responseCode(tpm.execute(command: NV.define(0x0150_0011, NV.rw | NV.platformCreate, size: 8, auth: [7], by: .platform))), 0)
+        XCTAssertEqual(
+            responseCode(
+                tpm.execute(command: NV.define(0x0150_0012, NV.ownerRead | NV.ownerWrite | NV.authRead | NV.pinPass, size: 8, auth: [5]))),
+            0)
+        XCTAssertEqual(responseCode(tpm.execute(command: NV.write(0x0150_0012, Spec.u32(0) + Spec.u32(5)))), 0)
+        let pin = NV.ownerRead | NV.ownerWrite | NV.authRead | NV.pinPass | NV.written
+        for (index, attrs, password, hierarchy) in [
+            (UInt32(0x0150_0010), NV.rw, [UInt8(7)], TPMHandle.owner), (0x0150_0011, NV.rw | NV.platformCreate, [7], .platform),
+            (0x0150_0012, pin, [5], .null),
+        ] {
+            let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+            let p = parameters(
+                policySecret(tpm, s, entity: TPMHandle(index), password: password, secretParams(nonce: s.nonceTPM, expiration: -10)))
+            var r = TPMReader(p)
+            let timeout = try r.sized(max: 8)
+            let ticket = try TPMTTKAuth(from: &r)
+            XCTAssertEqual(ticket.tag, .authSecret)
+            XCTAssertEqual(ticket.hierarchy, hierarchy, "\(index)")
+            XCTAssertEqual(timeout.isEmpty, hierarchy == .null)
+            XCTAssertEqual(ticket.digest.buffer.isEmpty, hierarchy == .null)
+            // The policy names the Index by its Name: nameAlg || H(TPMS_NV_PUBLIC) (Part 1, 16).
+            let name = Spec.u16(TPMAlgID.sha256.rawValue) + H(NV.publicArea(index, attrs, size: 8))
+            XCTAssertEqual(tpm.policyDigest(s), H(H(Self.zero, cc(.policySecret), name), []))
+            XCTAssertEqual(tpm.flush(s.handle), 0)
+        }
+    }
+
     func testPolicySecretWithPolicySessionNeedsAuthValue() throws {
         // An entity with a policy authorized by a policy session in PolicySecret: the session
         // must have PolicyAuthValue or PolicyPassword (TPM_RC_MODE + S1, the reference's
@@ -332,6 +394,37 @@ final class PolicySecretSignedTests: XCTestCase {
         XCTAssertEqual(hex(tpm.policyDigest(t)), "fe1a8753ae004faf995d88ce624e0d6c85db90b04f440b319cb00bc0db5fd64a")
     }
 
+    func testSetPrimaryPolicy() throws {
+        let tpm = startedTPM()
+        func set(_ h: TPMHandle, _ policy: [UInt8], _ alg: TPMAlgID) -> UInt32 {
+            responseCode(
+                tpm.execute(
+                    command: command(
+                        .setPrimaryPolicy, tag: .sessions, withPassword(handles: [h], params: Spec.b2(policy) + Spec.u16(alg.rawValue)))))
+        }
+        // libtpms: the size against hashAlg (TPM_RC_SIZE + P1), TPM_RH_NULL is no
+        // TPMI_RH_HIERARCHY_POLICY (TPM_RC_VALUE + H1).
+        XCTAssertEqual(set(.owner, [UInt8](repeating: 0, count: 20), .sha256), 0x1D5)
+        XCTAssertEqual(set(.owner, [UInt8](repeating: 0, count: 32), .null), 0x1D5)
+        XCTAssertEqual(set(.null, [], .null), 0x184)
+        // The EK policy on owner; a PolicySecret(endorsement) session then authorizes owner.
+        let ekPolicy = H(H(Self.zero, cc(.policySecret), Spec.u32(TPMHandle.endorsement.rawValue)), [])
+        XCTAssertEqual(set(.owner, ekPolicy, .sha256), 0)
+        XCTAssertEqual(tpm.persistent.owner, EntityAuth(authValue: [], policyAlg: .sha256, policy: ekPolicy))
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        _ = parameters(policySecret(tpm, s, secretParams()))
+        XCTAssertEqual(
+            tpm.run(.clockSet, handles: [.owner], Spec.u32(0) + Spec.u32(0xFFFF_FFFF), [SessionUse(session: s, entity: Entity(.owner))])
+                .code,
+            0)
+        // Platform (STATE_CLEAR) and removal with NULL.
+        XCTAssertEqual(set(.platform, ekPolicy, .sha256), 0)
+        XCTAssertEqual(tpm.volatile.platform.policy, ekPolicy)
+        XCTAssertEqual(set(.owner, [], .null), 0)
+        XCTAssertEqual(tpm.persistent.owner, EntityAuth())
+        XCTAssertEqual(TPM.commandIndex[.setPrimaryPolicy]?.attributes.rawValue, 0x0240_012E)
+    }
+
     func testNewCommandsAreInTheTable() {
         for c: TPMCC in [.policySecret, .policySigned, .policyTicket, .policyAuthorize] {
             XCTAssertNotNil(TPM.commandIndex[c], "\(c)")
@@ -341,5 +434,58 @@ final class PolicySecretSignedTests: XCTestCase {
         XCTAssertEqual(TPM.commandIndex[.policySigned]?.attributes.rawValue, 0x0400_0160)
         XCTAssertEqual(TPM.commandIndex[.policyTicket]?.attributes.rawValue, 0x0200_0172)
         XCTAssertEqual(TPM.commandIndex[.policyAuthorize]?.attributes.rawValue, 0x0200_016A)
+    }
+}
+
+/// Hostile input to the commands of this branch: random parameter areas (and random handles)
+/// never trap and always get a well-formed answer.
+final class PolicyAuditHostileTests: XCTestCase {
+    func testRandomParametersGetWellFormedAnswers() throws {
+        let codes: [TPMCC] = [
+            .policySecret, .policySigned, .policyTicket, .policyAuthorize, .pcrSetAuthValue, .pcrSetAuthPolicy,
+            .setCommandCodeAuditStatus, .getCommandAuditDigest, .getSessionAuditDigest, .setPrimaryPolicy,
+        ]
+        // A fixed seed: a failure reproduces.
+        var rng = SplitMix64(seed: 0x7654_504D)
+        let tpm = startedTPM()
+        let s = try XCTUnwrap(tpm.startSession(type: 1, symmetric: .null))
+        let h = try XCTUnwrap(tpm.startSession(type: 0, symmetric: .null))
+        let handles: [UInt32] = [
+            s.handle.rawValue, h.handle.rawValue, 0x4000_0001, 0x4000_000B, 0x4000_000C, 0x4000_0007, 20, 0, 0x8000_0000,
+        ]
+        for i in 0..<20000 {
+            let cc = codes[i % codes.count]
+            let n = TPM.commandIndex[cc]?.handles.count ?? 0
+            var body: [UInt8] = []
+            for _ in 0..<n { body += Spec.u32(handles.randomElement(using: &rng) ?? 0) }
+            var params = (0..<Int.random(in: 0..<80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            // Small sizes now and then, so decoding gets past the first fields.
+            if params.count > 4 && Bool.random(using: &rng) { params[0] = 0 }
+            let auth = n > 0 && Bool.random(using: &rng)
+            let cmd =
+                auth
+                ? command(cc, tag: .sessions, withPassword(handles: [], params: params)).prefix(10) + body
+                    + Array(command(cc, tag: .sessions, withPassword(handles: [], params: params)).dropFirst(10))
+                : command(cc, body + params)
+            var full = Array(cmd)
+            full.replaceSubrange(2..<6, with: Spec.u32(UInt32(full.count)))
+            let r = tpm.execute(command: full)
+            XCTAssertGreaterThanOrEqual(r.count, 10)
+            XCTAssertEqual(Int(Spec.u32Value(r, 2)), r.count)
+            if responseCode(r) != 0 { XCTAssertEqual(r.count, 10) }
+        }
+    }
+}
+
+/// SplitMix64: a small seeded generator for reproducible hostile inputs.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -91,7 +91,7 @@ final class SessionStateFormatTests: XCTestCase {
         let (tpm, sessions) = try makeRunningInstance(seed: 3, clock: clock)
         let p = tpm.exportPermanentState()
         let v = tpm.exportVolatileState()
-        XCTAssertEqual(Array(p[4..<8]), [0, 0, 0, 3])
+        XCTAssertEqual(Array(p[4..<8]), Spec.u32(StateBlob.currentVersion))
         let other = TestClock()
         let copy = try TPM(environment: testEnvironment(seed: 9, clock: other), permanentState: p, volatileState: v)
         XCTAssertEqual(copy.exportPermanentState(), p)
@@ -246,9 +246,14 @@ final class SessionStateFormatTests: XCTestCase {
         let tpm = try TPM(environment: testEnvironment(), permanentState: p, volatileState: v)
         // Re-exported as version 3: the same fields plus the empty NV ones (NVStateTests checks
         // the version-3 document with NV contents).
+        // And as version 4: the defaults of the policy/audit fields (the saved state's empty PCR
+        // authValue among them).
         let p3 = StateUpgrade.permanentV3(fromV2: p)
-        XCTAssertEqual(tpm.exportPermanentState(), p3, "the document's encoding is the engine's")
-        XCTAssertEqual(tpm.exportVolatileState(), StateUpgrade.volatileV3(fromV2: v, permanentV3: p3))
+        let p4 = StateUpgrade.permanentV4(fromV3: p3, savedState: true)
+        XCTAssertEqual(tpm.exportPermanentState(), p4, "the document's encoding is the engine's")
+        XCTAssertEqual(
+            tpm.exportVolatileState(), StateUpgrade.volatileV4(fromV3: StateUpgrade.volatileV3(fromV2: v, permanentV3: p3), permanentV4: p4)
+        )
         XCTAssertEqual(tpm.persistent.savedState?.sessionContextCounter, 0x1_0010)
         XCTAssertEqual(tpm.persistent.savedState?.savedSessions, [5: 9])
         XCTAssertEqual(

@@ -449,7 +449,7 @@ final class StateFormatTests: XCTestCase {
         let tpm = startedTPM()
         let p = tpm.exportPermanentState()
         let v = tpm.exportVolatileState()
-        for version: UInt32 in [0, 4, 0xFFFF_FFFF] {
+        for version: UInt32 in [0, StateBlob.currentVersion + 1, 0xFFFF_FFFF] {
             var bad = p
             bad.replaceSubrange(4..<8, with: (0..<4).map { UInt8(truncatingIfNeeded: version >> (24 - 8 * UInt32($0))) })
             for blob in [bad, Self.resealed(bad)] {
@@ -713,11 +713,11 @@ final class StateFormatDocumentTests: XCTestCase {
         let p = Self.permanent()
         let v = Self.volatile(permanent: p)
         let tpm = try TPM(environment: testEnvironment(), permanentState: p, volatileState: v)
-        // A version-1 blob re-exports as the current version (3), which loads back to the same
+        // A version-1 blob re-exports as the current version, which loads back to the same
         // state (SessionStateFormatTests checks the version-2 document byte for byte).
         let p2 = tpm.exportPermanentState()
         let v2 = tpm.exportVolatileState()
-        XCTAssertEqual(Array(p2[4..<8]), [0, 0, 0, 3])
+        XCTAssertEqual(Array(p2[4..<8]), Spec.u32(StateBlob.currentVersion))
         let again = try TPM(environment: testEnvironment(), permanentState: p2, volatileState: v2)
         XCTAssertEqual(again.exportPermanentState(), p2)
         XCTAssertEqual(again.exportVolatileState(), v2)

@@ -29,8 +29,8 @@ final class ControlChannelTests: XCTestCase {
         try runningCore().sync { c in
             // swtpm: 000000000000ffff (every bit 0...15). Ours lists exactly what is
             // implemented: no hashing (4), SET_DATAFD (12), GET_INFO (14).
-            XCTAssertEqual(ask(c, 1), bytes(hex: "000000000000afef"))
-            XCTAssertEqual(ask(c, 1, [0, 0, 0, 0]), bytes(hex: "000000000000afef"), "GET_CAPABILITY ignores extra bytes")
+            XCTAssertEqual(ask(c, 1), bytes(hex: "000000000000efef"))
+            XCTAssertEqual(ask(c, 1, [0, 0, 0, 0]), bytes(hex: "000000000000efef"), "GET_CAPABILITY ignores extra bytes")
             XCTAssertEqual(ask(c, 4), bytes(hex: "0000000000000000"))
             XCTAssertEqual(ask(c, 4, [0]), bytes(hex: "00000003"))
             XCTAssertEqual(ask(c, 15), bytes(hex: "0000000000000000"))
@@ -55,8 +55,16 @@ final class ControlChannelTests: XCTestCase {
             // swtpm: 00000000 (libtpms offers the H-CRTM hash sequence; the engine does not).
             XCTAssertEqual(ask(c, 6), bytes(hex: "0000000a"))
             XCTAssertEqual(ask(c, 8), bytes(hex: "0000000a"))
-            // swtpm answers GET_INFO with JSON; not implemented here, so not in the capabilities.
-            XCTAssertEqual(ask(c, 18, [UInt8](repeating: 0, count: 7) + [1] + [UInt8](repeating: 0, count: 8)), bytes(hex: "0000000a"))
+            // GET_INFO: {result, totlength, length, NUL-terminated JSON from offset}, as swtpm
+            // (whose revision is 164 where the engine's is 159); 16-byte body required.
+            let spec = Array(#"{"TPMSpecification":{"family":"2.0","level":0,"revision":159}}"#.utf8) + [0]
+            XCTAssertEqual(
+                ask(c, 18, [UInt8](repeating: 0, count: 7) + [1] + [UInt8](repeating: 0, count: 8)),
+                be32(0) + be32(UInt32(spec.count)) + be32(UInt32(spec.count)) + spec)
+            XCTAssertEqual(
+                ask(c, 18, [UInt8](repeating: 0, count: 7) + [1] + be32(5) + be32(0)),
+                be32(0) + be32(UInt32(spec.count)) + be32(UInt32(spec.count - 5)) + Array(spec[5...]))
+            XCTAssertEqual(ask(c, 18, [UInt8](repeating: 0, count: 12)), bytes(hex: "00000003"))
             XCTAssertEqual(ask(c, 0), bytes(hex: "0000000a"))
             XCTAssertEqual(ask(c, 20), bytes(hex: "0000000a"))
             XCTAssertEqual(ask(c, 0x1234_5678, Array("abc".utf8)), bytes(hex: "0000000a"))

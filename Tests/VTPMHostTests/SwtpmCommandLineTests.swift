@@ -82,7 +82,12 @@ final class SwtpmCommandLineTests: XCTestCase {
         XCTAssertEqual(error(["socket", "--server", "port=70000"]), "TCP socket port outside valid range")
         XCTAssertEqual(error(["socket", "--server", "port=1", "--tpmstate", "dir=/x"]), "vtpm implements TPM 2.0 only: add --tpm2")
         XCTAssertNotNil(error(["socket", "--tpm2", "--server", "port=1"]), "no state directory")
-        XCTAssertNotNil(error(["socket", "--tpm2", "--key", "file=/k", "--server", "port=1", "--tpmstate", "dir=/x"]))
+        XCTAssertEqual(
+            error(["socket", "--tpm2", "--key", "pwdfile=/k", "--server", "port=1", "--tpmstate", "dir=/x"]),
+            "--key pwdfile= is not supported by vtpm; use file=")
+        XCTAssertEqual(
+            error(["socket", "--tpm2", "--migration-key", "file=/k,format=base64", "--tpmstate", "dir=/x"]),
+            "--migration-key: unknown format 'base64' (hex, binary)")
         XCTAssertNotNil(error(["socket", "-x"]))
     }
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
+from cryptography.x509.oid import NameOID
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from harness import wire
@@ -319,3 +321,78 @@ def test_derived_objects_across_tpms(candidate_impl, swtpm_impl, tpm_factory):
     ref = tpm_factory(swtpm_impl, "swtpm", name="ref")
     cand = tpm_factory(candidate_impl, "swtpm", name="cand")
     assert derived_public_areas(cand) == derived_public_areas(ref)
+
+
+# --- CertifyX509 ---------------------------------------------------------------------------------
+
+def der(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    length = bytes([n]) if n < 128 else bytes([0x81, n]) if n < 256 else bytes([0x82, n >> 8, n & 0xFF])
+    return bytes([tag]) + length + content
+
+
+def der_elements(b: bytes) -> list[bytes]:
+    out, i = [], 0
+    while i < len(b):
+        n, j = b[i + 1], i + 2
+        if n & 0x80:
+            k = n & 0x7F
+            n, j = int.from_bytes(b[j:j + k], "big"), j + k
+        out.append(b[i:j + n])
+        i = j + n
+    return out
+
+
+def der_content(b: bytes) -> bytes:
+    return b[2 + (b[1] & 0x7F):] if b[1] & 0x80 else b[2:]
+
+
+def certify_x509(t, keys) -> tuple[bytes, bytes, x509.Certificate]:
+    """LoadExternal of two P-256 keys (object, signer), CertifyX509 of a partial certificate,
+    the certificate assembled from it; returns addedToCertificate, tbsDigest and the certificate."""
+    u16 = lambda v: struct.pack(">H", v)  # noqa: E731
+    u32 = lambda v: struct.pack(">I", v)  # noqa: E731
+    handles = []
+    for k in keys:
+        pn = k.public_key().public_numbers()
+        public = u16(0x23) + u16(0xB) + u32(0x40040) + tpm2b(b"") + u16(0x10) + u16(0x18) + u16(0xB) + u16(3) + u16(0x10) \
+            + tpm2b(pn.x.to_bytes(32, "big")) + tpm2b(pn.y.to_bytes(32, "big"))
+        sensitive = u16(0x23) + tpm2b(b"") + tpm2b(b"") + tpm2b(k.private_numbers().private_value.to_bytes(32, "big"))
+        r = transact(t, wire.command(0x167, params=tpm2b(sensitive) + tpm2b(public) + u32(wire.RH_NULL)))
+        assert r.rc == 0, hex(r.rc)
+        handles.append(r.body[:4])
+    name = lambda cn: x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]).public_bytes()  # noqa: E731
+    validity = der(0x30, der(0x17, b"260101000000Z") + der(0x17, b"360101000000Z"))
+    key_usage = der(0x30, bytes([6, 3, 0x55, 0x1D, 0x0F]) + der(1, b"\xff") + der(4, der(3, b"\x07\x80")))
+    partial = der(0x30, name("vtpm CA") + validity + name("vtpm key") + der(0xA3, der(0x30, key_usage)))
+    r = transact(t, wire.command(0x197, handles[0] + handles[1], tpm2b(b"") + u16(0x18) + u16(0xB) + tpm2b(partial),
+                                 [wire.pw_session(), wire.pw_session()]))
+    assert r.rc == 0, hex(r.rc)
+    rd = wire.Reader(r.params())
+    added, tbs_digest = rd.tpm2b(), rd.tpm2b()
+    assert rd.u16() == 0x18 and rd.u16() == 0xB
+    sig_r, sig_s = rd.tpm2b(), rd.tpm2b()
+    a, p = der_elements(der_content(added)), der_elements(der_content(partial))
+    tbs = der(0x30, b"".join(a[:3] + p[:3] + a[3:] + p[3:]))
+    assert hashlib.sha256(tbs).digest() == tbs_digest
+    signature = utils.encode_dss_signature(int.from_bytes(sig_r, "big"), int.from_bytes(sig_s, "big"))
+    cert = x509.load_der_x509_certificate(der(0x30, tbs + a[2] + der(0x03, b"\x00" + signature)))
+    for h in handles:
+        assert transact(t, wire.command(0x165, params=h)).rc == 0
+    return added, tbs_digest, cert
+
+
+def test_certifyx509_across_tpms(candidate_impl, swtpm_impl, tpm_factory):
+    """The certificate TPM2_CertifyX509 completes parses and verifies with `cryptography`, names
+    the object's key, and its TPM-added parts equal libtpms's for the same keys."""
+    keys = [ec.derive_private_key(0x1234567890ABCDEF + i, ec.SECP256R1()) for i in range(2)]
+    results = []
+    for impl in (swtpm_impl, candidate_impl):
+        t = tpm_factory(impl, "swtpm", name=f"x509-{impl.name}")
+        added, digest, cert = certify_x509(t, keys)
+        keys[1].public_key().verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(hashes.SHA256()))
+        assert cert.public_key().public_numbers() == keys[0].public_key().public_numbers()
+        assert cert.subject.rfc4514_string() == "CN=vtpm key" and cert.version == x509.Version.v3
+        assert cert.extensions.get_extension_for_class(x509.KeyUsage).value.digital_signature
+        results.append((added, digest))
+    assert results[0] == results[1]

@@ -25,10 +25,11 @@ class Daemon:
         self.binary = binary
         self.state = state
         self.proc: subprocess.Popen | None = None
+        self.start_args: list[str] = []
 
     def start(self):
         self.proc = subprocess.Popen([self.binary, "serve", "--state-dir", str(self.state), "--log-level", "1",
-                                      "--ca-dir", str(self.state.parent / "ca")],
+                                      "--ca-dir", str(self.state.parent / "ca"), *self.start_args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         sock = self.state / "vtpm.sock"
         for _ in range(200):
@@ -98,7 +99,7 @@ def test_bad_names_refused(daemon, name):
     r = daemon.cli("create", name)
     assert r.returncode != 0
     assert "invalid instance name" in r.stderr or "Error" in r.stderr, r.stderr
-    assert not any(p.name not in ("vtpm.sock", ".lock", "instances") for p in daemon.state.iterdir())
+    assert not any(p.name not in ("vtpm.sock", ".lock", "instances", "migration.key") for p in daemon.state.iterdir())
     assert list((daemon.state / "instances").iterdir()) == []
 
 
@@ -212,3 +213,39 @@ def test_created_instance_has_certified_eks(daemon, tmp_path):
     _tpm2(p2, "startup", "-c")
     handles = _tpm2(p2, "getcap", "handles-persistent")
     assert "0x81010001" not in handles.lower()
+
+
+def test_metrics_endpoint(vtpm_bin, tmp_path):
+    """`--metrics`: Prometheus text exposition of commands by code, errors and instances."""
+    import urllib.request
+    mport = free_port_pair()
+    state = tmp_path / "m"
+    d = Daemon(vtpm_bin, state)
+    d.start_args = ["--metrics", f"127.0.0.1:{mport}"]
+    d.start()
+    try:
+        port = free_port_pair()
+        d.ok("create", "m1", "--no-ek", "--mssim-port", str(port))
+        _tpm2(port, "startup", "-c")
+        for _ in range(3):
+            _tpm2(port, "getrandom", "8", "--hex")
+        r = subprocess.run(["tpm2", "pcrreset", "0"], capture_output=True, text=True,
+                           env=dict(os.environ, TPM2TOOLS_TCTI=f"mssim:host=127.0.0.1,port={port}"))
+        assert r.returncode != 0  # PCR 0 cannot be reset at locality 0: one error
+        text = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10).read().decode()
+        values = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.rsplit(" ", 1)
+                values[k] = float(v)
+        assert values['vtpm_commands_total{command="TPM2_GetRandom"}'] == 3
+        assert values['vtpm_command_errors_total{command="TPM2_PCR_Reset"}'] == 1
+        assert values["vtpm_instances"] == 1
+        assert values["vtpm_command_duration_seconds_count"] >= 5
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{mport}/other", timeout=10)
+            raise AssertionError("expected 404")
+        except urllib.error.HTTPError as e:
+            assert e.code == 404
+    finally:
+        d.stop()

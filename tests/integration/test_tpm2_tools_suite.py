@@ -30,7 +30,15 @@ SCRIPTS = ["stirrandom", "pcrextend", "pcrlist", "pcrreset", "pcrevent", "pcrall
            "duplicate", "import_tpm", "hierarchycontrol", "setprimarypolicy", "changeeps", "changepps", "import",
            # NV Indices and persistent objects (docs/nv.md).
            "nv", "nvinc", "nvcertify", "evictcontrol", "changeauth", "load", "loadexternal", "readpublic", "createek",
-           "clear", "abrmd_policynvwritten", "abrmd_policyauthorizenv", "abrmd_nvundefinespecial"]
+           "clear", "abrmd_policynvwritten", "abrmd_policyauthorizenv", "abrmd_nvundefinespecial",
+           # Policy, PCR authorization and audit (docs/policy-audit.md).
+           "abrmd_policysecret", "abrmd_policysigned", "abrmd_policyticket", "abrmd_policyauthorize",
+           "abrmd_policytemplate", "abrmd_policyauthvalue", "abrmd_policycommandcode", "abrmd_policycountertimer",
+           "abrmd_policyor", "abrmd_policypassword", "abrmd_policypcr", "getpolicydigest", "createpolicy",
+           "commandaudit", "sessionaudit", "createak", "abrmd_policycphash", "abrmd_policyduplicationselect",
+           "abrmd_policynamehash",
+           # Need persistent EKs/AKs and PolicySecret together; credentials.
+           "quote", "checkquote", "attestation", "print", "output_formats", "makecredential", "activecredential"]
 SCRIPT_TIMEOUT = 150
 
 

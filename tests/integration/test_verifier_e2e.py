@@ -515,3 +515,92 @@ def test_enrollment_with_ek_certificate(world, tmp_path):
     r = v.cli("enroll", "p", "--agent", plain.address, "--ek-ca", str(ca_bundle(ca)), check=False)
     assert r.returncode != 0 and "no EK certificate" in r.stderr, r.stderr
     assert set(v.status()) == {"g", "g-again"}
+
+
+def test_policy_change_rejudges_the_whole_list(world, tmp_path):
+    agent, verifier = world
+    g = agent("g")
+    v = verifier("--interval", "3600")
+    enroll(v, "g", g)
+    assert "TRUSTED" in v.cli("attest", "g").stdout
+    # A policy without /bin/sh: the entry measured long ago is judged again.
+    narrower = {p: c for p, c in BASELINE.items() if p != "/bin/sh"}
+    v.cli("policy", "set", str(baseline_policy(tmp_path / "narrow.json", narrower)))
+    r = v.cli("attest", "g", check=False)
+    assert "UNTRUSTED" in r.stdout and "/bin/sh" in r.stdout, r.stdout
+    # Back to the baseline: TRUSTED again; the same policy twice is no change.
+    v.cli("policy", "set", str(tmp_path / "policy.json"))
+    assert "unchanged" in v.cli("policy", "set", str(tmp_path / "policy.json")).stdout
+    assert "TRUSTED" in v.cli("attest", "g").stdout
+    assert len([l for l in v.cli("audit", "--json").stdout.splitlines() if json.loads(l)["kind"] == "policy"]) == 3
+
+
+class HostileAgent:
+    """Answers every request with the same bytes (an oversized frame, garbage, silence)."""
+
+    def __init__(self, reply: bytes | None):
+        self.reply = reply
+        self.srv = socket.socket()
+        self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.port = free_port_pair(34600)
+        self.srv.bind(("127.0.0.1", self.port))
+        self.srv.listen(8)
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.answer, args=(c,), daemon=True).start()
+
+    def answer(self, c: socket.socket) -> None:
+        try:
+            c.recv(65536)
+            if self.reply is not None:
+                c.sendall(self.reply)
+            time.sleep(3)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self) -> None:
+        try:
+            self.srv.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.srv.close()
+
+
+@pytest.mark.parametrize("reply,verdict", [
+    (struct.pack(">I", 0xFFFFFFFF), "TAMPERED"),            # a 4 GiB frame announced: refused before reading it
+    (struct.pack(">I", 5) + bytes([9, 2, 0, 0, 0]), "TAMPERED"),  # protocol version 9
+    (frame(2, b"\x00\x05abc"), "TAMPERED"),                  # an Evidence cut short
+    (b"HTTP/1.1 400 Bad Request\r\n\r\n", "TAMPERED"),        # not our protocol at all
+    (None, "UNREACHABLE"),                                   # silence until the timeout
+])
+def test_hostile_agent_answers(world, tmp_path, reply, verdict):
+    """After enrollment the agent's address answers with garbage: a verdict, never a crash."""
+    agent, verifier = world
+    g = agent("g")
+    v = verifier("--interval", "3600", "--timeout", "2")
+    enroll(v, "g", g)
+    record = v.state / "guests" / "g.json"
+    data = json.loads(record.read_text())
+    hostile = HostileAgent(reply)
+    try:
+        v.stop()
+        data["guest"]["address"] = f"127.0.0.1:{hostile.port}"
+        record.write_text(json.dumps(data))
+        v2 = Verifier(v.state, "--interval", "3600", "--timeout", "2")
+        try:
+            r = v2.cli("attest", "g", check=False)
+            assert verdict in r.stdout, r.stdout + r.stderr
+            assert v2.proc.poll() is None  # still serving
+            assert v2.status()["g"]["verdict"] == verdict
+        finally:
+            v2.stop()
+    finally:
+        hostile.close()

@@ -36,7 +36,7 @@ public final class AgentDaemon {
         let store = try MeasurementStore(directory: dir, pcr: config.pcr, tpm: tpm, logger: logger)
         let pipeline = MeasurementPipeline(sink: store, scope: config.scope, queueCapacity: config.queueCapacity, logger: logger)
         pipeline.start()
-        let audit = AuditNetlink(logger: logger)
+        let audit = AuditNetlink(logger: logger, receiveBuffer: config.auditBuffer)
         try audit.start()
         let reader = AuditReader(audit: audit, pipeline: pipeline, logger: logger)
         reader.start()

@@ -27,11 +27,14 @@ public final class AuditNetlink {
     public let ruleKey: String
     private let logger: Logger
 
-    public static let receiveBuffer: Int32 = 64 << 20
+    /// The netlink socket's receive buffer: what absorbs a burst while the reader waits for the
+    /// measuring queue. Its overflow is detected (ENOBUFS) and recorded as a violation.
+    public let receiveBuffer: Int32
 
-    public init(logger: Logger, ruleKey: String = "vtpm-agent-\(getpid())") {
+    public init(logger: Logger, ruleKey: String = "vtpm-agent-\(getpid())", receiveBuffer: Int = 64 << 20) {
         self.logger = logger
         self.ruleKey = ruleKey
+        self.receiveBuffer = Int32(clamping: receiveBuffer)
     }
 
     deinit { stop() }
@@ -54,7 +57,7 @@ public final class AuditNetlink {
             restoreEnabled = 0
         }
         // Records first, then rules: no exec between the rule and the reader is missed.
-        let fd = vtpm_audit_open_readlog(Self.receiveBuffer)
+        let fd = vtpm_audit_open_readlog(receiveBuffer)
         if fd >= 0 {
             readFD = fd
             mode = .multicast
@@ -69,7 +72,7 @@ public final class AuditNetlink {
                 _ = close(dfd)
                 throw .open("audit_set_pid: \(errnoText(errno))")
             }
-            _ = vtpm_set_rcvbuf(dfd, Self.receiveBuffer)
+            _ = vtpm_set_rcvbuf(dfd, receiveBuffer)
             registeredPID = true
             readFD = dfd
             mode = .auditDaemon

@@ -13,11 +13,13 @@ public struct AgentConfiguration: Hashable, Sendable {
     public var pcr = 13
     public var scope: Scope = .all
     public var queueCapacity = 16384
+    /// Receive buffer of the audit netlink socket, bytes.
+    public var auditBuffer = 64 << 20
     public var logLevel = "info"
     /// Key type of the attestation key: "ecc" (P-256, ECDSA-SHA256) or "rsa" (2048, RSASSA-SHA256).
     public var akAlgorithm = "ecc"
 
-    public static let keys = ["tpm", "state-dir", "listen", "pcr", "scope", "queue-capacity", "log-level", "ak-algorithm"]
+    public static let keys = ["tpm", "state-dir", "listen", "pcr", "scope", "queue-capacity", "audit-buffer", "log-level", "ak-algorithm"]
 
     public init() {}
 
@@ -54,6 +56,11 @@ public struct AgentConfiguration: Hashable, Sendable {
         case "queue-capacity":
             guard let n = Int(value), (16...1_048_576).contains(n) else { throw .bad(key, value, "a number from 16 to 1048576") }
             queueCapacity = n
+        case "audit-buffer":
+            guard let n = Int(value), ((16 << 10)...(1 << 30)).contains(n) else {
+                throw .bad(key, value, "bytes, from 16384 to 1073741824")
+            }
+            auditBuffer = n
         case "log-level":
             guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(value) else {
                 throw .bad(key, value, "one of trace, debug, info, notice, warning, error, critical")

@@ -34,6 +34,12 @@ struct Run: ParsableCommand {
     var pcr: Int?
     @Option(help: "Which processes to measure: all, cgroup:/PATH, pidns:PID (default all).")
     var scope: String?
+    @Option(help: "Exec events waiting to be hashed (default 16384); a full queue makes the audit reader wait.")
+    var queueCapacity: Int?
+    @Option(help: "Receive buffer of the audit socket in bytes (default 64 MiB); its overflow is recorded as a violation.")
+    var auditBuffer: Int?
+    @Option(help: "Attestation key type: ecc or rsa (default ecc).")
+    var akAlgorithm: String?
     @Option(help: "Configuration file (key = value lines); options given here override it.")
     var config: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -58,6 +64,8 @@ struct Run: ParsableCommand {
         let overrides: [(String, String?)] = [
             ("tpm", tpm), ("state-dir", stateDir.map { URL(fileURLWithPath: $0).standardizedFileURL.path }), ("listen", listen),
             ("pcr", pcr.map(String.init)), ("scope", scope), ("log-level", logLevel),
+            ("queue-capacity", queueCapacity.map(String.init)), ("audit-buffer", auditBuffer.map(String.init)),
+            ("ak-algorithm", akAlgorithm),
         ]
         for (k, v) in overrides {
             guard let v else { continue }

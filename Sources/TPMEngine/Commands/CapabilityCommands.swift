@@ -73,9 +73,9 @@ extension TPM {
             return paged([TPMCC](), count, TPMLimits.maxCapCC) { .ppCommands(TPMLCC($0)) }
 
         case .auditCommands:
-            // Command audit is not implemented (nor SetCommandCodeAuditStatus, which the
-            // reference always audits): no command is audited.
-            return paged([TPMCC](), count, TPMLimits.maxCapCC) { .auditCommands(TPMLCC($0)) }
+            // The audited commands at or above property, ascending (Audit.swift).
+            let items = persistent.audit.sorted.filter { $0.rawValue >= property }
+            return paged(items, count, TPMLimits.maxCapCC) { .auditCommands(TPMLCC($0)) }
 
         case .pcrs:
             // Part 3, 30.2: property shall be zero; the whole current allocation, one entry per

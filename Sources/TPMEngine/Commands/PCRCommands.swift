@@ -111,3 +111,41 @@ extension TPM {
         c.response.u32(UInt32(sizeAvailable))
     }
 }
+
+// MARK: - PCR authorization (PCRAuthorization.swift)
+
+extension TPM {
+    /// TPM2_PCR_SetAuthValue (Part 3, 22.7): the authValue of the PCR's auth group, trailing
+    /// zeros removed. A PCR outside every auth group: TPM_RC_VALUE (unnumbered, as libtpms).
+    /// STATE_CLEAR data changed after Shutdown(STATE): the saved state no longer holds.
+    func pcrSetAuthValueCommand(_ c: inout CommandContext) throws {
+        let auth = try c.param(TPM2BDigest.self).buffer
+        try c.finish()
+        guard pcrInAuthGroup(c.handles[0]) else { throw TPMError.value }
+        clearOrderlyState()
+        volatile.pcrAuthValue = stripTrailingZeros(auth)
+    }
+
+    /// TPM2_PCR_SetAuthPolicy (Part 3, 22.6): the policy of pcrNum's policy group, authorized
+    /// by the platform. authPolicy must have hashAlg's digest size (TPM_RC_SIZE + P1; NULL
+    /// with an empty digest removes the policy); a PCR outside every policy group:
+    /// TPM_RC_VALUE + P3.
+    func pcrSetAuthPolicyCommand(_ c: inout CommandContext) throws {
+        let authPolicy = try c.param(TPM2BDigest.self).buffer
+        let hashAlg = try c.param { try TPMIAlgHash(from: &$0, allowNull: true) }
+        let pcrNum = try c.param { r -> TPMHandle in
+            // TPMI_DH_PCR as a parameter: a PCR number (TPM_RC_VALUE).
+            let h = TPMHandle(try r.u32())
+            guard h.rawValue < UInt32(TPMLimits.pcrCount) else { throw TPMError.value }
+            return h
+        }
+        try c.finish()
+        guard authPolicy.count == (TPMLimits.digestSize(hashAlg.alg) ?? 0) else { throw TPMError.size.parameter(1) }
+        guard pcrInPolicyGroup(pcrNum) else { throw TPMError.value.parameter(3) }
+        let policy = EntityAuth(authValue: [], policyAlg: hashAlg.alg, policy: authPolicy)
+        if policy != persistent.pcrPolicy {
+            persistent.pcrPolicy = policy
+            nvChanged = true
+        }
+    }
+}

@@ -34,9 +34,11 @@ extension TPM {
         let name = entityName(entity)
         s.policyContextUpdate(.policySecret, name: name, policyRef: policyRef, cpHash: cpHashA, timeout: timeout)
         storeSession(s, at: c.handles[1])
+        // A PIN Pass Index earns no ticket: each use must count (the reference, libtpms).
+        let pinPass = nvIndex(entity)?.type == .pinPass
         authTicketResponse(
-            .authSecret, session: s, entity: entity, expiration: expiration, timeout: timeout, nonceTPM: nonceTPM, cpHash: cpHashA,
-            policyRef: policyRef, name: name, to: &c.response)
+            .authSecret, session: s, entity: entity, expiration: pinPass ? 0 : expiration, timeout: timeout, nonceTPM: nonceTPM,
+            cpHash: cpHashA, policyRef: policyRef, name: name, to: &c.response)
     }
 
     /// TPM2_PolicySigned (Part 3, 23.3): authObject signed

@@ -25,6 +25,7 @@ extension TPM {
                 // Resume: STATE_CLEAR data too, and the PCRs marked stateSave.
                 volatile.startupLocality = saved.startupLocality
                 volatile.platform = saved.platform
+                volatile.pcrAuthValue = saved.pcrAuthValue
                 volatile.startupClear = saved.startupClear
                 // Only Startup enables the platform hierarchy again (Part 3, 24.2; the reference's HierarchyStartup).
                 volatile.startupClear.insert(.phEnable)
@@ -88,7 +89,7 @@ extension TPM {
                 nullSeed: volatile.nullSeed, nullProof: volatile.nullProof,
                 contextCounter: volatile.contextCounter, restartCount: persistent.restartCount,
                 startupLocality: volatile.startupLocality, sessionContextCounter: volatile.sessionContextCounter,
-                savedSessions: savedSessionSlots)
+                savedSessions: savedSessionSlots, pcrAuthValue: volatile.pcrAuthValue)
         } else {
             persistent.savedState = nil
         }

@@ -41,6 +41,9 @@ final class VerifierDaemon: @unchecked Sendable {
     private var policy: PolicyEvaluator?
     private var inFlight: Set<String> = []
     private var nextDue: [String: Date] = [:]
+    /// Bumped by every policy change; a round that started under another epoch does not keep
+    /// its replay state, so the new policy judges the whole list next round.
+    private var policyEpoch = 0
     private let guestDir: String
     private let policyPath: String
 
@@ -68,9 +71,25 @@ final class VerifierDaemon: @unchecked Sendable {
         let p = try RuntimePolicy.parse(bytes)
         let ev = try PolicyEvaluator(p)
         let ours = p.serialized()
-        try writeFileDurably(policyPath, ours)
-        lock.withLock { policy = ev }
         let digest = hexOf(Array(SHA256Digest(ours)))
+        if let installed = try? readFile(policyPath, max: RuntimePolicy.maxFileSize), installed == ours {
+            lock.withLock { policy = ev }
+            return "policy unchanged; sha256 \(digest)"
+        }
+        try writeFileDurably(policyPath, ours)
+        // Entries already judged are judged again under the new policy: each guest's next round
+        // verifies its list from entry 0 (once; O(list) for that round only).
+        let rejudge: [GuestRecord] = lock.withLock {
+            policy = ev
+            policyEpoch += 1
+            for name in guests.keys {
+                guests[name]?.state.replay = nil
+                guests[name]?.state.findings = []
+                guests[name]?.state.findingCount = 0
+            }
+            return Array(guests.values)
+        }
+        for r in rejudge { try save(r) }
         try audit.append(
             kind: "policy",
             [
@@ -174,11 +193,13 @@ final class VerifierDaemon: @unchecked Sendable {
         // round always challenges afresh.
         let giveUp = Date().addingTimeInterval(2 * config.timeout + 5)
         var claimed: GuestRecord?
+        var epoch = 0
         while claimed == nil {
             let (r, busy): (GuestRecord?, Bool) = lock.withLock {
                 guard let r = guests[name] else { return (nil, false) }
                 if inFlight.contains(name) { return (nil, true) }
                 inFlight.insert(name)
+                epoch = policyEpoch
                 return (r, false)
             }
             if let r { claimed = r } else if !busy { throw CLIError("no guest named \(name)") }
@@ -197,11 +218,16 @@ final class VerifierDaemon: @unchecked Sendable {
         record.lastRound = isoTime(Date())
         record.rounds += 1
         if let s = result.state { record.state = s }
-        try save(record)
         lock.withLock {
+            if policyEpoch != epoch {
+                record.state.replay = nil
+                record.state.findings = []
+                record.state.findingCount = 0
+            }
             guests[name] = record
             nextDue[name] = Date().addingTimeInterval(config.interval)
         }
+        try save(record)
         var fields: [String: any Sendable] = [
             "agent": name, "verdict": result.verdict.rawValue, "reason": result.reason, "entries": entries,
         ]
