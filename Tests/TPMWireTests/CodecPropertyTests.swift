@@ -106,7 +106,8 @@ final class CodecPropertyTests: XCTestCase {
         TPMTSignature(
             pick([
                 .null, .rsassa(TPMSSignatureRSA(hash: hash(), sig: TPM2BPublicKeyRSA(octets(256)))),
-                .ecdsa(TPMSSignatureECC(hash: hash(), signatureR: TPM2BECCParameter(octets(32)), signatureS: TPM2BECCParameter(octets(32)))),
+                .ecdsa(
+                    TPMSSignatureECC(hash: hash(), signatureR: TPM2BECCParameter(octets(32)), signatureS: TPM2BECCParameter(octets(32)))),
                 .hmac(ha()),
             ]))
     }
@@ -203,7 +204,9 @@ final class CodecPropertyTests: XCTestCase {
             codec("TPMT_TK_HASHCHECK", { TPMTTKHashcheck(tag: .hashCheck, hierarchy: self.hierarchy(), digest: self.b()).wireBytes }) {
                 try TPMTTKHashcheck(from: &$0)
             },
-            codec("TPMS_TIME_INFO", { TPMSTimeInfo(time: self.u64(), clockInfo: self.clockInfo()).wireBytes }) { try TPMSTimeInfo(from: &$0) },
+            codec("TPMS_TIME_INFO", { TPMSTimeInfo(time: self.u64(), clockInfo: self.clockInfo()).wireBytes }) {
+                try TPMSTimeInfo(from: &$0)
+            },
             codec("TPM2B_NV_PUBLIC", { TPM2BNVPublic(self.nvPublic()).wireBytes }) { try TPM2BNVPublic(from: &$0) },
             codec("TPMS_CONTEXT", { self.context().wireBytes }) { try TPMSContext(from: &$0) },
             codec("TPMT_PUBLIC", { self.pick([self.eccPublic(), self.rsaPublic(), self.keyedHashPublic()]).wireBytes }) {
@@ -213,7 +216,8 @@ final class CodecPropertyTests: XCTestCase {
                 "TPMT_SENSITIVE",
                 {
                     TPMTSensitive(
-                        authValue: self.b(), seedValue: self.b(), sensitive: self.pick([.ecc(TPM2BECCParameter(self.octets(32))), .keyedHash(self.b())])
+                        authValue: self.b(), seedValue: self.b(),
+                        sensitive: self.pick([.ecc(TPM2BECCParameter(self.octets(32))), .keyedHash(self.b())])
                     ).wireBytes
                 }
             ) { try TPMTSensitive(from: &$0, support: s) },
@@ -286,7 +290,8 @@ final class CodecPropertyTests: XCTestCase {
         for c in codecs {
             for _ in 0..<800 {
                 let seed = c.seed()
-                let bytes = Array(seed.prefix(Int.random(in: 0...min(8, seed.count), using: &g))) + octets(Int.random(in: 0...40, using: &g))
+                let bytes =
+                    Array(seed.prefix(Int.random(in: 0...min(8, seed.count), using: &g))) + octets(Int.random(in: 0...40, using: &g))
                 do {
                     let again = try decodeAll(bytes, c.reencode)
                     XCTAssertEqual(again, bytes, c.name)

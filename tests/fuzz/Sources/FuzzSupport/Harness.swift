@@ -1,13 +1,12 @@
-#if canImport(Glibc)
 import Glibc
-#endif
 
 /// A property a fuzz input broke: print it and abort, so libFuzzer records the input as a
 /// crash (it handles SIGABRT) and scripts/fuzz fails.
 public func fuzzFailure(_ message: String, input: [UInt8] = []) -> Never {
     var text = "FUZZ CHECK FAILED: \(message)\n"
     if !input.isEmpty { text += "  input: \(hex(input.prefix(256)))\(input.count > 256 ? "..." : "")\n" }
-    fputs(text, stderr)
+    let bytes = Array(text.utf8)
+    _ = bytes.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count) }
     abort()
 }
 
@@ -35,7 +34,8 @@ public func writeSeedsIfAsked(_ seeds: @autoclosure () -> [(name: String, bytes:
         _ = seed.bytes.withUnsafeBufferPointer { fwrite($0.baseAddress, 1, $0.count, f) }
         fclose(f)
     }
-    exit(0)
+    // _exit: libFuzzer's atexit hook would report exit() inside an input as a crash.
+    _exit(0)
 }
 
 /// A big-endian reader over fuzz input that never throws: missing bytes read as zero.

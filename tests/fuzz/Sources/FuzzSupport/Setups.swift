@@ -88,7 +88,8 @@ public enum Setups {
             "CreatePrimary")
         let primary: UInt32 = 0x8000_0000
         // Create + Load: an ECDSA signing key.
-        let createParams = sized(inSensitive.bytes) + sized(eccPublic(attributes: 0x0004_0072, restrictedStorage: false)) + [0, 0] + [0, 0, 0, 0]
+        let createParams =
+            sized(inSensitive.bytes) + sized(eccPublic(attributes: 0x0004_0072, restrictedStorage: false)) + [0, 0] + [0, 0, 0, 0]
         let created = run(
             tpm, Wire.command(.create, tag: .sessions, Wire.withPasswords(handles: [primary], passwords: [[]], params: createParams)),
             "Create")
@@ -102,7 +103,8 @@ public enum Setups {
         run(
             tpm,
             Wire.command(
-                .load, tag: .sessions, Wire.withPasswords(handles: [primary], passwords: [[]], params: sized(outPrivate) + sized(outPublic))),
+                .load, tag: .sessions, Wire.withPasswords(handles: [primary], passwords: [[]], params: sized(outPrivate) + sized(outPublic))
+            ),
             "Load")
         // EvictControl (Part 3, 28.5): the primary also persistent.
         run(

@@ -35,11 +35,13 @@ public enum StateCheck {
         }
         let second = SavedTPM(copy)
         if second.permanent != first.permanent {
-            fuzzFailure("permanent state differs after export/import (\(first.permanent.count) vs \(second.permanent.count) bytes)",
+            fuzzFailure(
+                "permanent state differs after export/import (\(first.permanent.count) vs \(second.permanent.count) bytes)",
                 input: input)
         }
         if second.volatile != first.volatile {
-            fuzzFailure("volatile state differs after export/import (\(first.volatile.count) vs \(second.volatile.count) bytes)",
+            fuzzFailure(
+                "volatile state differs after export/import (\(first.volatile.count) vs \(second.volatile.count) bytes)",
                 input: input)
         }
     }

@@ -1,7 +1,5 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import FuzzSupport
+import Glibc
 import TPMEngine
 import TPMWire
 import VTPMHost
@@ -15,18 +13,18 @@ import VTPMHost
 
 let world = FuzzWorld()
 
-nonisolated(unsafe) let instance: Instance = {
+let instance: Instance = {
     let template = "/dev/shm/vtpm-fuzz-control.XXXXXX"
     var path = Array(template.utf8CString)
     guard mkdtemp(&path) != nil else { fuzzFailure("mkdtemp failed") }
-    let dir = String(cString: path)
+    let dir = String(decoding: path.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     do {
         let store = try StateStore(directory: dir)
         return Instance(store: store, environment: world.environment, log: .discard)
     } catch { fuzzFailure("cannot open the state store: \(error)") }
 }()
 
-nonisolated(unsafe) let initialState: [UInt8] = {
+let initialState: [UInt8] = {
     world.reset()
     return Setups.loaded(world).exportPermanentState()
 }()
@@ -51,15 +49,23 @@ func seeds() -> [(name: String, bytes: [UInt8])] {
         ("set-buffersize", u32(17) + u32(4096)), ("get-info", u32(18) + u32(0) + u32(0) + u32(0)),
     ]
     var out = single.map { (name: $0.0, bytes: reads([$0.1])) }
-    out.append(("migrate-in", reads([
-        u32(14), u32(13) + u32(0) + u32(1) + u32(UInt32(permanent.count)) + permanent,
-        u32(13) + u32(0) + u32(3) + u32(0), u32(2) + u32(0), u32(4),
-    ])))
+    out.append(
+        (
+            "migrate-in",
+            reads([
+                u32(14), u32(13) + u32(0) + u32(1) + u32(UInt32(permanent.count)) + permanent,
+                u32(13) + u32(0) + u32(3) + u32(0), u32(2) + u32(0), u32(4),
+            ])
+        ))
     out.append(("suspend-resume", reads([u32(10), u32(14), u32(2) + u32(0), u32(12) + u32(0) + u32(2) + u32(0)])))
-    out.append(("set-stateblob-split", reads([
-        u32(14), u32(13) + u32(0) + u32(1) + u32(UInt32(permanent.count)), Array(permanent.prefix(100)),
-        Array(permanent.dropFirst(100)), u32(2) + u32(0),
-    ])))
+    out.append(
+        (
+            "set-stateblob-split",
+            reads([
+                u32(14), u32(13) + u32(0) + u32(1) + u32(UInt32(permanent.count)), Array(permanent.prefix(100)),
+                Array(permanent.dropFirst(100)), u32(2) + u32(0),
+            ])
+        ))
     out.append(("set-stateblob-empty-volatile", reads([u32(14), u32(13) + u32(0) + u32(2) + u32(0), u32(2) + u32(0)])))
     return out
 }

@@ -12,20 +12,20 @@ import VTPMHost
 protocol Framer {
     associatedtype Event: Equatable
     init()
-    mutating func append(_ bytes: ArraySlice<UInt8>)
+    mutating func feed(_ bytes: ArraySlice<UInt8>)
     mutating func nextEvent() -> Event?
 }
 
 extension TPMCommandFramer: Framer {
-    mutating func append(_ bytes: ArraySlice<UInt8>) { append(bytes as ArraySlice) }
+    mutating func feed(_ bytes: ArraySlice<UInt8>) { append(bytes) }
     mutating func nextEvent() -> CommandFrame? { next() }
 }
 extension MSSimTPMFramer: Framer {
-    mutating func append(_ bytes: ArraySlice<UInt8>) { append(bytes as ArraySlice) }
+    mutating func feed(_ bytes: ArraySlice<UInt8>) { append(bytes) }
     mutating func nextEvent() -> MSSimTPMEvent? { next() }
 }
 extension MSSimPlatformFramer: Framer {
-    mutating func append(_ bytes: ArraySlice<UInt8>) { append(bytes as ArraySlice) }
+    mutating func feed(_ bytes: ArraySlice<UInt8>) { append(bytes) }
     mutating func nextEvent() -> UInt32? { next() }
 }
 
@@ -35,7 +35,7 @@ func events<F: Framer>(_: F.Type, _ stream: [UInt8], cuts: [Int]) -> [F.Event] {
     var out = [F.Event]()
     var start = 0
     for end in cuts + [stream.count] where end > start && end <= stream.count {
-        f.append(stream[start..<end])
+        f.feed(stream[start..<end])
         start = end
         while out.count < 10_000, let e = f.nextEvent() { out.append(e) }
     }

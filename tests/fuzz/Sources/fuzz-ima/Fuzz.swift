@@ -11,7 +11,8 @@ func seeds() -> [(name: String, bytes: [UInt8])] {
     do {
         var list = [try IMAEntry.bootAggregate(pcr: 10, bank: .sha256, aggregate: [UInt8](repeating: 0x3C, count: 32))]
         for i in 0..<4 {
-            list.append(try IMAEntry(pcr: 10, algorithm: "sha256", fileDigest: [UInt8](repeating: UInt8(i), count: 32), path: "/usr/bin/p\(i)"))
+            list.append(
+                try IMAEntry(pcr: 10, algorithm: "sha256", fileDigest: [UInt8](repeating: UInt8(i), count: 32), path: "/usr/bin/p\(i)"))
         }
         list.append(try IMAEntry(pcr: 9, algorithm: "sha1", fileDigest: [UInt8](repeating: 7, count: 20), path: "/a b"))
         list.append(try IMAEntry(pcr: 10, algorithm: "sha512", fileDigest: [UInt8](repeating: 9, count: 64), path: "/x"))
