@@ -81,7 +81,8 @@ public final class InstanceManager: @unchecked Sendable {
         directory given: String, log: HostLog, caDirectory: String? = nil, stateKey: String? = nil,
         plainMigration: Bool = false, threads: Int = System.coreCount
     ) throws {
-        self.caDirectory = caDirectory ?? LocalCA.defaultDirectory()
+        // A daemon keeps its CA with its state unless told otherwise ($VTPM_CA_DIR, --ca-dir).
+        self.caDirectory = caDirectory ?? LocalCA.environmentDirectory() ?? given + "/ca"
         for d in [given, given + "/instances"] where mkdir(d, 0o700) != 0 && errno != EEXIST {
             throw ManagementError("cannot create \(d): \(String(cString: strerror(errno)))")
         }

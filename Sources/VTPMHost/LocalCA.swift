@@ -21,9 +21,15 @@ public final class LocalCA: @unchecked Sendable {
     /// The CA directory when none is given: `$VTPM_CA_DIR`, else /var/lib/vtpm/ca for root,
     /// else ~/.local/share/vtpm/ca.
     public static func defaultDirectory() -> String {
-        if let d = ProcessInfo.processInfo.environment["VTPM_CA_DIR"], !d.isEmpty { return d }
+        if let d = environmentDirectory() { return d }
         if getuid() == 0 { return "/var/lib/vtpm/ca" }
         return (ProcessInfo.processInfo.environment["HOME"] ?? ".") + "/.local/share/vtpm/ca"
+    }
+
+    /// `$VTPM_CA_DIR`, if set.
+    public static func environmentDirectory() -> String? {
+        guard let d = ProcessInfo.processInfo.environment["VTPM_CA_DIR"], !d.isEmpty else { return nil }
+        return d
     }
 
     public var certificatePEM: String { (try? certificate.serializeAsPEM().pemString) ?? "" }

@@ -58,7 +58,7 @@ struct Serve: ParsableCommand {
     @Option(help: "1: errors; 2: also instance and connection events; 3: also every command.")
     var logLevel: Int = 2
 
-    @Option(name: .customLong("ca-dir"), help: "The local CA for EK certificates (default: as 'vtpm ca show').")
+    @Option(name: .customLong("ca-dir"), help: "The local CA for EK certificates (default: $VTPM_CA_DIR, else STATE_DIR/ca).")
     var caDir: String?
 
     @Option(name: .customLong("state-key"), help: "A key file (hex, 128 or 256 bits): every instance's state is encrypted at rest.")
@@ -240,14 +240,16 @@ struct CA: ParsableCommand {
 struct CAShow: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show", abstract: "Print the local CA's root certificate (PEM); creates the CA on first use.")
-    @Option(
-        name: .customLong("ca-dir"),
-        help: "The CA's directory (default: $VTPM_CA_DIR, /var/lib/vtpm/ca for root, else ~/.local/share/vtpm/ca).")
+    @Option(name: .customLong("ca-dir"), help: "The CA's directory (default: $VTPM_CA_DIR, else STATE_DIR/ca, the daemon's).")
     var caDir: String?
+
+    @Option(name: .customLong("state-dir"), help: "The daemon's state directory.")
+    var stateDir: String = "./vtpm-state"
 
     func run() throws {
         do {
-            print(try LocalCA(directory: caDir ?? LocalCA.defaultDirectory()).certificatePEM)
+            let dir = caDir ?? LocalCA.environmentDirectory() ?? stateDir + "/ca"
+            print(try LocalCA(directory: dir).certificatePEM)
         } catch {
             FileHandle.standardError.write(Data("vtpm: \(error)\n".utf8))
             throw ExitCode.failure
