@@ -327,35 +327,13 @@ public enum Provisioning {
             let on: UInt8 = banks.contains(alg) ? 0xFF : 0
             params.bytes([on, on, on])
         }
-        try check(rc(core.execute(passwordCommand(.pcrAllocate, handle: TPMHandle.platform.rawValue, params.bytes))), "TPM2_PCR_Allocate")
+        _ = try EKProvisioning.run(core, .pcrAllocate, handles: [TPMHandle.platform.rawValue], auths: 1, params: params.bytes)
         try check(rc(core.execute(shutdownClear)), "TPM2_Shutdown")
         if flush { try core.flush() }
     }
 
     /// TPM2_Shutdown(TPM_SU_CLEAR).
     public static let shutdownClear: [UInt8] = [0x80, 0x01, 0, 0, 0, 12, 0, 0, 0x01, 0x45, 0, 0]
-
-    /// A command with one handle authorized by an empty password.
-    static func passwordCommand(_ cc: TPMCC, handle: UInt32, _ parameters: [UInt8]) -> [UInt8] {
-        var w = TPMWriter(capacity: 32 + parameters.count)
-        w.u16(TPMST.sessions.rawValue)
-        w.u32(0)
-        w.u32(cc.rawValue)
-        w.u32(handle)
-        w.u32(9)
-        w.u32(TPMHandle.passwordSession.rawValue)
-        w.u16(0)
-        w.u8(0)
-        w.u16(0)
-        w.bytes(parameters)
-        var bytes = w.bytes
-        let n = UInt32(bytes.count)
-        bytes[2] = UInt8(n >> 24)
-        bytes[3] = UInt8(n >> 16 & 0xFF)
-        bytes[4] = UInt8(n >> 8 & 0xFF)
-        bytes[5] = UInt8(n & 0xFF)
-        return bytes
-    }
 
     public static func rc(_ response: [UInt8]) -> UInt32 {
         guard response.count >= 10 else { return TPMRC.failure.rawValue }

@@ -226,17 +226,22 @@ final class UnixControlConnection: @unchecked Sendable {
 
 /// The few socket calls NIO does not offer.
 enum UnixSocket {
-    /// A listening Unix stream socket at `path` (an existing socket file is replaced), mode
-    /// `mode`, non-blocking, close-on-exec.
-    static func listen(path: String, mode: mode_t) throws -> Int32 {
+    /// The socket address of `path`; nil when the path does not fit in sockaddr_un.
+    static func address(_ path: String) -> sockaddr_un? {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { throw IOError(errnoCode: ENAMETOOLONG, reason: "socket path too long") }
+        guard path.utf8.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: path.utf8)
             raw[path.utf8.count] = 0
         }
+        return address
+    }
+
+    /// A listening Unix stream socket at `path` (an existing socket file is replaced), mode
+    /// `mode`, non-blocking, close-on-exec.
+    static func listen(path: String, mode: mode_t) throws -> Int32 {
+        guard var address = address(path) else { throw IOError(errnoCode: ENAMETOOLONG, reason: "socket path too long") }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue | SOCK_NONBLOCK.rawValue), 0)
         guard fd >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
         var st = stat()
