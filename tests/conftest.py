@@ -21,3 +21,6 @@ def pytest_addoption(parser):
                 help="number of malformed commands per connection in the hostile-input test")
     g.addoption("--t2t-suite", default=os.environ.get("T2T_SUITE_DIR", ""),
                 help="directory holding tpm2-tools 5.4's test/integration (see docs/testing.md)")
+    g.addoption("--t2t-tpm", default=os.environ.get("VTPM_T2T_TPMS", "vtpm"),
+                help="implementations tpm2-tools' own scripts run against (default vtpm: the scripts are the "
+                     "judge of vtpm; add swtpm to check the harness itself against the reference)")

@@ -31,9 +31,9 @@ def _vtpm_binary(config) -> str:
     return str(REPO / ".build" / "release" / "vtpm")
 
 
-def selected_impls(config) -> list[Impl]:
+def selected_impls(config, option: str = "--tpm") -> list[Impl]:
     out = []
-    for name in [n.strip() for n in config.getoption("--tpm").split(",") if n.strip()]:
+    for name in [n.strip() for n in config.getoption(option).split(",") if n.strip()]:
         if name == "vtpm":
             out.append(Impl("vtpm", _vtpm_binary(config)))
         elif name == "swtpm":
@@ -69,6 +69,9 @@ def pytest_generate_tests(metafunc):
         allowed = marker.args if marker else TRANSPORTS
         specs = [(i, t) for i in selected_impls(config) for t in selected_transports(config) if t in allowed]
         metafunc.parametrize("tpm_spec", specs, ids=[f"{i.name}-{t}" for i, t in specs])
+    if "suite_impl" in metafunc.fixturenames:
+        impls = selected_impls(config, "--t2t-tpm")
+        metafunc.parametrize("suite_impl", impls, ids=[i.name for i in impls])
     if "impl" in metafunc.fixturenames:
         impls = selected_impls(config)
         metafunc.parametrize("impl", impls, ids=[i.name for i in impls])

@@ -63,7 +63,8 @@ def suite_dir(request) -> Path:
 
 @pytest.mark.timeout(SCRIPT_TIMEOUT + 30)
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_tpm2_tools_script(impl, suite_dir, script, tmp_path):
+def test_tpm2_tools_script(suite_impl, suite_dir, script, tmp_path):
+    impl = suite_impl
     if not os.access(impl.binary, os.X_OK):
         pytest.fail(f"{impl.binary} missing", pytrace=False)
     check_breaker(impl)
