@@ -82,7 +82,8 @@ public struct StateCipher: Sendable {
         case .sha512:
             return try StateCipher(key: Array(SHA512.hash(data: passphrase).prefix(count)))
         case .pbkdf2:
-            return try StateCipher(key: pbkdf2SHA512(password: passphrase, salt: passphraseSalt, iterations: passphraseIterations, count: count))
+            return try StateCipher(
+                key: pbkdf2SHA512(password: passphrase, salt: passphraseSalt, iterations: passphraseIterations, count: count))
         }
     }
 

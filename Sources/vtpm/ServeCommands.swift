@@ -60,7 +60,7 @@ struct Serve: ParsableCommand {
 
     @Option(
         name: .customLong("idle-evict"),
-        help: "Write out and drop from memory the engine of an instance idle for SECONDS (default: never); it comes back at its next command.")
+        help: "Drop from memory an instance idle for SECONDS (default: never); its next command reloads it.")
     var idleEvict: Double?
 
     @Option(name: .customLong("ca-dir"), help: "The local CA for EK certificates (default: $VTPM_CA_DIR, else STATE_DIR/ca).")
@@ -232,7 +232,8 @@ struct Show: ParsableCommand {
         print("commands:        \(i.commands) (\(i.errorResponses) answered with an error)")
         if let evicted = i.evicted {
             let idle = i.idleSeconds.map { String(format: "%.1f", $0) } ?? "?"
-            print("memory:          \(evicted ? "evicted (reloads at its next command)" : "resident"), idle \(idle) s, \(i.evictions ?? 0) eviction(s)")
+            let where_ = evicted ? "evicted (reloads at its next command)" : "resident"
+            print("memory:          \(where_), idle \(idle) s, \(i.evictions ?? 0) eviction(s)")
         }
     }
 }

@@ -107,7 +107,9 @@ final class SwtpmCommandLineTests: XCTestCase {
         XCTAssertEqual(c.migrationKey?.source, .passphraseFD(22))
         XCTAssertTrue(c.incomingMigration)
         XCTAssertTrue(c.releaseLockOutgoing)
-        let d = try config(["socket", "--tpm2", "--ctrl", "type=tcp,port=1", "--tpmstate", "dir=/x", "--key", "pwdfile=/p,kdf=sha512,remove"])
+        let d = try config([
+            "socket", "--tpm2", "--ctrl", "type=tcp,port=1", "--tpmstate", "dir=/x", "--key", "pwdfile=/p,kdf=sha512,remove",
+        ])
         XCTAssertEqual(d.stateKey?.source, .passphraseFile("/p"))
         XCTAssertEqual(d.stateKey?.kdf, .sha512)
         XCTAssertEqual(d.stateKey?.remove, true)

@@ -162,3 +162,37 @@ def test_passphrase_keys_as_libvirt_passes_them(vtpm_bin, tmp_path):
                            capture_output=True, text=True, timeout=30, pass_fds=(fd,))
         os.close(fd)
         assert r.returncode != 0 and "wrong key or passphrase" in r.stderr, (opts, r.stderr)
+
+
+def test_swtpm_setup_with_passphrase_then_swtpm(vtpm_bin, tmp_path):
+    """libvirt's encrypted vTPM end to end: `swtpm_setup ... --pwdfile-fd N --cipher aes-256-cbc`
+    provisions an encrypted state, `swtpm socket --key pwdfd=M,mode=aes-256-cbc` with the same
+    secret serves it (the EK certificate reads back), another secret is refused."""
+    state = tmp_path / "tpm2"
+    state.mkdir()
+    secret = b"0123456789abcdef"
+    setup = tmp_path / "swtpm_setup"  # the drop-in runs under that name, as libvirt starts it
+    setup.symlink_to(vtpm_bin)
+    fd = _pipe(secret)
+    r = subprocess.run([str(setup), "--tpm2", "--tpm-state", str(state), "--vmid", "vm:x",
+                        "--createek", "--create-ek-cert", "--create-platform-cert", "--lock-nvram", "--not-overwrite",
+                        "--pwdfile-fd", str(fd), "--cipher", "aes-256-cbc"], capture_output=True, text=True,
+                       timeout=120, pass_fds=(fd,), env=dict(os.environ, VTPM_CA_DIR=str(tmp_path / "ca")))
+    os.close(fd)
+    assert r.returncode == 0, r.stderr
+    assert (state / "vtpm-permanent").read_bytes().startswith(b"VTPMENC1")
+    fd = _pipe(secret)
+    p, port = _serve(vtpm_bin, state, ["--key", f"pwdfd={fd},mode=aes-256-cbc"], tmp_path, (fd,))
+    der = tmp_path / "ek.der"
+    r = _tpm2(port, "nvread", "0x01c00002", "-C", "o", "-o", str(der))
+    assert r.returncode == 0, r.stderr
+    _stop(p)
+    assert subprocess.run(["openssl", "x509", "-inform", "DER", "-in", str(der), "-noout"]).returncode == 0
+    fd = _pipe(b"another secret")
+    port = free_port_pair()
+    r = subprocess.run([vtpm_bin, "swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={port}",
+                        "--tpmstate", f"dir={state}", "--flags", "not-need-init",
+                        "--key", f"pwdfd={fd},mode=aes-256-cbc"],
+                       capture_output=True, text=True, timeout=30, pass_fds=(fd,))
+    os.close(fd)
+    assert r.returncode != 0 and "wrong key or passphrase" in r.stderr, r.stderr
