@@ -102,8 +102,8 @@ enum SwtpmSetupMain {
             case "--help", "-h":
                 print(usage)
                 return 0
-            case "--allow-signing", "--take-ownership", "--create-spk", "--runas", "--reconfigure", "--create-config-files", "--ownerpass", "--srkpass",
-                "--owner-well-known", "--srk-well-known":
+            case "--allow-signing", "--take-ownership", "--create-spk", "--runas", "--reconfigure", "--create-config-files",
+                "--ownerpass", "--srkpass", "--owner-well-known", "--srk-well-known":
                 return fail("\(name) is not supported by vtpm's swtpm_setup (see docs/host.md)")
             default:
                 return fail("unrecognized option '\(arg)' (see 'swtpm_setup --help')")
