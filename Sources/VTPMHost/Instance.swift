@@ -200,6 +200,8 @@ public final class InstanceCore {
     /// discarded and the TPM needs TPM2_Startup.
     public func powerOn(resumeVolatile: Bool) throws(InstanceError) {
         if isRunning { powerOff() }
+        // An evicted engine's state is never resumed by a power cycle (it was RAM).
+        isEvicted = false
         touch()
         // Without the storage lock (`--migration incoming`, the source still holds it) the
         // state is read and nothing on disk is changed, as swtpm's INIT does then.

@@ -45,6 +45,26 @@ final class EvictionTests: XCTestCase {
         }
     }
 
+    /// An evicted state that cannot be loaded back stops the TPM (TPM_RC_FAILURE, as a TPM in
+    /// failure mode); the next power-on starts from the permanent state.
+    func testLostEvictedStateFailsThenPowerOnRecovers() throws {
+        let dir = temporaryDirectory(self)
+        let instance = Instance(
+            store: try StateStore(directory: dir), environment: TestEnvironmentState(seed: 5).environment, log: .discard)
+        try instance.sync { core in
+            try core.powerOn(resumeVolatile: true)
+            XCTAssertEqual(responseCode(core.execute(Commands.startupClear)), 0)
+            XCTAssertTrue(core.evictIfIdle(idleNanoseconds: 0))
+            XCTAssertEqual(unlink(dir + "/vtpm-evicted"), 0)
+            XCTAssertEqual(responseCode(core.execute(Commands.getRandom8)), TPMRC.failure.rawValue)
+            XCTAssertFalse(core.isRunning)
+            try core.powerOn(resumeVolatile: true)
+            XCTAssertFalse(core.isEvicted)
+            XCTAssertEqual(responseCode(core.execute(Commands.startupClear)), 0)
+            XCTAssertEqual(responseCode(core.execute(Commands.getRandom8)), 0)
+        }
+    }
+
     func testDeferredLockWaitsForTheHolder() throws {
         let dir = temporaryDirectory(self)
         let holder = try StateStore(directory: dir)
