@@ -67,16 +67,18 @@ public enum PTM {
         public static let lockStorage = Capabilities(rawValue: 1 << 16)
 
         /// Exactly what `ControlChannel.handle` implements. Not here: the H-CRTM hash
-        /// sequence (no _TPM_Hash_* in the engine) and LOCK_STORAGE; SET_DATAFD is
-        /// added on Unix-socket control channels, which pass descriptors
-        /// (UnixControlListener).
+        /// sequence (no _TPM_Hash_* in the engine); SET_DATAFD is added on Unix-socket control
+        /// channels, which pass descriptors (UnixControlListener).
         public static let implemented: Capabilities = [
             .initialize, .shutdown, .getTPMEstablished, .setLocality, .cancelTPMCommand, .storeVolatile,
             .resetTPMEstablished, .getStateBlob, .setStateBlob, .stop, .getConfig, .setBufferSize,
-            .getInfo, .sendCommandHeader,
+            .getInfo, .sendCommandHeader, .lockStorage,
         ]
     }
 
+    /// LOCK_STORAGE's retries are 10 ms apart and block the instance meanwhile: at most a
+    /// minute (QEMU asks for 300, 3 s).
+    public static let maxLockRetries: UInt32 = 6000
     /// INIT flag: delete the stored volatile state after reading it
     /// (PTM_INIT_FLAG_DELETE_VOLATILE).
     public static let initDeleteVolatile: UInt32 = 1
@@ -215,6 +217,7 @@ public enum ControlChannel {
     /// Answers one request. Runs on the instance's queue.
     public static func handle(_ m: ControlMessage, core: InstanceCore, options: Options = Options()) -> ([UInt8], ControlDisposition) {
         let n = m.body.count
+        core.touch()
         guard let command = PTM.Command(rawValue: m.code) else {
             core.log.error("unknown control command 0x\(String(m.code, radix: 16))")
             return (result(PTM.Result.badOrdinal), .keepOpen)
@@ -300,11 +303,26 @@ public enum ControlChannel {
             _ = try? r.u32()  // state_flags: only "decrypted", and nothing here is encrypted
             let type = (try? r.u32()) ?? 0
             let offset = Int((try? r.u32()) ?? 0)
-            return (stateBlobReply(type: type, offset: offset, core: core), .keepOpen)
+            let reply = stateBlobReply(type: type, offset: offset, core: core)
+            // QEMU fetches permanent, volatile, then savestate: after the last one the
+            // destination may take the state (swtpm `--migration release-lock-outgoing`).
+            if type == PTM.BlobType.savestate { core.releaseStorageAfterOutgoingMigration() }
+            return (reply, .keepOpen)
 
         case .setStateBlob:
             guard !core.isRunning else { return (result(PTM.Result.badOrdinal), .keepOpen) }
+            // The state arrives: this side owns it from now on (swtpm takes the lock deferred
+            // by `--migration incoming` here, and answers TPM_IOERROR when it cannot).
+            guard core.ensureStorageLocked() else { return (result(PTM.Result.ioError), .keepOpen) }
             return (result(setStateBlob(m, core: core)), .keepOpen)
+
+        case .lockStorage:
+            // {u32 retries} -> {result}: lock the state directory, retrying every 10 ms while
+            // another process holds it; allowed in any power state (swtpm 0.8).
+            guard n >= 4 else { return (result(PTM.Result.badParameter), .keepOpen) }
+            let retries = UInt32(m.body[0]) << 24 | UInt32(m.body[1]) << 16 | UInt32(m.body[2]) << 8 | UInt32(m.body[3])
+            let locked = core.lockStorage(retries: min(retries, PTM.maxLockRetries))
+            return (result(locked ? PTM.Result.success : PTM.Result.fail), .keepOpen)
 
         case .getConfig:
             guard n == 0 else { return (result(PTM.Result.badParameter), .keepOpen) }
@@ -331,7 +349,7 @@ public enum ControlChannel {
             let data = offset < json.count ? Array(json[offset...]) : []
             return (result(PTM.Result.success) + result(UInt32(json.count)) + result(UInt32(data.count)) + data, .keepOpen)
 
-        case .hashStart, .hashData, .hashEnd, .setDataFD, .lockStorage:
+        case .hashStart, .hashData, .hashEnd, .setDataFD:
             // Not implemented (and not in the capability word): answered like an unknown
             // command. SET_DATAFD is answered by UnixControlListener before it gets here.
             return (result(PTM.Result.badOrdinal), .keepOpen)

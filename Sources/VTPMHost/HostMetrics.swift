@@ -12,7 +12,9 @@ import TPMWire
 /// - `vtpm_instances` (gauge): instances the daemon serves;
 /// - `vtpm_commands_total{command="TPM2_..."}`: commands executed, by command;
 /// - `vtpm_command_errors_total{command="TPM2_..."}`: those answered with an error code;
-/// - `vtpm_command_duration_seconds` (histogram): the engine's time per command.
+/// - `vtpm_command_duration_seconds` (histogram): the engine's time per command;
+/// - `vtpm_evictions_total`, `vtpm_evicted_reloads_total`: idle engines written out of memory
+///   (`--idle-evict`) and brought back by their next command.
 ///
 /// Off unless enabled: `InstanceCore.execute` then pays one load of a flag.
 public final class HostMetrics: Sendable {
@@ -26,6 +28,8 @@ public final class HostMetrics: Sendable {
         var commands: [UInt32: (ok: CoreMetrics.Counter, errors: CoreMetrics.Counter)] = [:]
         var duration: CoreMetrics.Timer?
         var instances: CoreMetrics.Gauge?
+        var evictions: CoreMetrics.Counter?
+        var reloads: CoreMetrics.Counter?
     }
 
     /// Whether metrics are being collected (read on every command).
@@ -43,6 +47,8 @@ public final class HostMetrics: Sendable {
             s.factory = factory
             s.duration = CoreMetrics.Timer(label: "vtpm_command_duration_seconds", dimensions: [], factory: factory)
             s.instances = CoreMetrics.Gauge(label: "vtpm_instances", dimensions: [], factory: factory)
+            s.evictions = CoreMetrics.Counter(label: "vtpm_evictions_total", dimensions: [], factory: factory)
+            s.reloads = CoreMetrics.Counter(label: "vtpm_evicted_reloads_total", dimensions: [], factory: factory)
             s.enabled = true
         }
     }
@@ -72,6 +78,9 @@ public final class HostMetrics: Sendable {
         if failed { counters.errors.increment() }
         duration?.recordNanoseconds(Int64(nanoseconds))
     }
+
+    func recordEviction() { state.withLockedValue { $0.evictions }?.increment() }
+    func recordReload() { state.withLockedValue { $0.reloads }?.increment() }
 
     func setInstances(_ n: Int) {
         state.withLockedValue { $0.instances }?.record(n)

@@ -78,6 +78,17 @@ public final class Instance: @unchecked Sendable {
         return promise.futureResult
     }
 
+    /// Runs `body` on the instance's queue later (housekeeping such as idle eviction).
+    public func enqueue(_ body: @escaping @Sendable (InstanceCore) -> Void) {
+        // Counted like `submit`'s work: a command from an event loop then waits its turn
+        // off the loop instead of blocking the loop behind it.
+        pendingAsync.withLockedValue { $0 += 1 }
+        queue.async {
+            body(self.core)
+            self.pendingAsync.withLockedValue { $0 -= 1 }
+        }
+    }
+
     /// The async form of `submit`.
     public func perform<T: Sendable>(_ body: @escaping @Sendable (InstanceCore) -> T) async -> T {
         await withCheckedContinuation { c in queue.async { c.resume(returning: body(self.core)) } }
@@ -131,7 +142,15 @@ public final class InstanceCore {
     /// Executes one TPM command. Any NV change it made is durable before this returns, so the
     /// response never reports a change that a crash could undo (Part 1, 37.2; TPM.swift).
     public func execute(locality: UInt8, command: [UInt8]) -> [UInt8] {
-        guard isRunning, let tpm else { return TPM.errorResponse(.failure) }
+        touch()
+        // swtpm: a TPM command takes the storage lock that `--migration incoming` deferred.
+        guard isRunning, ensureStorageLocked() else { return TPM.errorResponse(.failure) }
+        do { try reloadIfEvicted() } catch {
+            log.error("cannot reload the evicted TPM, stopping the TPM: \(error)")
+            isRunning = false
+            return TPM.errorResponse(.failure)
+        }
+        guard let tpm else { return TPM.errorResponse(.failure) }
         if log.enabled(.debug) { log.debug("command (locality \(locality)): \(command.hex)") }
         let metrics = HostMetrics.shared.enabled
         let started = metrics ? DispatchTime.now().uptimeNanoseconds : 0
@@ -181,12 +200,21 @@ public final class InstanceCore {
     /// discarded and the TPM needs TPM2_Startup.
     public func powerOn(resumeVolatile: Bool) throws(InstanceError) {
         if isRunning { powerOff() }
+        // An evicted engine's state is never resumed by a power cycle (it was RAM).
+        isEvicted = false
+        touch()
+        // Without the storage lock (`--migration incoming`, the source still holds it) the
+        // state is read and nothing on disk is changed, as swtpm's INIT does then.
+        let locked = store.isLocked
         do {
+            // An evicted engine's state left by a crash or a stop is volatile state lost to a
+            // power loss.
+            if locked { try store.delete(.evicted) }
             var volatile: [UInt8]?
             if resumeVolatile {
                 volatile = try store.read(.volatile)
                 if volatile?.isEmpty == true { volatile = nil }
-            } else {
+            } else if locked {
                 try store.delete(.volatile)
             }
             if tpm == nil || reloadFromStore || volatile != nil {
@@ -198,7 +226,7 @@ public final class InstanceCore {
             tpm.setPhysicalPresence(physicalPresence)
             try persistIfNeeded()
             // A suspended state resumes once: kept, it could later roll the TPM back to it.
-            if volatile != nil { try store.delete(.volatile) }
+            if volatile != nil && locked { try store.delete(.volatile) }
         } catch let e as StateStoreError {
             tpm = nil
             throw .store(e)
@@ -211,20 +239,26 @@ public final class InstanceCore {
         }
         isRunning = true
         isSuspended = false
-        log.info("TPM powered on")
+        log.info("TPM powered on", event: "power-on")
     }
 
     /// Power removed (swtpm STOP, mssim POWER_OFF): volatile state is lost. The permanent
     /// state is already durable (every change was written before its response).
     public func powerOff() {
         tpm?.powerOff()
-        if isRunning { log.info("TPM powered off") }
+        if isEvicted {
+            // The evicted engine's volatile state is what a power loss loses.
+            isEvicted = false
+            do { try store.delete(.evicted) } catch { log.error("cannot remove the evicted state: \(error)") }
+        }
+        if isRunning { log.info("TPM powered off", event: "power-off") }
         isRunning = false
     }
 
     /// The permanent state from disk (manufacturing a TPM when there is none) plus the given
     /// volatile state.
-    private func load(volatile: [UInt8]?) throws -> TPM {
+    private func load(volatile: [UInt8]?, environment: TPMEnvironment? = nil) throws -> TPM {
+        let environment = environment ?? self.environment
         if let permanent = try store.read(.permanent), !permanent.isEmpty {
             return try TPM(environment: environment, permanentState: permanent, volatileState: volatile)
         }
@@ -241,7 +275,9 @@ public final class InstanceCore {
 
     /// Writes the permanent state when the last operation changed it.
     private func persistIfNeeded() throws {
-        guard let tpm, tpm.nvChanged, !batchingProvisioning else { return }
+        // Without the storage lock nothing is written (an incoming migration's INIT); the
+        // first command takes the lock and writes then.
+        guard let tpm, tpm.nvChanged, !batchingProvisioning, store.isLocked else { return }
         try store.write(.permanent, tpm.exportPermanentState())
         tpm.acknowledgeNVWrite()
         if volatileMayBeStored {
@@ -262,8 +298,11 @@ public final class InstanceCore {
     /// Saves the volatile state (swtpm STORE_VOLATILE) so the next _TPM_Init with
     /// `resumeVolatile` continues from here.
     public func storeVolatile() throws(InstanceError) {
-        guard isRunning, let tpm else { throw .wrongPowerState }
+        guard isRunning else { throw .wrongPowerState }
+        guard ensureStorageLocked() else { throw .store(.locked(store.directory)) }
         do {
+            try reloadIfEvicted()
+            guard let tpm else { throw InstanceError.wrongPowerState }
             // The pair on disk must match: the volatile part names the permanent part's digest.
             try store.write(.permanent, tpm.exportPermanentState())
             tpm.acknowledgeNVWrite()
@@ -280,18 +319,22 @@ public final class InstanceCore {
         powerOff()
         tpm = nil
         isSuspended = true
-        log.info("TPM suspended")
+        log.info("TPM suspended", event: "suspend")
     }
 
     /// The current permanent or volatile state, for migration (swtpm GET_STATEBLOB). Taking
     /// the volatile state consumes any stored copy, as in swtpm.
     public func exportState(_ blob: StateStore.Blob) throws(InstanceError) -> [UInt8] {
-        guard isRunning, let tpm else { throw .wrongPowerState }
+        guard isRunning else { throw .wrongPowerState }
+        do { try reloadIfEvicted() } catch { throw .load(error) }
+        guard let tpm else { throw .wrongPowerState }
         switch blob {
         case .permanent:
             return tpm.exportPermanentState()
-        case .volatile:
-            do { try store.delete(.volatile) } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
+        case .volatile, .evicted:
+            if store.isLocked {
+                do { try store.delete(.volatile) } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
+            }
             return tpm.exportVolatileState()
         }
     }
@@ -301,6 +344,7 @@ public final class InstanceCore {
     /// by loading it first, so a bad blob never replaces a good one.
     public func importState(_ blob: StateStore.Blob, _ bytes: [UInt8]) throws(InstanceError) {
         guard !isRunning else { throw .wrongPowerState }
+        guard ensureStorageLocked() else { throw .store(.locked(store.directory)) }
         do {
             if bytes.isEmpty {
                 try store.delete(blob)
@@ -311,6 +355,117 @@ public final class InstanceCore {
             }
         } catch let e as StateStoreError { throw .store(e) } catch { throw .load(error) }
         reloadFromStore = true
+    }
+
+    // MARK: storage lock (swtpm --migration, CMD_LOCK_STORAGE)
+
+    /// swtpm `--migration release-lock-outgoing`: the state directory's lock is released once
+    /// QEMU has fetched the last state blob (savestate, after permanent and volatile), so the
+    /// migration destination on shared storage can take it.
+    public var releaseLockOutgoing = false
+    /// Retries for the next implicit lock (swtpm: 300 x 10 ms after a release, 0 at start,
+    /// the count CMD_LOCK_STORAGE gave after one).
+    var lockingRetries: UInt32 = 0
+    /// swtpm's default retries after a release: 3 seconds.
+    static let defaultLockingRetries: UInt32 = 300
+
+    /// Takes the state directory's lock if this instance does not hold it (deferred by
+    /// `--migration incoming`, or released after an outgoing migration). False when another
+    /// process still holds it after the retries.
+    public func ensureStorageLocked() -> Bool {
+        guard !store.isLocked else { return true }
+        do {
+            try store.lock(retries: lockingRetries)
+        } catch {
+            log.error("cannot lock the TPM state: \(error)")
+            return false
+        }
+        lockingRetries = 0
+        log.info("TPM state locked", event: "lock")
+        return true
+    }
+
+    /// CMD_LOCK_STORAGE: lock with `retries` attempts 10 ms apart (QEMU asks after a failed
+    /// migration, when the source resumes the VM and must own its state again).
+    public func lockStorage(retries: UInt32) -> Bool {
+        lockingRetries = retries
+        return ensureStorageLocked()
+    }
+
+    /// The outgoing side of a migration has sent its last blob: give up the lock
+    /// (`release-lock-outgoing`). A later command or LOCK_STORAGE takes it again.
+    func releaseStorageAfterOutgoingMigration() {
+        guard releaseLockOutgoing, store.isLocked else { return }
+        store.release()
+        lockingRetries = Self.defaultLockingRetries
+        log.info("TPM state unlocked for the migration destination", event: "unlock")
+    }
+
+    // MARK: idle eviction
+
+    /// When the instance last ran a command or control request (monotonic nanoseconds).
+    public private(set) var lastActivity = DispatchTime.now().uptimeNanoseconds
+    /// The running TPM's engine was written out for idleness (`evictIfIdle`): it is still
+    /// running as the platform and its clients see it, and comes back at its next use.
+    public private(set) var isEvicted = false
+    /// The environment's milliseconds when the engine was evicted.
+    private var evictedAtMillis: UInt64 = 0
+    /// Evictions so far (`vtpm show`, metrics).
+    public private(set) var evictionCount: UInt64 = 0
+
+    /// Notes activity: an instance in use is not evicted.
+    public func touch() { lastActivity = DispatchTime.now().uptimeNanoseconds }
+
+    /// When the instance has been idle for `idleNanoseconds`: its whole volatile state is
+    /// written, exactly as STORE_VOLATILE writes it (PCRs, loaded objects and sessions,
+    /// sequences, clock), and the engine is dropped from memory. Nothing a client can observe
+    /// changes: the next command loads it back. Returns whether it evicted.
+    @discardableResult
+    public func evictIfIdle(idleNanoseconds: UInt64, now: UInt64 = DispatchTime.now().uptimeNanoseconds) -> Bool {
+        guard isRunning, !isEvicted, let tpm, store.isLocked, !batchingProvisioning,
+            now >= lastActivity, now - lastActivity >= idleNanoseconds
+        else { return false }
+        do {
+            // The pair on disk must match: the volatile part names the permanent part's digest.
+            try store.write(.permanent, tpm.exportPermanentState())
+            tpm.acknowledgeNVWrite()
+            try store.write(.evicted, tpm.exportVolatileState())
+            evictedAtMillis = environment.milliseconds()
+        } catch {
+            log.error("cannot evict the idle TPM: \(error)")
+            return false
+        }
+        self.tpm = nil
+        isEvicted = true
+        evictionCount &+= 1
+        HostMetrics.shared.recordEviction()
+        log.info("idle TPM evicted from memory", event: "evict")
+        return true
+    }
+
+    /// Loads an evicted engine back from its written state (nothing to do when resident).
+    func reloadIfEvicted() throws {
+        guard isEvicted else { return }
+        guard let volatile = try store.read(.evicted), !volatile.isEmpty else {
+            throw InstanceError.load(ManagementError("the evicted TPM state is missing from \(store.directory)"))
+        }
+        // The TPM kept running while evicted: its Time and Clock must include the gap. A
+        // loaded volatile state continues Time and Clock from their saved values at the
+        // environment's "now", so the load sees the instant of the eviction, and the engine
+        // reads the real clock from then on.
+        let pinned = NIOLockedValueBox<UInt64?>(evictedAtMillis)
+        let base = environment
+        let resumed = TPMEnvironment(
+            entropy: base.entropy, milliseconds: { pinned.withLockedValue { $0 } ?? base.milliseconds() })
+        let tpm = try load(volatile: volatile, environment: resumed)
+        pinned.withLockedValue { $0 = nil }
+        if !tpm.poweredOn { tpm.powerOn() }
+        tpm.setPhysicalPresence(physicalPresence)
+        self.tpm = tpm
+        isEvicted = false
+        try store.delete(.evicted)
+        HostMetrics.shared.recordReload()
+        log.info("evicted TPM reloaded", event: "reload")
     }
 
     /// The platform asserts or releases physical presence (PolicyPhysicalPresence checks it).

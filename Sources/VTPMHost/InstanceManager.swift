@@ -37,6 +37,13 @@ public struct InstanceStatus: Codable, Equatable, Sendable {
     public var volatileBytes: Int
     public var commands: UInt64
     public var errorResponses: UInt64
+    /// The engine is out of memory for idleness (`--idle-evict`); it still counts as running
+    /// and comes back at the next command. Optional so older daemons' answers still decode.
+    public var evicted: Bool?
+    /// How often it was evicted since the daemon started.
+    public var evictions: UInt64?
+    /// Seconds since its last command or control request.
+    public var idleSeconds: Double?
 }
 
 /// The instances of one `vtpm serve` daemon: each in its own directory under
@@ -144,7 +151,7 @@ public final class InstanceManager: @unchecked Sendable {
     private func serve(_ name: String, config: InstanceConfiguration, create: Bool) throws {
         let store = try StateStore(directory: instanceDirectory(name), fileMode: 0o600, create: create)
         store.cipher = stateCipher
-        let instanceLog = log.appending(prefix: name + ": ")
+        let instanceLog = log.with("instance", name)
         let instance = Instance(store: store, log: instanceLog)
         let migrationCipher = self.migrationCipher
         instance.sync { $0.migrationCipher = migrationCipher }
@@ -265,11 +272,14 @@ public final class InstanceManager: @unchecked Sendable {
         try Self.validate(name: name)
         guard let entry = queue.sync(execute: { servers[name] }) else { throw ManagementError("no instance '\(name)'") }
         return entry.server.instance.sync { core in
-            InstanceStatus(
+            let now = DispatchTime.now().uptimeNanoseconds
+            return InstanceStatus(
                 name: name, state: core.isRunning ? "running" : core.isSuspended ? "suspended" : "stopped",
                 controlSocket: controlSocket(name), dataSocket: dataSocket(name), mssimPort: entry.config.mssimPort,
                 pcrBanks: entry.config.pcrBanks, permanentBytes: core.store.size(.permanent),
-                volatileBytes: core.store.size(.volatile), commands: core.commandCount, errorResponses: core.errorCount)
+                volatileBytes: core.store.size(core.isEvicted ? .evicted : .volatile), commands: core.commandCount,
+                errorResponses: core.errorCount, evicted: core.isEvicted, evictions: core.evictionCount,
+                idleSeconds: Double(now >= core.lastActivity ? now - core.lastActivity : 0) / 1e9)
         }
     }
 
@@ -291,8 +301,36 @@ public final class InstanceManager: @unchecked Sendable {
         ]
     }
 
+    // MARK: idle eviction
+
+    private var evictionTimer: (any DispatchSourceTimer)?
+
+    /// Evicts instances idle (no TPM command, no control request) for `seconds`: each one's
+    /// volatile state is written and its engine dropped; the next command loads it back
+    /// (`InstanceCore.evictIfIdle`). Checked every `seconds / 4` (at least every 100 ms, at
+    /// most every 10 s). Connections stay open: a client attached to an evicted instance
+    /// (QEMU's control and data sockets) sees nothing but one slower command.
+    public func enableIdleEviction(seconds: Double) {
+        guard seconds > 0 else { return }
+        let idle = UInt64(seconds * 1e9)
+        let interval = min(max(seconds / 4, 0.1), 10)
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(Int(interval * 100)))
+        timer.setEventHandler { [weak self] in self?.evictIdle(idleNanoseconds: idle) }
+        timer.resume()
+        queue.sync { evictionTimer = timer }
+        log.info("instances idle for \(seconds) s are evicted from memory", event: "idle-evict")
+    }
+
+    /// One pass: every instance checks its idleness on its own queue.
+    func evictIdle(idleNanoseconds: UInt64) {
+        let instances = queue.sync { servers.values.map(\.server.instance) }
+        for instance in instances { instance.enqueue { _ = $0.evictIfIdle(idleNanoseconds: idleNanoseconds) } }
+    }
+
     /// Stops every instance (their state is saved) and releases the directory.
     public func shutdown() {
+        queue.sync { evictionTimer?.cancel() }
         queue.sync {
             for (_, entry) in servers { entry.server.shutdown() }
             servers.removeAll()

@@ -36,10 +36,14 @@ public enum StateStoreError: Error, Equatable, CustomStringConvertible {
 ///
 /// Not thread-safe: it belongs to one `Instance` and is used on that instance's queue.
 public final class StateStore {
-    /// The two blobs an instance keeps.
+    /// The blobs an instance keeps.
     public enum Blob: String, CaseIterable, Sendable {
         case permanent = "vtpm-permanent"
+        /// Saved by the platform (STORE_VOLATILE, SET_STATEBLOB, suspend): resumed at INIT.
         case volatile = "vtpm-volatile"
+        /// The volatile state of a running instance whose engine was evicted from memory for
+        /// idleness: loaded back at its next command, lost (like RAM) at a power cycle.
+        case evicted = "vtpm-evicted"
     }
 
     /// Upper bound on a blob read back from disk (our states are a few KiB; NV indices
@@ -57,28 +61,49 @@ public final class StateStore {
     /// Test hook: returning true stops `write` at that step as if the process had died.
     var crashAt: ((WriteStep) -> Bool)?
 
-    /// Opens (and, with `create`, makes) the directory, takes its lock and removes the
-    /// temporary files a crash may have left.
-    public init(directory: String, fileMode: mode_t = 0o640, create: Bool = false) throws {
+    /// Opens (and, with `create`, makes) the directory and, unless `lock` is false, takes its
+    /// lock and removes the temporary files a crash may have left. Without the lock (swtpm
+    /// `--migration incoming`: the source still holds it on shared storage) the state may be
+    /// read, and `lock(retries:)` takes it later.
+    public init(directory: String, fileMode: mode_t = 0o640, create: Bool = false, lock: Bool = true) throws {
         self.directory = directory
         self.fileMode = fileMode
         if create && mkdir(directory, 0o750) != 0 && errno != EEXIST {
             throw StateStoreError.system("cannot create", directory, errno)
         }
+        if lock { try self.lock(retries: 0) }
+    }
+
+    deinit { release() }
+
+    /// The directory's lock is held by this store.
+    public var isLocked: Bool { lockFD >= 0 }
+
+    /// How long one retry of `lock(retries:)` waits (swtpm: 10 ms).
+    public static let lockRetryMilliseconds: UInt32 = 10
+
+    /// Takes the directory's lock, trying again `retries` times `lockRetryMilliseconds` apart
+    /// while another process holds it (swtpm CMD_LOCK_STORAGE). Held already: nothing to do.
+    public func lock(retries: UInt32) throws {
+        guard lockFD < 0 else { return }
         let lockPath = directory + "/.lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw StateStoreError.system("cannot open lock file", lockPath, errno) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        var left = retries
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno
-            close(fd)
-            if e == EWOULDBLOCK { throw StateStoreError.locked(directory) }
-            throw StateStoreError.system("cannot lock", lockPath, e)
+            if e == EINTR { continue }
+            guard e == EWOULDBLOCK, left > 0 else {
+                close(fd)
+                if e == EWOULDBLOCK { throw StateStoreError.locked(directory) }
+                throw StateStoreError.system("cannot lock", lockPath, e)
+            }
+            left -= 1
+            usleep(Self.lockRetryMilliseconds * 1000)
         }
         lockFD = fd
         removeStaleTemporaries()
     }
-
-    deinit { release() }
 
     /// Gives up the lock (another process may then open the directory).
     public func release() {
@@ -110,7 +135,7 @@ public final class StateStore {
         do {
             return stored.isEmpty ? stored : try cipher.open(stored, role: blob.rawValue)
         } catch {
-            throw StateStoreError.encryption(path(blob), "does not decrypt with the key given (wrong key, or damaged)")
+            throw StateStoreError.encryption(path(blob), "does not decrypt with the key given (wrong key or passphrase, or damaged)")
         }
     }
 

@@ -51,13 +51,38 @@ public struct SwtpmConfiguration: Equatable, Sendable {
     public var stateKey: KeyFile?
     public var migrationKey: KeyFile?
 
-    /// A key file as swtpm names it: `file=PATH[,format=hex|binary][,mode=...][,remove[=true]]`.
+    /// `--migration [incoming][,release-lock-outgoing]` (swtpm 0.8): the state directory is
+    /// locked only once the state arrives (SET_STATEBLOB), at the first TPM command or at
+    /// CMD_LOCK_STORAGE; and it is unlocked once QEMU has fetched the last state blob.
+    public var incomingMigration = false
+    public var releaseLockOutgoing = false
+
+    /// A key as swtpm takes it: `file=PATH|fd=N[,format=hex|binary]` (the key itself) or
+    /// `pwdfile=PATH|pwdfd=N[,kdf=pbkdf2|sha512]` (a passphrase the key is derived from), with
+    /// `[,mode=aes-cbc|aes-128-cbc|aes-256-cbc][,remove[=true|false]]`.
     public struct KeyFile: Equatable, Sendable {
-        public var path: String
+        public enum Source: Equatable, Sendable {
+            case file(String)
+            case fd(Int32)
+            case passphraseFile(String)
+            case passphraseFD(Int32)
+        }
+        public var source: Source
         public var format = "hex"
-        /// Expected key size in bits from `mode` (aes-cbc: 128, aes-256-cbc: 256), if given.
+        /// Key size in bits from `mode` (aes-cbc, aes-128-cbc: 128; aes-256-cbc: 256), if given.
+        /// A passphrase gives a key of this size (swtpm's default mode: aes-128-cbc).
         public var bits: Int?
+        public var kdf = StateCipher.KDF.pbkdf2
         public var remove = false
+
+        public init(source: Source) { self.source = source }
+        /// The key file's path, if the key is read from a named file.
+        public var path: String? {
+            switch source {
+            case .file(let p), .passphraseFile(let p): return p
+            case .fd, .passphraseFD: return nil
+            }
+        }
     }
 
     public init() {}
@@ -86,6 +111,7 @@ public enum SwtpmCommandLine {
         ("ctrl", true), ("migration-key", true), ("log", true), ("key", true), ("locality", true),
         ("pid", true), ("tpmstate", true), ("flags", true), ("tpm2", false), ("seccomp", true),
         ("print-capabilities", false), ("print-states", false), ("help", false), ("runas", true),
+        ("migration", true),
     ]
     static let shortOptions: [Character: (name: String, takesArgument: Bool)] = [
         "p": ("port", true), "f": ("fd", true), "t": ("terminate", false), "d": ("daemon", false),
@@ -165,6 +191,7 @@ public enum SwtpmCommandLine {
             case "fd": throw SwtpmUsageError("--fd is not supported by vtpm; use --server")
             case "key": config.stateKey = try parseKey(v, option: name)
             case "migration-key": config.migrationKey = try parseKey(v, option: name)
+            case "migration": try parseMigration(v, into: &config)
             case "runas": throw SwtpmUsageError("--runas is not supported by vtpm; start it as the user it should run as")
             default: throw SwtpmUsageError("unrecognized option '--\(name)'")
             }
@@ -335,15 +362,32 @@ public enum SwtpmCommandLine {
         }
     }
 
-    /// `--key` / `--migration-key`: only key files (vtpm encrypts with AES-GCM using the key;
-    /// docs/servers.md). Passphrases (`pwdfile=`, `pwdfd=`) and descriptors (`fd=`) are refused.
+    /// `--key` / `--migration-key`: a key (`file=`, `fd=`) or a passphrase (`pwdfile=`,
+    /// `pwdfd=`) as swtpm takes them; vtpm encrypts with AES-GCM using the key (docs/servers.md).
     static func parseKey(_ text: String, option: String) throws(SwtpmUsageError) -> SwtpmConfiguration.KeyFile {
         let g = try group(text, option, allowed: ["file", "format", "mode", "remove", "pwdfile", "pwdfd", "fd", "kdf"])
-        for unsupported in ["pwdfile", "pwdfd", "fd", "kdf"] where g[unsupported] != nil {
-            throw SwtpmUsageError("--\(option) \(unsupported)= is not supported by vtpm; use file=")
+        func descriptor(_ v: String) throws(SwtpmUsageError) -> Int32 {
+            guard let n = parseNumber(v), n >= 0, n <= Int(Int32.max) else {
+                throw SwtpmUsageError("Error parsing \(option) options: invalid number '\(v)'")
+            }
+            return Int32(n)
         }
-        guard let path = g["file"], !path.isEmpty else { throw SwtpmUsageError("--\(option) needs file=PATH") }
-        var key = SwtpmConfiguration.KeyFile(path: path)
+        var key: SwtpmConfiguration.KeyFile
+        if let path = g["file"], !path.isEmpty {
+            key = .init(source: .file(path))
+        } else if let fd = g["fd"] {
+            key = .init(source: .fd(try descriptor(fd)))
+        } else if let path = g["pwdfile"], !path.isEmpty {
+            key = .init(source: .passphraseFile(path))
+        } else if let fd = g["pwdfd"] {
+            key = .init(source: .passphraseFD(try descriptor(fd)))
+        } else {
+            throw SwtpmUsageError("Either file=, fd=, pwdfile=, or pwdfd= is required for key option")
+        }
+        if let k = g["kdf"] {
+            guard let kdf = StateCipher.KDF(rawValue: k) else { throw SwtpmUsageError("Unknown kdf '\(k)'.") }
+            key.kdf = kdf
+        }
         if let f = g["format"] {
             guard f == "hex" || f == "binary" else { throw SwtpmUsageError("--\(option): unknown format '\(f)' (hex, binary)") }
             key.format = f
@@ -354,8 +398,25 @@ public enum SwtpmCommandLine {
         case "aes-256-cbc": key.bits = 256
         case let m?: throw SwtpmUsageError("--\(option): unknown mode '\(m)' (aes-cbc, aes-256-cbc)")
         }
-        if let r = g["remove"] { key.remove = r.isEmpty || r == "true" }
+        if let r = g["remove"] { key.remove = try boolean(r, option, "remove") }
         return key
+    }
+
+    /// An option group's boolean: present without a value, or `true`/`false`.
+    static func boolean(_ v: String, _ what: String, _ name: String) throws(SwtpmUsageError) -> Bool {
+        switch v {
+        case "", "true": return true
+        case "false": return false
+        default: throw SwtpmUsageError("Error parsing \(what) options: '\(name)' takes true or false, not '\(v)'")
+        }
+    }
+
+    /// `--migration [incoming][,release-lock-outgoing]`, as libvirt passes it for state on shared
+    /// storage.
+    static func parseMigration(_ text: String, into c: inout SwtpmConfiguration) throws(SwtpmUsageError) {
+        let g = try group(text, "migration", allowed: ["incoming", "release-lock-outgoing"])
+        if let v = g["incoming"] { c.incomingMigration = try boolean(v, "migration", "incoming") }
+        if let v = g["release-lock-outgoing"] { c.releaseLockOutgoing = try boolean(v, "migration", "release-lock-outgoing") }
     }
 
     /// vtpm installs no seccomp profile; the option is accepted so existing command lines
@@ -370,7 +431,8 @@ public enum SwtpmCommandLine {
     /// `--print-capabilities`: what this implementation offers, in swtpm's JSON shape.
     public static var capabilitiesJSON: String {
         #"{ "type": "swtpm", "features": [ "tpm-2.0", "tpm-send-command-header", "flags-opt-startup", "cmdarg-seccomp", "#
-            + #""cmdarg-print-states", "nvram-backend-dir" ], "version": "0.7.1" }"#
+            + #""cmdarg-key-fd", "cmdarg-pwd-fd", "cmdarg-print-states", "nvram-backend-dir", "cmdarg-migration" ], "#
+            + #""version": "0.7.1" }"#
     }
 
     public static let overview = """
@@ -410,6 +472,16 @@ public enum SwtpmCommandLine {
         --log file=<path>|fd=<fd>[,level=n][,prefix=<prefix>][,truncate]
                          : write the log to this file ('-' for none); level 2 adds state
                            changes and connections, level 3 every command and response
+        --key file=<keyfile>|fd=<fd>[,format=hex|binary][,mode=aes-cbc|aes-256-cbc][,remove]
+        --key pwdfile=<file>|pwdfd=<fd>[,mode=aes-cbc|aes-256-cbc][,kdf=pbkdf2|sha512][,remove]
+                         : encrypt the state files with this key, or a key derived from the
+                           passphrase (PBKDF2-HMAC-SHA512 as swtpm); vtpm uses AES-GCM
+        --migration-key ...
+                         : the same options: encrypt the state blobs of CMD_GET_STATEBLOB
+        --migration [incoming][,release-lock-outgoing]
+                         : incoming: lock the state directory only once the state arrives
+                           (shared storage); release-lock-outgoing: unlock it once the last
+                           state blob was fetched
         --pid file=<path>|fd=<fd>
                          : write the process ID into the given file
         -t|--terminate   : terminate once the data connection has been lost

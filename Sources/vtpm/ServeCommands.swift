@@ -55,8 +55,13 @@ struct Serve: ParsableCommand {
     @Option(help: "The management socket (default: STATE_DIR/vtpm.sock).")
     var socket: String?
 
-    @Option(help: "1: errors; 2: also instance and connection events; 3: also every command.")
-    var logLevel: Int = 2
+    @Option(help: "1 (or error): errors; 2 (info): also instance and connection events; 3 (debug): also every command.")
+    var logLevel: String = "2"
+
+    @Option(
+        name: .customLong("idle-evict"),
+        help: "Drop from memory an instance idle for SECONDS (default: never); its next command reloads it.")
+    var idleEvict: Double?
 
     @Option(name: .customLong("ca-dir"), help: "The local CA for EK certificates (default: $VTPM_CA_DIR, else STATE_DIR/ca).")
     var caDir: String?
@@ -73,7 +78,15 @@ struct Serve: ParsableCommand {
     var plainMigration = false
 
     func run() throws {
-        let log = HostLog(fd: 2, level: logLevel, prefix: "vtpm: ")
+        guard let threshold = HostLog.threshold(parsing: logLevel) else {
+            FileHandle.standardError.write(Data("vtpm: unknown log level '\(logLevel)' (1-3, or trace ... critical)\n".utf8))
+            throw ExitCode.failure
+        }
+        if let idleEvict, !(idleEvict > 0 && idleEvict < 1e9) {
+            FileHandle.standardError.write(Data("vtpm: --idle-evict needs a positive number of seconds\n".utf8))
+            throw ExitCode.failure
+        }
+        let log = HostLog(fd: 2, threshold: threshold, prefix: "vtpm: ")
         // Each instance holds a few descriptors (two listening sockets, its state lock, and
         // its connections): take all the descriptors allowed, and as root raise the hard limit
         // to the kernel's per-process maximum (fs.nr_open).
@@ -117,6 +130,7 @@ struct Serve: ParsableCommand {
             }
         }
         manager.startAll()
+        if let idleEvict { manager.enableIdleEviction(seconds: idleEvict) }
         let path = socket ?? stateDir + "/vtpm.sock"
         let server: ManagementServer
         do {
@@ -216,6 +230,11 @@ struct Show: ParsableCommand {
         print("PCR banks:       \(i.pcrBanks.joined(separator: ","))")
         print("state on disk:   \(i.permanentBytes) bytes permanent, \(i.volatileBytes) bytes volatile")
         print("commands:        \(i.commands) (\(i.errorResponses) answered with an error)")
+        if let evicted = i.evicted {
+            let idle = i.idleSeconds.map { String(format: "%.1f", $0) } ?? "?"
+            let where_ = evicted ? "evicted (reloads at its next command)" : "resident"
+            print("memory:          \(where_), idle \(idle) s, \(i.evictions ?? 0) eviction(s)")
+        }
     }
 }
 

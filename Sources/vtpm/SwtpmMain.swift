@@ -78,29 +78,26 @@ enum SwtpmMain {
         guard let dir = config.stateDirectory else { return fail("Error: --tpmstate is required") }
         let store: StateStore
         do {
-            store = try StateStore(directory: dir, fileMode: config.stateFileMode)
+            // `--migration incoming`: the source may still hold the lock (shared storage).
+            store = try StateStore(directory: dir, fileMode: config.stateFileMode, lock: !config.incomingMigration)
         } catch {
             log.error("\(error)")
             return 1
         }
         var migrationCipher: StateCipher?
         do {
-            func load(_ k: SwtpmConfiguration.KeyFile) throws -> StateCipher {
-                let cipher = try StateCipher.load(path: k.path, format: k.format)
-                if let bits = k.bits, bits != cipher.bits {
-                    throw ManagementError("the key in \(k.path) has \(cipher.bits) bits, the mode asks for \(bits)")
-                }
-                if k.remove { unlink(k.path) }
-                return cipher
-            }
-            if let k = config.stateKey { store.cipher = try load(k) }
-            if let k = config.migrationKey { migrationCipher = try load(k) }
+            if let k = config.stateKey { store.cipher = try k.load() }
+            if let k = config.migrationKey { migrationCipher = try k.load() }
         } catch {
             log.error("\(error)")
             return 1
         }
         let instance = Instance(store: store, log: log)
-        if let migrationCipher { instance.sync { $0.migrationCipher = migrationCipher } }
+        let releaseLockOutgoing = config.releaseLockOutgoing
+        instance.sync { core in
+            core.migrationCipher = migrationCipher
+            core.releaseLockOutgoing = releaseLockOutgoing
+        }
         if config.notNeedInit {
             do {
                 try instance.sync { core in try core.powerOn(resumeVolatile: true) }

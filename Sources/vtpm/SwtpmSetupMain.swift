@@ -24,6 +24,10 @@ enum SwtpmSetupMain {
         var logFile: String?
         var writeEKCertFiles: String?
         var display = false
+        /// State encryption (`--keyfile[-fd]`, `--pwdfile[-fd]`, `--cipher`), as `swtpm socket
+        /// --key` takes it: libvirt's encrypted vTPM passes the secret with `--pwdfile-fd`.
+        var key: SwtpmConfiguration.KeyFile?
+        var cipherBits: Int?
     }
 
     static func run(_ arguments: [String]) -> Int32 {
@@ -74,9 +78,22 @@ enum SwtpmSetupMain {
             case "--write-ek-cert-files":
                 guard let v = value() else { return fail("--write-ek-cert-files needs a directory") }
                 o.writeEKCertFiles = v
+            case "--keyfile", "--pwdfile":
+                guard let v = value() else { return fail("\(name) needs a file") }
+                o.key = .init(source: name == "--keyfile" ? .file(v) : .passphraseFile(v))
+            case "--keyfile-fd", "--pwdfile-fd":
+                guard let v = value(), let fd = Int32(v), fd >= 0 else { return fail("\(name) needs a file descriptor number") }
+                o.key = .init(source: name == "--keyfile-fd" ? .fd(fd) : .passphraseFD(fd))
+            case "--cipher":
+                switch value() {
+                case "aes-128-cbc", "aes-cbc": o.cipherBits = 128
+                case "aes-256-cbc": o.cipherBits = 256
+                case let c: return fail("unsupported cipher '\(c ?? "")' (aes-128-cbc, aes-256-cbc)")
+                }
             case "--print-capabilities":
                 print(
-                    #"{ "type": "swtpm_setup", "features": [ "tpm-2.0", "cmdarg-write-ek-cert-files", "tpm2-rsa-keysize-2048" ], "version": "\#(version)" }"#
+                    #"{ "type": "swtpm_setup", "features": [ "tpm-2.0", "cmdarg-keyfile-fd", "cmdarg-pwdfile-fd", "#
+                        + #""cmdarg-write-ek-cert-files", "tpm2-rsa-keysize-2048" ], "version": "\#(version)" }"#
                 )
                 return 0
             case "--version":
@@ -85,9 +102,8 @@ enum SwtpmSetupMain {
             case "--help", "-h":
                 print(usage)
                 return 0
-            case "--allow-signing", "--take-ownership", "--create-spk", "--keyfile", "--keyfile-fd", "--pwdfile", "--pwdfile-fd",
-                "--cipher", "--runas", "--reconfigure", "--create-config-files", "--ownerpass", "--srkpass",
-                "--owner-well-known", "--srk-well-known":
+            case "--allow-signing", "--take-ownership", "--create-spk", "--runas", "--reconfigure", "--create-config-files",
+                "--ownerpass", "--srkpass", "--owner-well-known", "--srk-well-known":
                 return fail("\(name) is not supported by vtpm's swtpm_setup (see docs/host.md)")
             default:
                 return fail("unrecognized option '\(arg)' (see 'swtpm_setup --help')")
@@ -111,6 +127,11 @@ enum SwtpmSetupMain {
         let store: StateStore
         do { store = try StateStore(directory: dir, fileMode: 0o600) } catch { return fail("\(error)") }
         defer { store.release() }
+        if var key = o.key {
+            // The key swtpm_setup hands to swtpm as `--key ...,mode=CIPHER` (same KDF).
+            key.bits = o.cipherBits
+            do { store.cipher = try key.load() } catch { return fail("\(error)") }
+        }
         if store.size(.permanent) > 0 {
             if o.notOverwrite {
                 log.info("Not overwriting existing state file.")
@@ -185,6 +206,9 @@ enum SwtpmSetupMain {
           --overwrite             replace an existing state; --not-overwrite: leave it and succeed
           --write-ek-cert-files D write the EK certificates (DER) into directory D
           --logfile FILE          log there instead of standard error
+          --keyfile[-fd] F|N      encrypt the state with the key in file F or on descriptor N (hex)
+          --pwdfile[-fd] F|N      ... with a key derived from the passphrase (as swtpm --key pwdfile=)
+          --cipher C              aes-128-cbc (default) or aes-256-cbc: the key's size
           --print-capabilities, --version, --help
         Accepted and ignored: --tpm, --swtpm_ioctl, --vmid, --config, --decryption, --ecc.
         The local CA lives in $VTPM_CA_DIR (default /var/lib/vtpm/ca for root); 'vtpm ca show' prints its root.

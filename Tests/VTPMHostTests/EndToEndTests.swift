@@ -110,7 +110,7 @@ final class EndToEndTests: XCTestCase {
 
         let ctrl = try TestClient(port: ports[1])
         ctrl.send(be32(1))
-        XCTAssertEqual(ctrl.receive(8), bytes(hex: "000000000000efef"))
+        XCTAssertEqual(ctrl.receive(8), bytes(hex: "000000000001efef"))
         ctrl.send(be32(14))
         XCTAssertEqual(ctrl.receive(4), be32(0))
         c.send(Commands.getRandom8)

@@ -33,6 +33,31 @@ final class StateEncryptionTests: XCTestCase {
         XCTAssertThrowsError(try cipher.open(flipped, role: "vtpm-permanent"))
     }
 
+    /// swtpm's passphrase KDFs (swtpm(8) `--key pwdfile=`): PBKDF2-HMAC-SHA512, salt "swtpm",
+    /// 1000 iterations (default), or SHA-512's first bytes. Expected keys from Python's hashlib
+    /// (`pbkdf2_hmac('sha512', b'correct horse\n', b'swtpm', 1000, 32)`, `sha512(...)`).
+    func testPassphraseKeysMatchSwtpmsKDF() throws {
+        let pass = Array("correct horse\n".utf8)
+        func keyBytes(_ c: StateCipher) -> [UInt8] { c.key.withUnsafeBytes { Array($0) } }
+        XCTAssertEqual(
+            keyBytes(try StateCipher.derive(passphrase: pass, bits: 256, kdf: .pbkdf2)),
+            bytes(hex: "4f9b96b90f7bc96f6ee8e918ce26c00584a0b57eba0519e72aac452eb293defd"))
+        XCTAssertEqual(
+            keyBytes(try StateCipher.derive(passphrase: pass, bits: 128, kdf: .pbkdf2)), bytes(hex: "4f9b96b90f7bc96f6ee8e918ce26c005"))
+        XCTAssertEqual(
+            keyBytes(try StateCipher.derive(passphrase: pass, bits: 256, kdf: .sha512)),
+            bytes(hex: "6b1c1b5b311741c990f5c4bd514e5b0e4db85beebe5b3c31290904acf643bbe4"))
+        // Through the command line's loader, from a descriptor (a pipe, as libvirt passes it).
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        _ = pass.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
+        close(fds[1])
+        var option = SwtpmConfiguration.KeyFile(source: .passphraseFD(fds[0]))
+        option.bits = 256
+        XCTAssertEqual(keyBytes(try option.load()), bytes(hex: "4f9b96b90f7bc96f6ee8e918ce26c00584a0b57eba0519e72aac452eb293defd"))
+        XCTAssertEqual(fcntl(fds[0], F_GETFD), -1, "the descriptor is closed once read")
+    }
+
     func testKeyFiles() throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         try String(repeating: "ab", count: 16).write(toFile: dir + "/k128", atomically: true, encoding: .utf8)

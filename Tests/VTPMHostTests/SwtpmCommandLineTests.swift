@@ -83,12 +83,45 @@ final class SwtpmCommandLineTests: XCTestCase {
         XCTAssertEqual(error(["socket", "--server", "port=1", "--tpmstate", "dir=/x"]), "vtpm implements TPM 2.0 only: add --tpm2")
         XCTAssertNotNil(error(["socket", "--tpm2", "--server", "port=1"]), "no state directory")
         XCTAssertEqual(
-            error(["socket", "--tpm2", "--key", "pwdfile=/k", "--server", "port=1", "--tpmstate", "dir=/x"]),
-            "--key pwdfile= is not supported by vtpm; use file=")
+            error(["socket", "--tpm2", "--key", "mode=aes-cbc", "--server", "port=1", "--tpmstate", "dir=/x"]),
+            "Either file=, fd=, pwdfile=, or pwdfd= is required for key option")
+        XCTAssertEqual(error(["socket", "--key", "pwdfd=3,kdf=md5"]), "Unknown kdf 'md5'.")
+        XCTAssertEqual(error(["socket", "--migration", "outgoing"]), "Error parsing migration options: Unknown option 'outgoing'")
         XCTAssertEqual(
             error(["socket", "--tpm2", "--migration-key", "file=/k,format=base64", "--tpmstate", "dir=/x"]),
             "--migration-key: unknown format 'base64' (hex, binary)")
         XCTAssertNotNil(error(["socket", "-x"]))
+    }
+
+    /// libvirt's encrypted vTPM (qemu_tpm.c): passphrases on descriptors for both keys; and its
+    /// shared-storage migration options.
+    func testLibvirtKeysAndMigration() throws {
+        let c = try config([
+            "socket", "--tpm2", "--ctrl", "type=unixio,path=/run/x.sock,mode=0600", "--tpmstate", "dir=/x,mode=0600",
+            "--key", "pwdfd=21,mode=aes-256-cbc", "--migration-key", "pwdfd=22,mode=aes-256-cbc",
+            "--migration", "release-lock-outgoing,incoming", "--terminate",
+        ])
+        XCTAssertEqual(c.stateKey?.source, .passphraseFD(21))
+        XCTAssertEqual(c.stateKey?.bits, 256)
+        XCTAssertEqual(c.stateKey?.kdf, .pbkdf2)
+        XCTAssertEqual(c.migrationKey?.source, .passphraseFD(22))
+        XCTAssertTrue(c.incomingMigration)
+        XCTAssertTrue(c.releaseLockOutgoing)
+        let d = try config([
+            "socket", "--tpm2", "--ctrl", "type=tcp,port=1", "--tpmstate", "dir=/x", "--key", "pwdfile=/p,kdf=sha512,remove",
+        ])
+        XCTAssertEqual(d.stateKey?.source, .passphraseFile("/p"))
+        XCTAssertEqual(d.stateKey?.kdf, .sha512)
+        XCTAssertEqual(d.stateKey?.remove, true)
+        XCTAssertNil(d.stateKey?.bits)
+        XCTAssertFalse(d.incomingMigration)
+        let e = try config(["socket", "--tpm2", "--ctrl", "type=tcp,port=1", "--tpmstate", "dir=/x", "--key", "fd=5,format=binary"])
+        XCTAssertEqual(e.stateKey?.source, .fd(5))
+        XCTAssertEqual(e.stateKey?.format, "binary")
+        let f = try config(["socket", "--tpm2", "--ctrl", "type=tcp,port=1", "--tpmstate", "dir=/x", "--migration", "incoming=false"])
+        XCTAssertFalse(f.incomingMigration)
+        XCTAssertTrue(SwtpmCommandLine.capabilitiesJSON.contains(#""cmdarg-pwd-fd""#))
+        XCTAssertTrue(SwtpmCommandLine.capabilitiesJSON.contains(#""cmdarg-migration""#))
     }
 
     func testInformationalInvocations() throws {

@@ -33,11 +33,23 @@ mount -t sysfs sysfs /sys
 mount -t securityfs securityfs /sys/kernel/security
 echo "VTPM-GUEST: begin"
 if grep -q vtpm_test=migrate /proc/cmdline; then
-  # Migration test: report PCR 10 (IMA extends it for each new executable) twice a second.
+  # Migration test: define and write an NV index with raw commands on /dev/tpm0 (one write of
+  # the whole command, one read of the whole response), then report PCR 10 (IMA extends it for
+  # each new executable) and the index's contents (NV_Read's response) twice a second.
+  mount -t devtmpfs devtmpfs /dev
+  tpmcmd() {
+    printf "$1" > /cmd
+    exec 3<>/dev/tpm0
+    dd if=/cmd bs=4096 count=1 >&3 2>/dev/null
+    dd bs=4096 count=1 <&3 2>/dev/null | od -An -tx1 -v | tr -d ' \n'
+    exec 3>&-
+  }
+  echo "VTPM-GUEST: nvdefine $(tpmcmd '@NV_DEFINE@')"
+  echo "VTPM-GUEST: nvwrite $(tpmcmd '@NV_WRITE@')"
   i=0
   while true; do
     i=$((i+1))
-    echo "VTPM-GUEST: tick $i $(cat /sys/class/tpm/tpm0/pcr-sha256/10)"
+    echo "VTPM-GUEST: tick $i $(cat /sys/class/tpm/tpm0/pcr-sha256/10) $(tpmcmd '@NV_READ@')"
     sleep 0.5
   done
 fi
@@ -53,6 +65,28 @@ fi
 echo "VTPM-GUEST: end"
 poweroff -f
 """
+
+def _nv_commands() -> dict[str, bytes]:
+    """TPM2_NV_DefineSpace / NV_Write / NV_Read of an 8-byte ordinary index 0x01500020 with owner
+    authorization (empty password session), encoded here from Part 3's tables."""
+    pw = struct.pack(">IHBH", 0x40000009, 0, 0, 0)
+
+    def cmd(cc: int, handles: list[int], params: bytes) -> bytes:
+        body = b"".join(struct.pack(">I", h) for h in handles) + struct.pack(">I", len(pw)) + pw + params
+        return struct.pack(">HII", 0x8002, 10 + len(body), cc) + body
+    index, owner = 0x01500020, 0x40000001
+    # nameAlg SHA-256; OWNERWRITE | OWNERREAD | NO_DA; no policy; 8 bytes.
+    public = struct.pack(">IHIHH", index, 0x000B, 0x02020002, 0, 8)
+    return {
+        "@NV_DEFINE@": cmd(0x12A, [owner], struct.pack(">HH", 0, len(public)) + public),
+        "@NV_WRITE@": cmd(0x137, [owner, index], struct.pack(">H", 8) + NV_DATA + struct.pack(">H", 0)),
+        "@NV_READ@": cmd(0x14E, [owner, index], struct.pack(">HH", 8, 0)),
+    }
+
+
+NV_DATA = b"VTPMNV01"
+for _marker, _command in _nv_commands().items():
+    GUEST_INIT = GUEST_INIT.replace(_marker, "".join("\\%03o" % b for b in _command))
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
@@ -307,10 +341,11 @@ def _qmp(path: Path, *commands: dict) -> list[dict]:
 @pytest.mark.timeout(BOOT_TIMEOUT + 120)
 @pytest.mark.parametrize("keyed", [False, True], ids=["plain", "migration-key"])
 def test_live_migration_keeps_tpm_state(impl, guest, tmp_path, keyed):
-    """A guest measures programs into PCR 10 (IMA, ima_policy=tcb); QEMU migrates it to a second
-    QEMU process whose TPM is a second process with its own state directory (as libvirt does on
-    one host). The TPM state travels through GET_STATEBLOB/SET_STATEBLOB: the guest, now on the
-    destination, reads the same PCR 10 it read on the source, and its TPM keeps answering. With
+    """A guest measures programs into PCR 10 (IMA, ima_policy=tcb) and defines and writes an NV
+    index; QEMU migrates it to a second QEMU process whose TPM is a second process with its own
+    state directory (as libvirt does on one host). The TPM state travels through
+    GET_STATEBLOB/SET_STATEBLOB: the guest, now on the destination, reads the same PCR 10 and the
+    same NV index contents it read on the source, and its TPM keeps answering. With
     `--migration-key` on both sides the blobs travel encrypted."""
     kernel, initrd = guest
     src_dir, dst_dir = tmp_path / "src", tmp_path / "dst"
@@ -339,14 +374,26 @@ def test_live_migration_keeps_tpm_state(impl, guest, tmp_path, keyed):
     procs = [src, dst, src_tpm, dst_tpm]
     try:
         ticks: list[tuple[int, str]] = []
+        nv: dict[str, str] = {}
+        # NV_Read's answer: success, parameterSize, TPM2B with the 8 bytes, empty password auth.
+        nv_read = (struct.pack(">HII", 0x8002, 10 + 4 + 10 + 5, 0) + struct.pack(">IH", 10, 8) + NV_DATA
+                   + b"\0\0\1\0\0").hex()
         deadline = time.monotonic() + BOOT_TIMEOUT
         while len(ticks) < 4:
             line = src.stdout.readline().decode(errors="replace")
             assert line or src.poll() is None, "source QEMU ended before the guest ran"
+            if "VTPM-GUEST: nv" in line:
+                what, answer = line.split("VTPM-GUEST: ", 1)[1].split()
+                nv[what] = answer
             if "VTPM-GUEST: tick " in line:
-                _, n, value = line.split("VTPM-GUEST: ", 1)[1].split()
+                _, n, value, stored = line.split("VTPM-GUEST: ", 1)[1].split()
+                assert stored == nv_read, stored
                 ticks.append((int(n), value))
             assert time.monotonic() < deadline, "the guest did not start ticking"
+        # NV_DefineSpace and NV_Write: TPM_RC_SUCCESS with an empty password auth.
+        assert set(nv) == {"nvdefine", "nvwrite"}, nv
+        for what in ("nvdefine", "nvwrite"):
+            assert nv[what] == (struct.pack(">HII", 0x8002, 19, 0) + struct.pack(">I", 0) + b"\0\0\1\0\0").hex(), nv
         before = ticks[-1][1]
         assert before != "0" * 64 and all(v == before for _, v in ticks[1:])  # stable, non-zero
         r = _qmp(src_dir / "qmp.sock", {"execute": "migrate", "arguments": {"uri": f"unix:{migration}"}})
@@ -363,7 +410,8 @@ def test_live_migration_keeps_tpm_state(impl, guest, tmp_path, keyed):
             line = dst.stdout.readline().decode(errors="replace")
             assert line or dst.poll() is None, "destination QEMU ended"
             if "VTPM-GUEST: tick " in line:
-                _, n, value = line.split("VTPM-GUEST: ", 1)[1].split()
+                _, n, value, stored = line.split("VTPM-GUEST: ", 1)[1].split()
+                assert stored == nv_read, stored  # the NV index, intact on the destination
                 after.append((int(n), value))
             assert time.monotonic() < deadline, "the guest did not continue on the destination"
         assert after[0][0] > ticks[-1][0]  # the same guest, continuing

@@ -249,3 +249,47 @@ def test_metrics_endpoint(vtpm_bin, tmp_path):
             assert e.code == 404
     finally:
         d.stop()
+
+
+def test_idle_eviction_is_transparent(vtpm_bin, tmp_path):
+    """`--idle-evict`: an idle instance's engine is written out (its whole volatile state, as
+    STORE_VOLATILE) and dropped; the next command brings it back. The client cannot tell: the
+    PCR value (recomputed with hashlib), the transient object it loaded (same handle, same name)
+    and TPM Time, which kept running meanwhile."""
+    import urllib.request
+    mport = free_port_pair()
+    d = Daemon(vtpm_bin, tmp_path / "state")
+    d.start_args = ["--idle-evict", "1.5", "--metrics", f"127.0.0.1:{mport}"]
+    d.start()
+    try:
+        port = free_port_pair()
+        d.ok("create", "e", "--no-ek", "--mssim-port", str(port))
+        _tpm2(port, "startup", "-c")
+        digest = hashlib.sha256(b"evict me").digest()
+        _tpm2(port, "pcrextend", f"16:sha256={digest.hex()}")
+        expected = hashlib.sha256(b"\0" * 32 + digest).digest()
+        _tpm2(port, "createprimary", "-C", "o", "-G", "ecc", "-c", str(tmp_path / "p.ctx"))
+        assert "0x80000000" in _tpm2(port, "getcap", "handles-transient")
+        name = _tpm2(port, "readpublic", "-c", "0x80000000").split("name: ")[1].split()[0]
+        time_before = int(_tpm2(port, "readclock").split("time: ")[1].split()[0])
+        t0 = time.monotonic()
+        for _ in range(150):
+            shown = json.loads(d.ok("show", "e", "--json"))
+            if shown["evicted"]:
+                break
+            time.sleep(0.1)
+        assert shown["evicted"] and shown["evictions"] == 1 and shown["state"] == "running", shown
+        assert "evicted (reloads at its next command)" in d.ok("show", "e")
+        time.sleep(0.3)
+        assert _pcr(port, "sha256:16") == expected
+        shown = json.loads(d.ok("show", "e", "--json"))
+        assert not shown["evicted"] and shown["evictions"] >= 1
+        assert "0x80000000" in _tpm2(port, "getcap", "handles-transient")
+        assert _tpm2(port, "readpublic", "-c", "0x80000000").split("name: ")[1].split()[0] == name
+        time_after = int(_tpm2(port, "readclock").split("time: ")[1].split()[0])
+        assert time_after - time_before >= int((time.monotonic() - t0) * 1000) - 50, (time_before, time_after)
+        text = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=10).read().decode()
+        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        assert float(values["vtpm_evictions_total"]) >= 1 and float(values["vtpm_evicted_reloads_total"]) >= 1, text
+    finally:
+        d.stop()

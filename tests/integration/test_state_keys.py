@@ -4,6 +4,7 @@ negative cases (no key, wrong key, a plain blob offered to a keyed TPM) must fai
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import struct
@@ -15,12 +16,14 @@ import pytest
 from harness.servers import free_port_pair, wait_listening
 
 
-def _serve(binary: str, state: Path, extra: list[str], tmp: Path) -> tuple[subprocess.Popen, int]:
+def _serve(binary: str, state: Path, extra: list[str], tmp: Path, pass_fds: tuple[int, ...] = ()) -> tuple[subprocess.Popen, int]:
     port = free_port_pair()
     p = subprocess.Popen([binary, "swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={port}",
                           "--ctrl", f"type=tcp,port={port + 1}", "--tpmstate", f"dir={state}",
                           "--flags", "not-need-init,startup-clear", *extra],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, pass_fds=pass_fds)
+    for fd in pass_fds:
+        os.close(fd)
     wait_listening([port, port + 1], [p], 20, tmp / "log")
     return p, port
 
@@ -109,3 +112,87 @@ def test_migration_key_blobs(vtpm_bin, tmp_path):
     r = _ctrl(port, struct.pack(">IIII", 13, 0, 1, 5) + b"abcde")
     assert struct.unpack(">I", r[:4])[0] == 3
     _stop(p)
+
+
+def _pipe(data: bytes) -> int:
+    """A descriptor to read `data` from, as libvirt passes a secret (pwdfd=N)."""
+    r, w = os.pipe()
+    os.write(w, data)
+    os.close(w)
+    return r
+
+
+def test_passphrase_keys_as_libvirt_passes_them(vtpm_bin, tmp_path):
+    """libvirt's encrypted vTPM: `--key pwdfd=N,mode=aes-256-cbc --migration-key pwdfd=M,...`.
+    The same passphrase from a file opens the state again; the key is swtpm's documented KDF
+    (PBKDF2-HMAC-SHA512, salt "swtpm", 1000 iterations; computed here with hashlib and given as
+    a key file, it opens the state too); a wrong passphrase is refused with a clear message."""
+    state = tmp_path / "state"
+    state.mkdir()
+    secret = b"libvirt secret 42"
+    r1, r2 = _pipe(secret), _pipe(secret)
+    p, port = _serve(vtpm_bin, state, ["--key", f"pwdfd={r1},mode=aes-256-cbc",
+                                       "--migration-key", f"pwdfd={r2},mode=aes-256-cbc"], tmp_path, (r1, r2))
+    assert _tpm2(port, "nvdefine", "0x1500017", "-C", "o", "-s", "6", "-a", "ownerread|ownerwrite").returncode == 0
+    data = tmp_path / "data"
+    data.write_bytes(b"sealed")
+    assert _tpm2(port, "nvwrite", "0x1500017", "-C", "o", "-i", str(data)).returncode == 0
+    with socket.create_connection(("127.0.0.1", port + 1), timeout=10) as c:
+        c.sendall(struct.pack(">I", 15))  # GET_CONFIG: file key (1) + migration key (2)
+        assert c.recv(64) == struct.pack(">II", 0, 3)
+    _stop(p)
+    raw = (state / "vtpm-permanent").read_bytes()
+    assert raw.startswith(b"VTPMENC1") and b"sealed" not in raw
+    pwdfile = tmp_path / "pwd"
+    pwdfile.write_bytes(secret)
+    keyfile = tmp_path / "derived.key"
+    keyfile.write_text(hashlib.pbkdf2_hmac("sha512", secret, b"swtpm", 1000, 32).hex())
+    for extra in (["--key", f"pwdfile={pwdfile},mode=aes-256-cbc"], ["--key", f"file={keyfile}"]):
+        p, port = _serve(vtpm_bin, state, extra, tmp_path)
+        r = _tpm2(port, "nvread", "0x1500017", "-C", "o")
+        assert r.returncode == 0 and r.stdout == "sealed", (extra, r.stderr)
+        _stop(p)
+    # A wrong passphrase, the right one with another KDF or key size: refused, saying why.
+    for pw, opts in ((b"wrong secret", "mode=aes-256-cbc"), (secret, "mode=aes-256-cbc,kdf=sha512"), (secret, "")):
+        fd = _pipe(pw)
+        port = free_port_pair()
+        r = subprocess.run([vtpm_bin, "swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={port}",
+                            "--ctrl", f"type=tcp,port={port + 1}", "--tpmstate", f"dir={state}",
+                            "--flags", "not-need-init,startup-clear", "--key", f"pwdfd={fd},{opts}".rstrip(",")],
+                           capture_output=True, text=True, timeout=30, pass_fds=(fd,))
+        os.close(fd)
+        assert r.returncode != 0 and "wrong key or passphrase" in r.stderr, (opts, r.stderr)
+
+
+def test_swtpm_setup_with_passphrase_then_swtpm(vtpm_bin, tmp_path):
+    """libvirt's encrypted vTPM end to end: `swtpm_setup ... --pwdfile-fd N --cipher aes-256-cbc`
+    provisions an encrypted state, `swtpm socket --key pwdfd=M,mode=aes-256-cbc` with the same
+    secret serves it (the EK certificate reads back), another secret is refused."""
+    state = tmp_path / "tpm2"
+    state.mkdir()
+    secret = b"0123456789abcdef"
+    setup = tmp_path / "swtpm_setup"  # the drop-in runs under that name, as libvirt starts it
+    setup.symlink_to(vtpm_bin)
+    fd = _pipe(secret)
+    r = subprocess.run([str(setup), "--tpm2", "--tpm-state", str(state), "--vmid", "vm:x",
+                        "--createek", "--create-ek-cert", "--create-platform-cert", "--lock-nvram", "--not-overwrite",
+                        "--pwdfile-fd", str(fd), "--cipher", "aes-256-cbc"], capture_output=True, text=True,
+                       timeout=120, pass_fds=(fd,), env=dict(os.environ, VTPM_CA_DIR=str(tmp_path / "ca")))
+    os.close(fd)
+    assert r.returncode == 0, r.stderr
+    assert (state / "vtpm-permanent").read_bytes().startswith(b"VTPMENC1")
+    fd = _pipe(secret)
+    p, port = _serve(vtpm_bin, state, ["--key", f"pwdfd={fd},mode=aes-256-cbc"], tmp_path, (fd,))
+    der = tmp_path / "ek.der"
+    r = _tpm2(port, "nvread", "0x01c00002", "-C", "o", "-o", str(der))
+    assert r.returncode == 0, r.stderr
+    _stop(p)
+    assert subprocess.run(["openssl", "x509", "-inform", "DER", "-in", str(der), "-noout"]).returncode == 0
+    fd = _pipe(b"another secret")
+    port = free_port_pair()
+    r = subprocess.run([vtpm_bin, "swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={port}",
+                        "--tpmstate", f"dir={state}", "--flags", "not-need-init",
+                        "--key", f"pwdfd={fd},mode=aes-256-cbc"],
+                       capture_output=True, text=True, timeout=30, pass_fds=(fd,))
+    os.close(fd)
+    assert r.returncode != 0 and "wrong key or passphrase" in r.stderr, r.stderr
