@@ -20,6 +20,12 @@ extension ECCCurve {
         return k.bytes(count: byteCount)!
     }
 
+    /// x mod n, padded to `byteCount` (an ECDAA verifier's T = H(k || digest) mod n).
+    public func modOrder(_ bytes: [UInt8]) -> [UInt8]? {
+        guard let v = BigNum.mod(BigNum(bytes), group.order) else { return nil }
+        return v.bytes(count: byteCount)
+    }
+
     /// x mod p, padded to `byteCount` (TPM2_Commit: x2 = H_nameAlg(s2) mod p).
     public func modPrime(_ bytes: [UInt8]) -> [UInt8]? {
         guard let v = BigNum.mod(BigNum(bytes), group.p) else { return nil }
