@@ -62,8 +62,9 @@ def neg(pt):
 
 # --- marshalling (Part 2) ---------------------------------------------------------------------------
 
-CC_EC_EPHEMERAL, CC_COMMIT, CC_ZGEN_2PHASE = 0x18E, 0x18B, 0x18D
-CC_CREATE_PRIMARY, CC_SIGN, CC_FLUSH = 0x131, 0x15D, 0x165
+CC = {"EC_Ephemeral": 0x18E, "Commit": 0x18B, "ZGen_2Phase": 0x18D, "CreatePrimary": 0x131, "Sign": 0x15D}
+CC_EC_EPHEMERAL, CC_COMMIT, CC_ZGEN_2PHASE = CC["EC_Ephemeral"], CC["Commit"], CC["ZGen_2Phase"]
+CC_CREATE_PRIMARY, CC_SIGN = CC["CreatePrimary"], CC["Sign"]
 ALG_ECDH, ALG_ECDAA, ALG_ECMQV, ALG_SM2, ALG_ECDSA = 0x19, 0x1A, 0x1D, 0x1B, 0x18
 RC_KEY, RC_ECC_POINT, RC_ATTRIBUTES, RC_NO_RESULT = 0x09C, 0x0A7, 0x082, 0x154
 SIGN_KEY = 0x00040072   # fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | sign
