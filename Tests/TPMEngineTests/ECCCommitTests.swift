@@ -19,7 +19,8 @@ final class ECCCommitTests: XCTestCase {
 
     func dhKey(_ tpm: TPM, scheme: TPMUAsymScheme = .ecdh(hashAlg: .sha256)) throws -> CreatePrimaryResult {
         try makePrimary(
-            tpm, .owner, Templates.ecc(attributes: [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .decrypt], scheme: scheme))
+            tpm, .owner,
+            Templates.ecc(attributes: [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .decrypt], scheme: scheme))
     }
 
     static func point(_ x: [UInt8], _ y: [UInt8]) -> [UInt8] {
@@ -114,7 +115,9 @@ final class ECCCommitTests: XCTestCase {
         ).handle
         // A non-anonymous scheme: TPM_RC_SCHEME + H1; a key that is not ECC: TPM_RC_KEY + H1.
         XCTAssertEqual(responseCode(commit(tpm, ecdsa)), 0x192)
-        let hmac = try makePrimary(tpm, .owner, Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))).handle
+        let hmac = try makePrimary(
+            tpm, .owner, Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))
+        ).handle
         XCTAssertEqual(responseCode(commit(tpm, hmac)), 0x19C)
         XCTAssertEqual(responseCode(tpm.execute(command: flushCommand(hmac))), 0)
         // s2 and y2: both or neither (TPM_RC_SIZE + P3).
@@ -226,7 +229,9 @@ final class ECCCommitTests: XCTestCase {
         let daa = try daaKey(tpm).handle
         XCTAssertEqual(responseCode(zGen(tpm, daa, qsB: good, qeB: good, counter: 9)), 0x182)
         XCTAssertEqual(responseCode(tpm.execute(command: flushCommand(daa))), 0)
-        let hmac = try makePrimary(tpm, .owner, Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))).handle
+        let hmac = try makePrimary(
+            tpm, .owner, Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))
+        ).handle
         XCTAssertEqual(responseCode(zGen(tpm, hmac, qsB: good, qeB: good, counter: 9)), 0x19C)
     }
 
@@ -247,7 +252,8 @@ final class ECCCommitTests: XCTestCase {
         let sig = try parseSignature(signECDAA(copy, key.handle, digest: digest, count: c0))
         XCTAssertTrue(
             q.verifyECDAA(
-                hash: .sha256, digest: digest, signature: ECCSignature(r: sig.signatureR.buffer, s: sig.signatureS.buffer), commitPoint: e0!))
+                hash: .sha256, digest: digest, signature: ECCSignature(r: sig.signatureR.buffer, s: sig.signatureS.buffer), commitPoint: e0!
+            ))
         // TPM Restart (Shutdown(STATE), Startup(CLEAR)): STATE_RESET data, so the commit stays.
         XCTAssertEqual(responseCode(tpm.execute(command: command(.shutdown, Spec.u16(1)))), 0)
         let restarted = try TPM(environment: testEnvironment(seed: 10), permanentState: tpm.exportPermanentState())
@@ -292,7 +298,8 @@ final class ECCCommitTests: XCTestCase {
         let key = try makePrimary(tpm, .owner, Templates.ecc(attributes: Templates.signingAttributes, scheme: daaScheme)).handle
         let params = Spec.u16(4) + Spec.u32(0) + Spec.u32(0)
         for _ in 0..<2 {
-            precondition(responseCode(tpm.execute(command: command(.commit, tag: .sessions, withPassword(handles: [key], params: params)))) == 0)
+            precondition(
+                responseCode(tpm.execute(command: command(.commit, tag: .sessions, withPassword(handles: [key], params: params)))) == 0)
         }
         precondition(responseCode(tpm.execute(command: command(.ecEphemeral, Spec.u16(3)))) == 0)
     }
