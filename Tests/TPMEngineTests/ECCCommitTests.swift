@@ -221,7 +221,8 @@ final class ECCCommitTests: XCTestCase {
         // Points off the curve: TPM_RC_ECC_POINT + P1 / P2 (before the counter).
         XCTAssertEqual(responseCode(zGen(tpm, key.handle, qsB: bad, qeB: good, counter: 9)), 0x1E7)
         XCTAssertEqual(responseCode(zGen(tpm, key.handle, qsB: good, qeB: bad, counter: 9)), 0x2E7)
-        // ECMQV and SM2 are not implemented, NULL is no key exchange: TPM_RC_SCHEME + P3.
+        // A key scheme other than inScheme, SM2 (not implemented), NULL (no key exchange):
+        // TPM_RC_SCHEME + P3.
         for s: TPMAlgID in [.ecmqv, .sm2, .null, .ecdsa] {
             XCTAssertEqual(responseCode(zGen(tpm, key.handle, qsB: good, qeB: good, scheme: s, counter: 9)), 0x3D2, "\(s)")
         }
@@ -233,6 +234,33 @@ final class ECCCommitTests: XCTestCase {
             tpm, .owner, Templates.keyedHash(attributes: Templates.signingAttributes, scheme: .hmac(hashAlg: .sha256))
         ).handle
         XCTAssertEqual(responseCode(zGen(tpm, hmac, qsB: good, qeB: good, counter: 9)), 0x19C)
+    }
+
+    /// ECMQV (SP 800-56A, 5.7.2.3) with a key whose scheme is NULL: B computes the same point
+    /// from its own private keys and A's public ones (here with TPMCrypto's point arithmetic;
+    /// test_ecc_commit.py checks it with arithmetic written in Python).
+    func testZGen2PhaseECMQV() throws {
+        let tpm = startedTPM()
+        let key = try dhKey(tpm, scheme: .null)
+        let qsA = try publicKey(key)
+        let (qeA, c) = try parseEphemeral(ephemeral(tpm))
+        let curve = ECCCurve.nistP256
+        let dsB: [UInt8] = Array(SHA256.hash(data: [1]))
+        let deB: [UInt8] = Array(SHA256.hash(data: [2]))
+        let qsB = try curve.multiplyGenerator(by: dsB)
+        let qeB = try curve.multiplyGenerator(by: deB)
+        let r = zGen(tpm, key.handle, qsB: Self.point(qsB.x, qsB.y), qeB: Self.point(qeB.x, qeB.y), scheme: .ecmqv, counter: c)
+        let z = try outputBuffers(r, count: 2)
+        XCTAssertEqual(z[1], [0, 0, 0, 0], "Z2 is an empty point")
+        let b = try ECCPrivateKey(curve: curve, scalar: dsB)
+        let expected = try b.mqvPoint(
+            ephemeral: ECCPrivateKey(curve: curve, scalar: deB), peerStatic: qsA,
+            peerEphemeral: ECCPublicKey(curve: curve, point: qeA))
+        XCTAssertEqual(z[0], Spec.b2(expected.x) + Spec.b2(expected.y))
+        // Used up like an ECDH commit.
+        XCTAssertEqual(
+            responseCode(zGen(tpm, key.handle, qsB: Self.point(qsB.x, qsB.y), qeB: Self.point(qeB.x, qeB.y), scheme: .ecmqv, counter: c)),
+            0x4C4)
     }
 
     // MARK: the commit state

@@ -281,3 +281,31 @@ def test_commit_commands_against_swtpm(candidate_impl, swtpm_impl, tpm_factory):
     assert codes["zgen QeB off curve"] == wire.rc_param(RC_ECC_POINT, 2)
     assert codes["zgen scheme mismatch"] == wire.rc_param(wire.RC_SCHEME, 3)
     assert codes["zgen sign key"] == wire.rc_handle(RC_ATTRIBUTES, 1)
+
+
+def avf(x: int) -> int:
+    """SP 800-56A, 5.7.2.3: (x mod 2^f) + 2^f, f = ceil(ceil(log2 n) / 2) = 128 for P-256."""
+    f = (N.bit_length() + 1) // 2
+    return (x % (1 << f)) + (1 << f)
+
+
+def test_zgen_ecmqv(candidate_impl, tpm_factory):
+    """ZGen_2Phase with ECMQV: Z1 is the MQV point that party B computes from its own private keys
+    (P = [implicitsigB](QeA + [avf(QeA)]QsA), cofactor 1), Z2 is empty. vtpm only: libtpms 0.9
+    goes into failure mode on ECMQV (docs/deviations.md, D21)."""
+    if candidate_impl.name == "swtpm":
+        pytest.skip("libtpms fails on ECMQV (D21)")
+    tpm = tpm_factory(candidate_impl, "swtpm", name="mqv")
+    key, qs_a = create_primary(tpm, ecc_template(DECRYPT_KEY, 0x10, b""))
+    rsp = ec_ephemeral(tpm)
+    r = wire.Reader(rsp.params())
+    qe_a, count = read_point(r), r.u16()
+    ds_b, de_b = (int.from_bytes(os.urandom(32), "big") % N for _ in range(2))
+    qs_b, qe_b = mul(ds_b, G), mul(de_b, G)
+    rsp = zgen(tpm, key, qs_b, qe_b, ALG_ECMQV, count)
+    assert rsp.rc == 0, hex(rsp.rc)
+    r = wire.Reader(rsp.params())
+    z1, z2 = read_point(r), read_point(r)
+    implicit_b = (de_b + avf(qe_b[0]) * ds_b) % N
+    assert z1 == mul(implicit_b, add(qe_a, mul(avf(qe_a[0]), qs_a)))
+    assert z2 is None

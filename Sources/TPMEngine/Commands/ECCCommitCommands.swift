@@ -35,16 +35,17 @@ extension TPM {
     /// by `counter`) as the ephemeral key. Checks, in order: an ECC key (TPM_RC_KEY + H1),
     /// unrestricted with decrypt (TPM_RC_ATTRIBUTES + H1); a key scheme other than NULL must be
     /// inScheme (TPM_RC_SCHEME + P3); both points on the key's curve (TPM_RC_ECC_POINT + P1,
-    /// + P2); an outstanding commit (TPM_RC_VALUE + P4). Only TPM_ALG_ECDH is implemented
-    /// (Z1 = [dsA]QsB, Z2 = [r]QeB); ECMQV and SM2 are not in the algorithm table, so they are
-    /// TPM_RC_SCHEME + P3 when inScheme is decoded. The commit is used up on success.
+    /// + P2); an outstanding commit (TPM_RC_VALUE + P4). ECDH: Z1 = [dsA]QsB, Z2 = [r]QeB;
+    /// ECMQV: Z1 = the MQV point (SP 800-56A, 5.7.2.3; TPMCrypto/ECCMQV.swift), Z2 empty. SM2 is
+    /// not in the algorithm table, so it is TPM_RC_SCHEME + P3 when inScheme is decoded. The
+    /// commit is used up on success.
     func zGen2PhaseCommand(_ c: inout CommandContext) throws {
         let qsB = try c.param(TPM2BECCPoint.self).point
         let qeB = try c.param(TPM2BECCPoint.self).point
         let inScheme = try c.param { r -> TPMAlgID in
             // TPMI_ECC_KEY_EXCHANGE: the implemented key-exchange schemes, no NULL.
             let alg = TPMAlgID(try r.u16())
-            guard alg == .ecdh, TPM.algorithmSupport.algorithms.contains(alg) else { throw TPMError(.scheme) }
+            guard alg == .ecdh || alg == .ecmqv, TPM.algorithmSupport.algorithms.contains(alg) else { throw TPMError(.scheme) }
             return alg
         }
         let counter = try c.param { try $0.u16() }
@@ -67,10 +68,16 @@ extension TPM {
         // A key whose private part is not loaded has no static secret to use.
         guard let dsA = k.material.eccPrivate else { throw TPMError(.key).handle(1) }
         let z1: ECCPoint
-        let z2: ECCPoint
+        var z2 = ECCPoint(x: [], y: [])
         do {
-            z1 = try dsA.sharedPoint(with: staticB)
-            z2 = try ECCPrivateKey(curve: curve, scalar: r).sharedPoint(with: ephemeralB)
+            let deA = try ECCPrivateKey(curve: curve, scalar: r)
+            if inScheme == .ecmqv {
+                // One value, the MQV point; Z2 stays an empty point.
+                z1 = try dsA.mqvPoint(ephemeral: deA, peerStatic: staticB, peerEphemeral: ephemeralB)
+            } else {
+                z1 = try dsA.sharedPoint(with: staticB)
+                z2 = try deA.sharedPoint(with: ephemeralB)
+            }
         } catch {
             throw TPMError(.noResult)
         }
