@@ -166,6 +166,24 @@ final class ECCCommitTests: XCTestCase {
         XCTAssertEqual(tpm.volatile.commit.array[0], 0)
     }
 
+    /// The attestation commands sign through the same code: a Quote with the ECDAA scheme uses up
+    /// its commit, and its signature verifies over the attestation's digest.
+    func testQuoteWithECDAA() throws {
+        let tpm = startedTPM()
+        let key = try daaKey(tpm)
+        let (_, _, e, c) = try parseCommit(commit(tpm, key.handle))
+        let sel = TPMLPCRSelection([TPMSPCRSelection(hash: .sha256, pcrs: [0])])
+        let quote = quoteCommand(key.handle, nonce: [1, 2], scheme: .ecdaa(hashAlg: .sha256, count: c), pcrs: sel)
+        let (bytes, _, sig) = try parseAttestation(tpm.execute(command: quote))
+        guard case .ecdaa(let s) = sig.signature else { return XCTFail("\(sig)") }
+        XCTAssertTrue(
+            try publicKey(key).verifyECDAA(
+                hash: .sha256, digest: Array(SHA256.hash(data: bytes)),
+                signature: ECCSignature(r: s.signatureR.buffer, s: s.signatureS.buffer),
+                commitPoint: XCTUnwrap(e)))
+        XCTAssertEqual(responseCode(tpm.execute(command: quote)), 0x084)
+    }
+
     func testCommitWithP2GivesConsistentPoints() throws {
         let tpm = startedTPM()
         let key = try daaKey(tpm)
