@@ -30,10 +30,11 @@ extension TPM {
     /// `algorithmSupport`); IncrementalSelfTest accepts these and tests those with a self test.
     ///
     /// The table is the engine's algorithm profile as a whole: RSA (1024-4096), ECC (NIST P-256,
-    /// P-384, P-521), AES (128/192/256 in CTR, OFB, CBC, CFB, ECB), keyed hashes and the KDFs.
+    /// P-384, P-521; ECDSA, ECDH, ECDAA, EC Schnorr, ECMQV), AES (128/192/256 in CTR, OFB, CBC,
+    /// CFB, ECB), keyed hashes and the KDFs.
     /// GetCapability, TestParms, the TPMT_PUBLIC codec and the object commands all read this one
     /// list, so they always agree; nothing is listed that the profile does not implement (no TDES, SM2/SM3/SM4, Camellia,
-    /// ECDAA, ECMQV, KDF2, CMAC, SHA-3, and no other curves). Algorithms that gain a crypto
+    /// KDF2, CMAC, SHA-3, and no other curves). Algorithms that gain a crypto
     /// implementation add their known-answer test here.
     static let algorithms: [AlgorithmEntry] = [
         AlgorithmEntry(alg: .rsa, attributes: [.asymmetric, .object], keySizes: [1024, 2048, 3072, 4096]),
@@ -52,7 +53,9 @@ extension TPM {
         AlgorithmEntry(alg: .oaep, attributes: [.asymmetric, .encrypting]),
         AlgorithmEntry(alg: .ecdsa, attributes: [.asymmetric, .signing]),
         AlgorithmEntry(alg: .ecdh, attributes: [.asymmetric, .method]),
+        AlgorithmEntry(alg: .ecdaa, attributes: [.asymmetric, .signing]),
         AlgorithmEntry(alg: .ecschnorr, attributes: [.asymmetric, .signing]),
+        AlgorithmEntry(alg: .ecmqv, attributes: [.asymmetric, .method]),
         AlgorithmEntry(alg: .kdf1SP800_56A, attributes: [.hash, .method]),
         AlgorithmEntry(alg: .kdf1SP800_108, attributes: [.hash, .method], selfTest: .kdfa),
         AlgorithmEntry(alg: .ecc, attributes: [.asymmetric, .object], curves: [.nistP256, .nistP384, .nistP521]),

@@ -281,6 +281,15 @@ extension TPM {
             try $0.ecdhZGenCommand(&$1)
         },
         CommandDescriptor(code: .eccParameters, handles: []) { try $0.eccParametersCommand(&$1) },
+        // Commits: the ephemeral key of a two-phase key exchange and the first phase of ECDAA
+        // (Part 3, 14.7, 14.8, 19.2; ECCCommitCommands.swift).
+        CommandDescriptor(code: .ecEphemeral, handles: [], encrypt: true) { try $0.ecEphemeralCommand(&$1) },
+        CommandDescriptor(code: .zGen2Phase, handles: [userObject], decrypt: true, encrypt: true) {
+            try $0.zGen2PhaseCommand(&$1)
+        },
+        CommandDescriptor(code: .commit, handles: [userObject], decrypt: true, encrypt: true) {
+            try $0.commitCommand(&$1)
+        },
         CommandDescriptor(code: .encryptDecrypt, handles: [userObject], encrypt: true) {
             try $0.encryptDecryptCommand(&$1)
         },

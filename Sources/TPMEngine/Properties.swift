@@ -85,8 +85,8 @@ extension TPM {
         case .psRevision: return TPMIdentity.platformRevision
         case .psDayOfYear: return TPMIdentity.platformDayOfYear
         case .psYear: return TPMIdentity.platformYear
-        // No split-signing scheme (ECDAA, TPM2_Commit) is implemented.
-        case .splitMax: return 0
+        // Outstanding commits for the split-signing scheme ECDAA (Commit.swift).
+        case .splitMax: return UInt32(CommitState.arrayBits)
         case .totalCommands: return UInt32(TPM.commandTable.count)
         case .libraryCommands: return UInt32(TPM.commandTable.filter { $0.code.rawValue & TPM.vendorCommandBit == 0 }.count)
         case .vendorCommands: return UInt32(TPM.commandTable.filter { $0.code.rawValue & TPM.vendorCommandBit != 0 }.count)

@@ -30,6 +30,8 @@ struct SavedState: Sendable, Equatable {
     /// The PCR auth group's authValue (PCR_SetAuthValue; STATE_CLEAR data).
     var pcrAuthValue: [UInt8] = []
     // --- end policy/audit ---
+    /// The commit counter, nonce and array (Commit.swift; STATE_RESET data).
+    var commit = CommitState()
 
     var allocation: [PCRAllocation] { pcrBanks.map { PCRAllocation(alg: $0.alg, mask: $0.allocated) } }
 }
@@ -155,4 +157,6 @@ struct VolatileState: Sendable {
     /// the same command (never set between commands; not serialized).
     var auditHashChanged = false
     // --- end policy/audit ---
+    /// The commit counter, nonce and array (Commit.swift; STATE_RESET data).
+    var commit = CommitState()
 }

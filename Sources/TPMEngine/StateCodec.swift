@@ -230,6 +230,8 @@ extension PersistentState {
         audit.encodeState(to: &w)
         if let savedState { w.sized(savedState.pcrAuthValue) }
         // --- end policy/audit ---
+        // Version 5: the commit state saved by Shutdown(STATE).
+        savedState?.commit.encodeState(to: &w)
     }
 
     init(state r: inout StateReader, version: UInt32) throws {
@@ -275,6 +277,8 @@ extension PersistentState {
             if savedState != nil { savedState?.pcrAuthValue = try PCRAuthCodec.authValue(&r, "saved.pcrAuthValue") }
         }
         // --- end policy/audit ---
+        // Versions 1 to 4 predate the commit state: a saved state restores no commit (counter 0).
+        if version >= 5, savedState != nil { savedState?.commit = try CommitState(state: &r, "saved.commit") }
     }
 }
 
@@ -471,5 +475,26 @@ enum NVStateCodec {
             p.evictObjects[h] = PersistentObject(k)
         }
         guard used <= TPMLimits.nvMemorySize else { throw StateError.malformed("NV contents exceed the NV budget") }
+    }
+}
+
+// MARK: - version 5 additions
+
+extension CommitState {
+    /// counter (u64), nonce (B: 0 or 32 octets), array (16 octets, no length).
+    func encodeState(to w: inout TPMWriter) {
+        w.u64(counter)
+        w.sized(nonce)
+        w.bytes(array)
+    }
+
+    init(state r: inout StateReader, _ field: String) throws {
+        counter = try r.u64("\(field).counter")
+        nonce = try r.sized(oneOf: [0, TPMLimits.commitNonceSize], "\(field).nonce")
+        array = try r.fixed(TPMLimits.commitArraySize, "\(field).array")
+        // No commit is made before the nonce is drawn.
+        if nonce.isEmpty, counter != 0 || array.contains(where: { $0 != 0 }) {
+            throw StateError.malformed("\(field): commits without a nonce")
+        }
     }
 }

@@ -21,10 +21,10 @@ enum StateBlob {
     /// "vTPM".
     static let magic: UInt32 = 0x7654_504D
     /// The version this build writes. Every version ever written must keep loading.
-    static let currentVersion: UInt32 = 4  // policy/audit (issue 4): version 4
+    static let currentVersion: UInt32 = 5  // commit state (issue 3): version 5
     /// Every version this build reads. A new version is added here and to the `switch`es
     /// in the initializer; none is ever removed (docs/state-format.md, "Version history").
-    static let supportedVersions: Set<UInt32> = [1, 2, 3, 4]
+    static let supportedVersions: Set<UInt32> = [1, 2, 3, 4, 5]
     static let headerSize = 16
     static let digestSize = 32
 
@@ -97,7 +97,7 @@ extension TPM {
         var r = StateReader(body)
         let persistent: PersistentState
         switch version {
-        case 1, 2, 3, 4: persistent = try PersistentState(state: &r, version: version)
+        case 1, 2, 3, 4, 5: persistent = try PersistentState(state: &r, version: version)
         default: throw StateError.unsupportedVersion(version)
         }
         guard r.isAtEnd else { throw StateError.malformed("trailing bytes in the permanent part") }
@@ -115,7 +115,7 @@ extension TPM {
         }
         let restored: (state: VolatileState, drbg: HMACDRBG)
         switch vversion {
-        case 1, 2, 3, 4: restored = try TPM.decodeVolatile(&v, now: environment.milliseconds(), version: vversion)
+        case 1, 2, 3, 4, 5: restored = try TPM.decodeVolatile(&v, now: environment.milliseconds(), version: vversion)
         default: throw StateError.unsupportedVersion(vversion)
         }
         guard v.isAtEnd else { throw StateError.malformed("trailing bytes in the volatile part") }
@@ -177,6 +177,8 @@ extension TPM {
         w.sized(s.pcrAuthValue)
         w.sized(s.commandAuditDigest)
         // --- end policy/audit ---
+        // Version 5: the commit state.
+        s.commit.encodeState(to: &w)
         w.bytes(drbg.exportedState)
     }
 
@@ -241,6 +243,8 @@ extension TPM {
             s.commandAuditDigest = try r.sized(oneOf: [0] + TPMLimits.hashAlgorithms.compactMap(TPMLimits.digestSize), "commandAuditDigest")
         }
         // --- end policy/audit ---
+        // Versions 1 to 4 predate the commit state: counter 0, no commit, no nonce yet.
+        if version >= 5 { s.commit = try CommitState(state: &r, "commit") }
         guard let drbg = HMACDRBG(exportedState: try r.fixed(drbgStateSize, "drbg")) else {
             throw StateError.malformed("drbg")
         }

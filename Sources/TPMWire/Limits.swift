@@ -98,6 +98,12 @@ public enum TPMLimits {
     /// The largest difference between the context IDs of two saved sessions (16-bit context
     /// slots), TPM_PT_CONTEXT_GAP_MAX.
     public static let contextGapMax = 0xFFFF
+    /// Octets of the commit array (Part 1, annex C, TPM2_Commit): one bit per outstanding
+    /// commit count, so TPM_PT_SPLIT_MAX = 8 * this (128, as libtpms).
+    public static let commitArraySize = 16
+    /// The commit nonce behind every commit random value: a digest of the context integrity
+    /// hash (SHA-256).
+    public static let commitNonceSize = 32
 
     /// Digest size of an implemented hash algorithm, nil for any other value.
     public static func digestSize(_ alg: TPMAlgID) -> Int? {

@@ -37,12 +37,14 @@ enum StateUpgrade {
     static let defaultV4Permanent: [UInt8] =
         [0, 0, 0x00, 0x10, 0, 0] + [0x00, 0x0D] + [UInt8](repeating: 0, count: 8) + [0, 1, 0, 0, 0x01, 0x40]
 
-    /// The size of the version-4 fields at the end of a permanent body.
+    /// The size of the version-4 and -5 fields at the end of a permanent body.
     static func v4TailSize(_ s: PersistentState) -> Int {
         var w = TPMWriter()
         s.pcrPolicy.encodeState(to: &w)
         s.audit.encodeState(to: &w)
         if let saved = s.savedState { w.sized(saved.pcrAuthValue) }
+        // And version 5's saved commit state.
+        if let saved = s.savedState { saved.commit.encodeState(to: &w) }
         return w.count
     }
 
@@ -55,5 +57,21 @@ enum StateUpgrade {
         b.replaceSubrange(0..<32, with: p.suffix(32))
         b.insert(contentsOf: [0, 0, 0, 0], at: b.count - 72)
         return seal(part: 2, version: 4, b)
+    }
+
+    // Version 5 (commit state): a saved state ends with the commit state of a TPM that never
+    // committed (counter 0, no nonce, an empty array: 26 zero octets), and so does the volatile
+    // part, before the DRBG state.
+    static let defaultV5Commit = [UInt8](repeating: 0, count: 8 + 2 + 16)
+
+    static func permanentV5(fromV4 p: [UInt8], savedState: Bool) -> [UInt8] {
+        seal(part: 1, version: 5, body(p) + (savedState ? defaultV5Commit : []))
+    }
+
+    static func volatileV5(fromV4 v: [UInt8], permanentV5 p: [UInt8]) -> [UInt8] {
+        var b = body(v)
+        b.replaceSubrange(0..<32, with: p.suffix(32))
+        b.insert(contentsOf: defaultV5Commit, at: b.count - 72)
+        return seal(part: 2, version: 5, b)
     }
 }

@@ -43,11 +43,13 @@ final class ObjectStateFormatTests: XCTestCase {
         let volatile = Array(try Data(contentsOf: Self.fixtureDirectory.appendingPathComponent("v2-keys.volatile.bin")))
         let tpm = try TPM(environment: testEnvironment(seed: 5), permanentState: permanent, volatileState: volatile)
         let upgraded3 = StateUpgrade.permanentV3(fromV2: permanent)
-        let upgraded = StateUpgrade.permanentV4(fromV3: upgraded3, savedState: tpm.persistent.savedState != nil)
-        XCTAssertEqual(tpm.exportPermanentState(), upgraded, "canonical re-export, as version 4")
-        XCTAssertEqual(
-            tpm.exportVolatileState(),
-            StateUpgrade.volatileV4(fromV3: StateUpgrade.volatileV3(fromV2: volatile, permanentV3: upgraded3), permanentV4: upgraded))
+        let saved = tpm.persistent.savedState != nil
+        let upgraded4 = StateUpgrade.permanentV4(fromV3: upgraded3, savedState: saved)
+        let upgraded = StateUpgrade.permanentV5(fromV4: upgraded4, savedState: saved)
+        XCTAssertEqual(tpm.exportPermanentState(), upgraded, "canonical re-export, as version 5")
+        let volatile4 = StateUpgrade.volatileV4(
+            fromV3: StateUpgrade.volatileV3(fromV2: volatile, permanentV3: upgraded3), permanentV4: upgraded4)
+        XCTAssertEqual(tpm.exportVolatileState(), StateUpgrade.volatileV5(fromV4: volatile4, permanentV5: upgraded))
         let srk = TPMHandle(0x8000_0000)
         let signer = TPMHandle(0x8000_0001)
         let sealed = TPMHandle(0x8000_0002)

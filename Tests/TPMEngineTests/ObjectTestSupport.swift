@@ -12,7 +12,7 @@ import XCTest
 let support = TPMAlgorithmSupport(
     algorithms: [
         .rsa, .sha1, .hmac, .aes, .mgf1, .keyedHash, .xor, .sha256, .sha384, .sha512, .rsassa, .rsaes, .rsapss, .oaep, .ecdsa,
-        .ecdh, .ecschnorr, .kdf1SP800_56A, .kdf1SP800_108, .ecc, .symCipher, .ctr, .ofb, .cbc, .cfb, .ecb,
+        .ecdh, .ecdaa, .ecschnorr, .ecmqv, .kdf1SP800_56A, .kdf1SP800_108, .ecc, .symCipher, .ctr, .ofb, .cbc, .cfb, .ecb,
     ],
     rsaKeyBits: [1024, 2048, 3072, 4096], aesKeyBits: [128, 192, 256], eccCurves: [.nistP256, .nistP384, .nistP521])
 

@@ -172,9 +172,12 @@ final class PersistentObjectTests: XCTestCase {
         let blob = Array(try Data(contentsOf: Self.fixtureDirectory.appendingPathComponent("v3-nv.permanent.bin")))
         XCTAssertEqual(Array(blob[4..<8]), [0, 0, 0, 3])
         let tpm = try TPM(environment: testEnvironment(seed: 4), permanentState: blob)
-        // Canonical re-export, as version 4 (the policy/audit fields at their defaults).
+        // Canonical re-export, as version 5 (the policy/audit fields and the commit state at their
+        // defaults).
+        let saved = tpm.persistent.savedState != nil
         XCTAssertEqual(
-            tpm.exportPermanentState(), StateUpgrade.permanentV4(fromV3: blob, savedState: tpm.persistent.savedState != nil),
+            tpm.exportPermanentState(),
+            StateUpgrade.permanentV5(fromV4: StateUpgrade.permanentV4(fromV3: blob, savedState: saved), savedState: saved),
             "canonical re-export")
         tpm.powerOn()
         tpm.execute(command: command(.startup, [0, 0])).check()

@@ -249,11 +249,12 @@ final class SessionStateFormatTests: XCTestCase {
         // And as version 4: the defaults of the policy/audit fields (the saved state's empty PCR
         // authValue among them).
         let p3 = StateUpgrade.permanentV3(fromV2: p)
+        // And as version 5: the saved and the live commit state of a TPM that never committed.
         let p4 = StateUpgrade.permanentV4(fromV3: p3, savedState: true)
-        XCTAssertEqual(tpm.exportPermanentState(), p4, "the document's encoding is the engine's")
-        XCTAssertEqual(
-            tpm.exportVolatileState(), StateUpgrade.volatileV4(fromV3: StateUpgrade.volatileV3(fromV2: v, permanentV3: p3), permanentV4: p4)
-        )
+        let p5 = StateUpgrade.permanentV5(fromV4: p4, savedState: true)
+        XCTAssertEqual(tpm.exportPermanentState(), p5, "the document's encoding is the engine's")
+        let v4 = StateUpgrade.volatileV4(fromV3: StateUpgrade.volatileV3(fromV2: v, permanentV3: p3), permanentV4: p4)
+        XCTAssertEqual(tpm.exportVolatileState(), StateUpgrade.volatileV5(fromV4: v4, permanentV5: p5))
         XCTAssertEqual(tpm.persistent.savedState?.sessionContextCounter, 0x1_0010)
         XCTAssertEqual(tpm.persistent.savedState?.savedSessions, [5: 9])
         XCTAssertEqual(

@@ -69,6 +69,17 @@ extension TPM {
                 throw TPMError(.noResult)
             }
             return TPMTSignature(.ecschnorr(eccSignature(scheme.hashAlg, sig)))
+        case (.ecc(_, let key?), .ecdaa(_, let count)):
+            // The commit named by count gives r (Part 1, annex C); it is used up only when the
+            // signature is made (CryptEndCommit). An unknown count is TPM_RC_VALUE.
+            guard var r = committedRandom(curve: key.curve, name: k.name.buffer, count: count) else { throw TPMError.value }
+            defer { wipeSecret(&r) }
+            let sig: ECCSignature
+            do { sig = try withRandomSource { try key.signECDAA(hash: hash, digest: digest, commitR: r, using: &$0) } } catch {
+                throw TPMError(.noResult)
+            }
+            endCommit(count)
+            return TPMTSignature(.ecdaa(eccSignature(scheme.hashAlg, sig)))
         case (.symmetric, .hmac):
             guard k.type == .keyedHash, case .keyedHash(let key)? = k.sensitive?.sensitive else { throw TPMError(.scheme) }
             return TPMTSignature(.hmac(TPMTHA(hashAlg: scheme.hashAlg, digest: hash.hmac(key: key.buffer, data: digest))))

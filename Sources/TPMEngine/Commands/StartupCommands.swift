@@ -20,6 +20,7 @@ extension TPM {
             volatile.nullSeed = saved.nullSeed
             volatile.nullProof = saved.nullProof
             volatile.contextCounter = saved.contextCounter
+            volatile.commit = saved.commit
             persistent.restartCount = saved.restartCount &+ 1
             if type == .state {
                 // Resume: STATE_CLEAR data too, and the PCRs marked stateSave.
@@ -46,6 +47,7 @@ extension TPM {
             volatile.nullSeed = random(PersistentState.seedSize)
             volatile.nullProof = random(PersistentState.proofSize)
             volatile.contextCounter = 0
+            volatile.commit = CommitState()
             persistent.resetCount &+= 1
             persistent.restartCount = 0
             startupClearData(locality: locality)
@@ -89,7 +91,8 @@ extension TPM {
                 nullSeed: volatile.nullSeed, nullProof: volatile.nullProof,
                 contextCounter: volatile.contextCounter, restartCount: persistent.restartCount,
                 startupLocality: volatile.startupLocality, sessionContextCounter: volatile.sessionContextCounter,
-                savedSessions: savedSessionSlots, pcrAuthValue: volatile.pcrAuthValue)
+                savedSessions: savedSessionSlots, pcrAuthValue: volatile.pcrAuthValue,
+                commit: volatile.commit)
         } else {
             persistent.savedState = nil
         }
