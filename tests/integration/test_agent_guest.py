@@ -14,7 +14,6 @@ to write); boot_aggregate equals SHA-256 over the quoted PCRs 0-9.
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import shutil
@@ -121,8 +120,9 @@ def agent_guest(tmp_path_factory):
         "lib/e1000.ko": (0o100644, _e1000_module(kernel).read_bytes()),
         "init": (0o100755, init.encode()),
     }
-    initrd = d / "initrd.gz"
-    initrd.write_bytes(gzip.compress(_cpio_newc(files), compresslevel=1))
+    # Uncompressed: under TCG the guest kernel unpacks ~70 MB faster than it would gunzip it.
+    initrd = d / "initrd.cpio"
+    initrd.write_bytes(_cpio_newc(files))
     busybox_bytes = busybox.read_bytes()
     # What the host expects in the list: name -> SHA-256 of the same bytes.
     expected = {
