@@ -211,6 +211,8 @@ def test_agent_in_guest_quote_and_list_verify_on_host(impl: Impl, agent_guest, t
         deadline = time.monotonic() + GUEST_TIMEOUT
         text = _wait_console(console, qemu, "ran", deadline)
         assert "VTPM-GUEST: script says hello" in text
+        # The guest kernel's audit records reach the agent through the read-only multicast group.
+        assert "audit events from multicast (AUDIT_NLGRP_READLOG)" in text, text[-6000:]
 
         # The verifier's side: challenge until every program the guest ran is in the list (the
         # agent measures asynchronously), then check the last Evidence.
