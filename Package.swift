@@ -108,7 +108,21 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Agent/Sources/vtpm-agent"
+            path: "Agent/Sources/vtpm-agent",
+            // A fully static executable (glibc, libstdc++, the Swift runtime, Foundation, OpenSSL's
+            // libcrypto from their static archives): it runs in any x86-64 Linux guest, even a
+            // busybox initramfs (tests/integration/test_agent_guest.py). The static Foundation
+            // archives do not name the archives they need (no autolink entries are read from archive
+            // members), so they are listed; lld, unlike gold, resolves them in any order.
+            linkerSettings: [
+                .unsafeFlags([
+                    "-static-executable", "-use-ld=lld",
+                    "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-lFoundationInternationalization",
+                    "-Xlinker", "-l_FoundationICU", "-Xlinker", "-l_FoundationCollections",
+                    "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lCoreFoundation",
+                    "-Xlinker", "-lswiftSynchronization",
+                ])
+            ]
         ),
         .executableTarget(
             name: "vtpm",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the static vtpm-agent (needs only glibc and libstdc++ at run time) and installs it with
+# Builds the fully static vtpm-agent (no shared library at run time, see README.md) and installs it with
 # its systemd unit and default configuration.
 #
 #   Agent/install.sh [--prefix /usr/local] [--destdir DIR] [--no-build] [--enable]
@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ "$build" = 1 ]; then
-  swift build -c release --static-swift-stdlib --product vtpm-agent
+  swift build -c release --product vtpm-agent
 fi
 bin=.build/release/vtpm-agent
 [ -x "$bin" ] || { echo "install.sh: $bin not built" >&2; exit 1; }
