@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Foundation
 
 /// The ASCII measurement list (securityfs ascii_runtime_measurements), one line per entry
 /// (security/integrity/ima/ima_fs.c, ima_ascii_measurements_show):
@@ -89,7 +87,9 @@ public enum IMAASCIIFormat {
         guard pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: index, pcr: pcr) }
         guard hashField.count == 40 else { throw MeasurementError.badLine(line: line, reason: "bad template hash") }
         var hashBytes: (UInt64, UInt64, UInt64) = (0, 0, 0)
-        let hashOK = withUnsafeMutableBytes(of: &hashBytes) { decodeHex(hashField, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<20])) }
+        let hashOK = withUnsafeMutableBytes(of: &hashBytes) {
+            decodeHex(hashField, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<20]))
+        }
         guard hashOK else { throw MeasurementError.badLine(line: line, reason: "bad template hash") }
         let hash = withUnsafeBytes(of: &hashBytes) { SHA1Value(UnsafeRawBufferPointer(rebasing: $0[0..<20])) }
         guard templateField.count == 6, templateField.elementsEqual(imaNG) else {

@@ -130,7 +130,8 @@ public struct IMAEntry: Hashable, Sendable {
             throw MeasurementError.badField(entry: index, field: "d-ng", reason: "unknown algorithm")
         }
         guard dEnd - (colon + 2) == size else {
-            throw MeasurementError.badField(entry: index, field: "d-ng", reason: "digest size \(dEnd - colon - 2) for \(size)-byte algorithm")
+            throw MeasurementError.badField(
+                entry: index, field: "d-ng", reason: "digest size \(dEnd - colon - 2) for \(size)-byte algorithm")
         }
         // n-ng: a NUL-terminated string with no other NUL.
         guard nLen >= 1, d[nEnd - 1] == 0, !d[nStart..<(nEnd - 1)].contains(0) else {

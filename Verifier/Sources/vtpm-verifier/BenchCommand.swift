@@ -26,8 +26,12 @@ struct BenchCommand: ParsableCommand {
             let files: [(String, [UInt8])] = [
                 ("/usr/bin/ls", Array("ls binary".utf8)), ("/usr/bin/cat", Array("cat binary".utf8)), ("/bin/sh", Array("shell".utf8)),
             ]
-            var entries = [try IMAEntry.bootAggregate(pcr: 10, bank: .sha256, aggregate: Array(SHA256.hash(data: [UInt8](repeating: 0, count: 320))))]
-            for (p, c) in files { entries.append(try IMAEntry(pcr: 10, algorithm: "sha256", fileDigest: Array(SHA256.hash(data: c)), path: p)) }
+            var entries = [
+                try IMAEntry.bootAggregate(pcr: 10, bank: .sha256, aggregate: Array(SHA256.hash(data: [UInt8](repeating: 0, count: 320))))
+            ]
+            for (p, c) in files {
+                entries.append(try IMAEntry(pcr: 10, algorithm: "sha256", fileDigest: Array(SHA256.hash(data: c)), path: p))
+            }
             let pcr10 = try IMAReplayState.replay(entries, banks: [.sha256]).value(bank: .sha256, pcr: 10)
             let policy = try PolicyEvaluator(RuntimePolicy.fromList(entries))
 
@@ -58,7 +62,8 @@ struct BenchCommand: ParsableCommand {
                 akPublic.bytes(areaBytes)
                 let name = [0x00, 0x0B] + Array(SHA256.hash(data: areaBytes))
                 let enrolled = EnrolledGuest(
-                    name: "g\(g)", address: "", akPublic: akPublic.bytes, ekPublic: [], ekCertificate: nil, enrollment: "pinned-ek", pcr: 10,
+                    name: "g\(g)", address: "", akPublic: akPublic.bytes, ekPublic: [], ekCertificate: nil, enrollment: "pinned-ek",
+                    pcr: 10,
                     banks: [.sha256])
                 var work = [(Challenge, Evidence)]()
                 for r in 0..<rounds {
@@ -93,8 +98,11 @@ struct BenchCommand: ParsableCommand {
                     s.bytes(Array(sig.suffix(32)))
                     let evidence = Evidence(
                         attest: attest, signature: s.bytes,
-                        pcrs: [PCRBankValues(algorithm: 0x000B, values: Dictionary(uniqueKeysWithValues: zip(pcrs.map(UInt8.init), values)))],
-                        firstEntry: first, entries: Array(entries[Int(first)...]), akPublic: akPublic.bytes, ekPublic: [], ekCertificate: nil,
+                        pcrs: [
+                            PCRBankValues(algorithm: 0x000B, values: Dictionary(uniqueKeysWithValues: zip(pcrs.map(UInt8.init), values)))
+                        ],
+                        firstEntry: first, entries: Array(entries[Int(first)...]), akPublic: akPublic.bytes, ekPublic: [],
+                        ekCertificate: nil,
                         resetCount: 1, restartCount: 0)
                     work.append((challenge, evidence))
                 }

@@ -5,6 +5,7 @@ struct VerifierCommand: ParsableCommand {
         commandName: "vtpm-verifier",
         abstract: "Attest guests: enroll their TPMs, challenge them, judge their measurement lists against a policy.",
         subcommands: [
-            Serve.self, Enroll.self, Attest.self, Status.self, Audit.self, PolicyCommand.self, ListCommand.self, CredentialCommand.self, BenchCommand.self,
+            Serve.self, Enroll.self, Attest.self, Status.self, Audit.self, PolicyCommand.self, ListCommand.self, CredentialCommand.self,
+            BenchCommand.self,
         ])
 }
