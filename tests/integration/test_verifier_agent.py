@@ -166,7 +166,7 @@ def test_real_agent_forgeries(guests, tmp_path):
         raw = bytearray(binlist.read_bytes())
         pcr, th, data = records(binlist)[-1]
         at = len(raw) - len(data)
-        digest_at = at + 4 + data.index(b":\0") + 2
+        digest_at = at + data.index(b":\0") + 2  # d-ng: u32 length, "sha256:\0", digest
         raw[digest_at:digest_at + 32] = hashlib.sha256(b"what the forger wants seen").digest()
         # ... | SHA-1 (20) | u32 name length | "ima-ng" | u32 data length | data
         raw[at - 34:at - 14] = hashlib.sha1(bytes(raw[at:])).digest()
@@ -180,7 +180,9 @@ def test_real_agent_forgeries(guests, tmp_path):
         power_cycle(g2.tpm)
         assert g2.tpm.startup(0x0000) == 0
         for pcr, th, data in records(g2.state / "binary_runtime_measurements"):
-            g2.tpm.tool("pcrextend", f"{pcr}:sha1={th.hex()},sha256={hashlib.sha256(data).hexdigest()}")
+            # every bank the agent extends (its list's banks are all the TPM's)
+            g2.tpm.tool("pcrextend", f"{pcr}:sha1={th.hex()},sha256={hashlib.sha256(data).hexdigest()},"
+                                     f"sha384={hashlib.sha384(data).hexdigest()},sha512={hashlib.sha512(data).hexdigest()}")
         r = v.cli("attest", "g2", check=False)
         assert r.returncode != 0 and "TAMPERED" in r.stdout and "[counters]" in r.stdout and "hidden" in r.stdout, \
             r.stdout + r.stderr
