@@ -85,16 +85,39 @@ public final class PolicyEvaluator: @unchecked Sendable {
     // entry builds no string and copies nothing. A digest is the d-ng field's "<algo>:\0<digest>".
     private struct Key: Hashable {
         let bytes: ArraySlice<UInt8>
-        init(_ b: ArraySlice<UInt8>) { bytes = b }
-        init(_ s: String) { bytes = Array(s.utf8)[...] }
+        /// A word-at-a-time digest of the bytes, compared before them: most probes of a table end
+        /// there (policy paths often share their length), and Hasher gets one word instead of the
+        /// bytes. Hasher's per-process seed still places the buckets.
+        let mix: UInt64
+        init(_ b: ArraySlice<UInt8>) {
+            bytes = b
+            mix = Key.mix(b)
+        }
+        init(_ s: String) { self.init(Array(s.utf8)[...]) }
         /// "algorithm:hex" as d-ng bytes; nil when not that shape.
         init?(digest key: String) {
             guard let colon = key.firstIndex(of: ":"), let b = bytesFromHex(key[key.index(after: colon)...]) else { return nil }
-            bytes = (Array(key[..<colon].utf8) + [0x3A, 0] + b)[...]
+            self.init((Array(key[..<colon].utf8) + [0x3A, 0] + b)[...])
         }
-        func hash(into h: inout Hasher) { bytes.withUnsafeBytes { h.combine(bytes: $0) } }
+        static func mix(_ b: ArraySlice<UInt8>) -> UInt64 {
+            b.withUnsafeBytes { p in
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(p.count)
+                var i = 0
+                while i + 8 <= p.count {
+                    h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x0000_0100_0000_01B3
+                    h ^= h >> 29
+                    i += 8
+                }
+                while i < p.count {
+                    h = (h ^ UInt64(p[i])) &* 0x0000_0100_0000_01B3
+                    i += 1
+                }
+                return h ^ (h >> 32)
+            }
+        }
+        func hash(into h: inout Hasher) { h.combine(mix) }
         static func == (l: Key, r: Key) -> Bool {
-            guard l.bytes.count == r.bytes.count else { return false }
+            guard l.mix == r.mix, l.bytes.count == r.bytes.count else { return false }
             if l.bytes.isEmpty { return true }
             return l.bytes.withUnsafeBytes { a in r.bytes.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
         }
