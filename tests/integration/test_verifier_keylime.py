@@ -57,11 +57,12 @@ def keylime_python() -> str:
     py = VENV / "bin" / "python"
     if not py.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)
-    probe = "import sys, types; sys.modules['gpg'] = types.ModuleType('gpg'); import keylime.ima.ima"
+    probe = ("import sys, types; sys.modules['gpg'] = types.ModuleType('gpg'); import keylime.ima.ima; "
+             "import keylime.tpm.tpm_main")
     if subprocess.run([str(py), "-c", probe], capture_output=True).returncode != 0:
         # keylime's PyPI metadata declares none of what its IMA code imports.
         subprocess.run([str(py), "-m", "pip", "install", "-q", "keylime==7.14.*", "pyyaml", "jsonschema", "cryptography", "lark",
-                        "packaging"], check=True, timeout=1200)
+                        "packaging", "pyasn1", "pyasn1-modules"], check=True, timeout=1200)
     return str(py)
 
 
