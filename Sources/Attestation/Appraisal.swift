@@ -44,8 +44,14 @@ public struct EnrolledGuest: Hashable, Sendable, Codable {
     }
 
     /// The PCRs every challenge asks for: the list's PCR in every replayed bank.
-    public var selection: TPMLPCRSelection {
-        TPMLPCRSelection(banks.map { TPMSPCRSelection(hash: TPMAlgID($0.tpmAlgorithmID), pcrs: [Int(pcr)]) })
+    public var selection: TPMLPCRSelection { selection(fromEntry: 1) }
+
+    /// The PCRs a challenge for entries from `first` asks for: the list's PCR in every replayed
+    /// bank, and when the list is verified from its start also PCRs 0-9 of those banks, which
+    /// its boot_aggregate entry must be the hash of (BootAggregate).
+    public func selection(fromEntry first: UInt64) -> TPMLPCRSelection {
+        let pcrs = first == 0 ? Array(Set(BootAggregate.pcrIndices(bank: .sha256) + [Int(pcr)])).sorted() : [Int(pcr)]
+        return TPMLPCRSelection(banks.map { TPMSPCRSelection(hash: TPMAlgID($0.tpmAlgorithmID), pcrs: pcrs) })
     }
 }
 
@@ -77,6 +83,7 @@ public struct GuestState: Hashable, Sendable, Codable {
 public enum RoundCheck: String, Sendable, Codable {
     case entries
     case replay
+    case bootAggregate = "boot-aggregate"
     case counters
     case policy
 }
@@ -100,7 +107,7 @@ public struct RoundResult: Hashable, Sendable {
 public enum Appraiser {
     /// A challenge for `guest` in `state` with a fresh nonce.
     public static func challenge(for guest: EnrolledGuest, state: GuestState, nonce: [UInt8]) -> Challenge {
-        Challenge(nonce: nonce, pcrSelection: guest.selection.wireBytes, firstEntry: state.nextEntry)
+        Challenge(nonce: nonce, pcrSelection: guest.selection(fromEntry: state.nextEntry).wireBytes, firstEntry: state.nextEntry)
     }
 
     public static func freshNonce() -> [UInt8] { SystemEntropy.bytes(32) }
@@ -181,6 +188,10 @@ public enum Appraiser {
             return tampered(RoundCheck.replay.rawValue, m)
         }
 
+        if first == 0, let m = bootAggregateMismatch(evidence.entries, quote: quote, guest: guest) {
+            return tampered(RoundCheck.bootAggregate.rawValue, m)
+        }
+
         let newFindings = policy?.judge(evidence.entries, firstIndex: first) ?? []
         var next = state
         next.counters = quote.counters
@@ -207,6 +218,34 @@ public enum Appraiser {
             }
         }
         return result
+    }
+
+    /// IMA's first entry, boot_aggregate, is the hash of PCRs 0-7 (SHA-1) or 0-9 (other banks) in
+    /// the bank its d-ng field names (ima_calc_boot_aggregate); it must be that hash of the quoted
+    /// values, else the list was not made on top of this boot's firmware measurements (a list
+    /// carried over from another machine or boot). nil when it agrees.
+    static func bootAggregateMismatch(_ entries: [IMAEntry], quote: VerifiedQuote, guest: EnrolledGuest) -> String? {
+        guard let e = entries.first else { return "the list is empty: IMA's first entry is always boot_aggregate" }
+        guard e.path == IMAEntry.bootAggregateName else { return "entry 0 is \(e.path), not boot_aggregate" }
+        guard let bank = IMAHashAlgorithm(rawValue: e.digestAlgorithm), guest.banks.contains(bank) else {
+            return "boot_aggregate is a \(e.digestAlgorithm) digest, not one of the quoted banks "
+                + guest.banks.map(\.rawValue).joined(separator: ", ")
+        }
+        var values: [Int: [UInt8]] = [:]
+        for i in BootAggregate.pcrIndices(bank: bank) {
+            guard let v = quote.pcrs[bank.tpmAlgorithmID]?[UInt8(i)] else { return "PCR \(i) of the \(bank.rawValue) bank was not quoted" }
+            values[i] = v
+        }
+        guard let expected = try? BootAggregate.compute(bank: bank, pcrs: values) else {
+            return "the quoted \(bank.rawValue) PCRs do not have that bank's size"
+        }
+        let listed = e.fileDigest
+        guard listed == expected else {
+            let range = BootAggregate.pcrIndices(bank: bank)
+            return "boot_aggregate \(hexString(listed)) is not the \(bank.rawValue) hash of the quoted PCRs "
+                + "\(range.first!)-\(range.last!) (\(hexString(expected))): the list was not made in this boot"
+        }
+        return nil
     }
 
     /// The new entries, replayed over the previous boot's state, give the quoted values.

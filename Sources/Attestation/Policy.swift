@@ -81,37 +81,62 @@ public final class PolicyEvaluator: @unchecked Sendable {
     // documentation); nothing here mutates after init.
     public let policy: RuntimePolicy
     private let excludes: [NSRegularExpression]
-    // The digests as bytes, so judging an entry builds no hex string.
-    private struct Digest: Hashable {
-        let algorithm: String
-        let bytes: [UInt8]
-        init?(_ key: String) {
-            guard let colon = key.firstIndex(of: ":"), let b = bytesFromHex(key[key.index(after: colon)...]) else { return nil }
-            algorithm = String(key[..<colon])
+    // Paths and digests as bytes, looked up with slices of the entry's template data: judging an
+    // entry builds no string and copies nothing. A digest is the d-ng field's "<algo>:\0<digest>".
+    private struct Key: Hashable {
+        let bytes: ArraySlice<UInt8>
+        /// A word-at-a-time digest of the bytes, compared before them: most probes of a table end
+        /// there (policy paths often share their length), and Hasher gets one word instead of the
+        /// bytes. Hasher's per-process seed still places the buckets.
+        let mix: UInt64
+        init(_ b: ArraySlice<UInt8>) {
             bytes = b
+            mix = Key.mix(b)
         }
-        init(_ e: IMAEntry) {
-            algorithm = e.digestAlgorithm
-            bytes = e.fileDigest
+        init(_ s: String) { self.init(Array(s.utf8)[...]) }
+        /// "algorithm:hex" as d-ng bytes; nil when not that shape.
+        init?(digest key: String) {
+            guard let colon = key.firstIndex(of: ":"), let b = bytesFromHex(key[key.index(after: colon)...]) else { return nil }
+            self.init((Array(key[..<colon].utf8) + [0x3A, 0] + b)[...])
         }
-        // The digest's octets in one combine, not one per octet as [UInt8]'s own hashing does.
-        func hash(into h: inout Hasher) {
-            h.combine(algorithm)
-            bytes.withUnsafeBytes { h.combine(bytes: $0) }
+        static func mix(_ b: ArraySlice<UInt8>) -> UInt64 {
+            b.withUnsafeBytes { p in
+                var h: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(p.count)
+                var i = 0
+                while i + 8 <= p.count {
+                    h = (h ^ p.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x0000_0100_0000_01B3
+                    h ^= h >> 29
+                    i += 8
+                }
+                while i < p.count {
+                    h = (h ^ UInt64(p[i])) &* 0x0000_0100_0000_01B3
+                    i += 1
+                }
+                return h ^ (h >> 32)
+            }
+        }
+        func hash(into h: inout Hasher) { h.combine(mix) }
+        static func == (l: Key, r: Key) -> Bool {
+            guard l.mix == r.mix, l.bytes.count == r.bytes.count else { return false }
+            if l.bytes.isEmpty { return true }
+            return l.bytes.withUnsafeBytes { a in r.bytes.withUnsafeBytes { b in memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0 } }
         }
     }
-    private let allow: [String: Set<Digest>]
-    private let allowAnywhere: Set<Digest>
-    private let deny: Set<Digest>
+    private let allow: [Key: Set<Key>]
+    private let allowAnywhere: Set<Key>
+    private let deny: Set<Key>
+    private static let bootAggregate = Key(IMAEntry.bootAggregateName)
 
     public init(_ policy: RuntimePolicy) throws {
         self.policy = policy
         excludes = try policy.exclude.map { p in
             do { return try NSRegularExpression(pattern: p) } catch { throw PolicyError.badPattern(p) }
         }
-        allow = policy.allow.mapValues { Set($0.compactMap(Digest.init)) }
-        allowAnywhere = Set(policy.allowAnywhere.compactMap(Digest.init))
-        deny = Set(policy.deny.compactMap(Digest.init))
+        var allow = [Key: Set<Key>]()
+        for (path, digests) in policy.allow { allow[Key(path), default: []].formUnion(digests.compactMap { Key(digest: $0) }) }
+        self.allow = allow
+        allowAnywhere = Set(policy.allowAnywhere.compactMap { Key(digest: $0) })
+        deny = Set(policy.deny.compactMap { Key(digest: $0) })
     }
 
     public func isExcluded(_ path: String) -> Bool {
@@ -121,18 +146,19 @@ public final class PolicyEvaluator: @unchecked Sendable {
 
     /// The finding for one entry (index in the list), or nil when it is acceptable.
     public func judge(_ e: IMAEntry, index: Int) -> PolicyFinding? {
-        let path = e.path
-        if !excludes.isEmpty, isExcluded(path) { return nil }
+        if !excludes.isEmpty, isExcluded(e.path) { return nil }
         func finding(_ r: PolicyFinding.Reason) -> PolicyFinding {
-            PolicyFinding(index: index, path: path, digest: RuntimePolicy.digestKey(e), reason: r)
+            PolicyFinding(index: index, path: e.path, digest: RuntimePolicy.digestKey(e), reason: r)
         }
         if e.isViolation { return policy.allowViolations ? nil : finding(.violation) }
-        let key = Digest(e)
-        if deny.contains(key) { return finding(.denied) }
+        let data = e.templateData
+        let key = Key(data[e.algorithmRange.lowerBound..<e.fileDigestRange.upperBound])
+        if !deny.isEmpty, deny.contains(key) { return finding(.denied) }
+        let path = Key(data[e.pathRange])
         if let allowed = allow[path] {
             return allowed.contains(key) || allowAnywhere.contains(key) ? nil : finding(.digestNotAllowed)
         }
-        if path == IMAEntry.bootAggregateName { return nil }
+        if path == Self.bootAggregate { return nil }
         if allowAnywhere.contains(key) { return nil }
         return finding(.unknownFile)
     }

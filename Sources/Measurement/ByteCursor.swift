@@ -23,6 +23,13 @@ struct ByteCursor {
         return v
     }
 
+    /// Skips `n` bytes and says where they start.
+    mutating func skip(_ n: Int) -> Int? {
+        guard n >= 0, remaining >= n else { return nil }
+        defer { offset += n }
+        return offset
+    }
+
     mutating func take(_ n: Int) -> [UInt8]? {
         guard n >= 0, remaining >= n else { return nil }
         defer { offset += n }
@@ -96,3 +103,33 @@ func hexBytes(_ u: ArraySlice<UInt8>) -> [UInt8]? {
     }
     return out
 }
+
+/// Hex octets (either case) decoded into `out`, which has exactly half their count of bytes;
+/// false on a non-hex octet (then `out` holds garbage).
+@inline(__always)
+func decodeHex(_ u: ArraySlice<UInt8>, into out: UnsafeMutableRawBufferPointer) -> Bool {
+    guard u.count == out.count * 2 else { return false }
+    return u.withUnsafeBytes { src in
+        var bad: UInt8 = 0
+        for i in 0..<out.count {
+            let hi = hexNibble(src[2 * i])
+            let lo = hexNibble(src[2 * i + 1])
+            bad |= (hi | lo) & 0xF0
+            out[i] = hi << 4 | (lo & 0x0F)
+        }
+        return bad == 0
+    }
+}
+
+/// A hex digit's value, or 0xFF for anything else (no branches on the common path).
+private let hexTable: [UInt8] = (0..<256).map { c -> UInt8 in
+    switch c {
+    case 0x30...0x39: return UInt8(c - 0x30)
+    case 0x61...0x66: return UInt8(c - 0x61 + 10)
+    case 0x41...0x46: return UInt8(c - 0x41 + 10)
+    default: return 0xFF
+    }
+}
+
+@inline(__always)
+private func hexNibble(_ c: UInt8) -> UInt8 { hexTable.withUnsafeBufferPointer { $0[Int(c)] } }

@@ -59,22 +59,25 @@ public enum IMABinaryFormat {
     }
 
     /// One record, or nil when the bytes end inside it.
+    private static let imaNG: [UInt8] = Array(IMAEntry.templateName.utf8)
+
     static func record(_ c: inout ByteCursor, index: Int) throws -> IMAEntry? {
-        guard let pcr = c.u32le(), let hash = c.take(20), let nameLen = c.u32le() else { return nil }
+        guard let pcr = c.u32le(), let hashAt = c.skip(20), let nameLen = c.u32le() else { return nil }
         guard pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: index, pcr: pcr) }
         guard nameLen > 0, Int(nameLen) <= IMALimits.maxTemplateNameSize else {
             throw MeasurementError.badLength(entry: index, field: "template name", value: Int(nameLen))
         }
-        guard let nameBytes = c.take(Int(nameLen)) else { return nil }
-        let name = String(decoding: nameBytes, as: UTF8.self)
-        guard Array(name.utf8) == nameBytes, name == IMAEntry.templateName else {
-            throw MeasurementError.unsupportedTemplate(entry: index, name: name)
+        guard let nameAt = c.skip(Int(nameLen)) else { return nil }
+        let nameBytes = c.bytes[nameAt..<(nameAt + Int(nameLen))]
+        guard nameBytes.elementsEqual(imaNG) else {
+            throw MeasurementError.unsupportedTemplate(entry: index, name: String(decoding: nameBytes, as: UTF8.self))
         }
         guard let dataLen = c.u32le() else { return nil }
         guard Int(dataLen) <= IMALimits.maxTemplateDataSize else {
             throw MeasurementError.badLength(entry: index, field: "template data", value: Int(dataLen))
         }
         guard let data = c.take(Int(dataLen)) else { return nil }
-        return try IMAEntry(pcr: pcr, templateHash: hash, templateName: name, templateData: data, index: index)
+        let hash = c.bytes.withUnsafeBytes { SHA1Value(UnsafeRawBufferPointer(rebasing: $0[hashAt..<(hashAt + 20)])) }
+        return try IMAEntry(pcr: pcr, hash: hash, templateData: data, index: index)
     }
 }

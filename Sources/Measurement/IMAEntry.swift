@@ -15,20 +15,33 @@ public struct IMAEntry: Hashable, Sendable {
     public static let bootAggregateName = "boot_aggregate"
 
     public private(set) var pcr: UInt32
-    /// The SHA-1 template hash as stored in the list (zero for a violation).
-    public private(set) var templateHash: [UInt8]
-    public private(set) var templateName: String
-    /// The raw template data: u32le len + d-ng, u32le len + n-ng.
+    /// The stored SHA-1 template hash, kept inline (no array per entry).
+    var storedHash: SHA1Value
+    /// The raw template data: u32le len + d-ng, u32le len + n-ng. The only per-entry allocation:
+    /// the d-ng algorithm, file digest and name are ranges of it.
     public private(set) var templateData: [UInt8]
-    /// Parsed d-ng: algorithm name ("sha256") and the file digest.
-    public let digestAlgorithm: String
-    public let fileDigest: [UInt8]
-    /// Parsed n-ng without its NUL (raw bytes: Linux paths need not be UTF-8).
-    public let pathBytes: [UInt8]
+    /// d-ng's ':' and end, as offsets into templateData (checked when the entry was built).
+    let colon: Int32
+    let dngEnd: Int32
 
-    public var path: String { String(decoding: pathBytes, as: UTF8.self) }
+    /// The SHA-1 template hash as stored in the list (zero for a violation).
+    public var templateHash: [UInt8] { storedHash.bytes }
+    public var templateName: String { IMAEntry.templateName }
+    /// Parsed d-ng: algorithm name ("sha256") and the file digest.
+    public var digestAlgorithm: String { String(decoding: templateData[algorithmRange], as: UTF8.self) }
+    public var fileDigest: [UInt8] { Array(templateData[fileDigestRange]) }
+    /// Parsed n-ng without its NUL (raw bytes: Linux paths need not be UTF-8).
+    public var pathBytes: [UInt8] { Array(templateData[pathRange]) }
+
+    /// Where d-ng's algorithm name, the file digest and n-ng's name (without its NUL) lie in
+    /// `templateData`: lookups read them in place.
+    public var algorithmRange: Range<Int> { 4..<Int(colon) }
+    public var fileDigestRange: Range<Int> { (Int(colon) + 2)..<Int(dngEnd) }
+    public var pathRange: Range<Int> { (Int(dngEnd) + 4)..<(templateData.count - 1) }
+
+    public var path: String { String(decoding: templateData[pathRange], as: UTF8.self) }
     /// A violation carries a zero template hash (the kernel's convention).
-    public var isViolation: Bool { templateHash.allSatisfy { $0 == 0 } }
+    public var isViolation: Bool { storedHash.isZero }
 
     /// A measurement of `path` whose content has digest `fileDigest` with `algorithm`.
     public init(pcr: UInt32, algorithm: String, fileDigest: [UInt8], path: String) throws {
@@ -53,13 +66,8 @@ public struct IMAEntry: Hashable, Sendable {
         data += dng
         data.appendU32LE(UInt32(name.count + 1))
         data += name + [0]
-        self.pcr = pcr
-        templateName = IMAEntry.templateName
-        templateData = data
-        templateHash = IMAHashAlgorithm.sha1.digest(data)
-        digestAlgorithm = algorithm
-        self.fileDigest = fileDigest
-        self.pathBytes = name
+        let hash = SHA1Value(digestOf: data)
+        try self.init(pcr: pcr, hash: hash, templateData: data, index: 0)
     }
 
     /// A violation entry for `path`: zero file digest of `algorithm`'s size, zero template hash
@@ -67,7 +75,7 @@ public struct IMAEntry: Hashable, Sendable {
     public static func violation(pcr: UInt32, algorithm: String = "sha256", path: String) throws -> IMAEntry {
         guard let size = IMAFileDigestAlgorithms.sizes[algorithm] else { throw MeasurementError.unknownAlgorithm(algorithm) }
         var e = try IMAEntry(pcr: pcr, algorithm: algorithm, fileDigest: [UInt8](repeating: 0, count: size), path: path)
-        e.templateHash = [UInt8](repeating: 0, count: 20)
+        e.storedHash = SHA1Value()
         return e
     }
 
@@ -86,12 +94,20 @@ public struct IMAEntry: Hashable, Sendable {
         guard templateName == IMAEntry.templateName else {
             throw MeasurementError.unsupportedTemplate(entry: index, name: templateName)
         }
+        try self.init(pcr: pcr, hash: templateHash.withUnsafeBytes { SHA1Value($0) }, templateData: templateData, index: index)
+    }
+
+    /// The parsers' entry point: the template name already checked, the hash already inline.
+    init(pcr: UInt32, hash: SHA1Value, templateData d: [UInt8], index: Int) throws {
+        guard pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: index, pcr: pcr) }
         // Two fields, each u32le length + bytes, filling the data exactly; checked by index
         // arithmetic (no copies) before anything is taken out.
-        let d = templateData
         func le32(_ at: Int) -> Int? {
             guard at >= 0, at + 4 <= d.count else { return nil }
             return Int(d[at]) | Int(d[at + 1]) << 8 | Int(d[at + 2]) << 16 | Int(d[at + 3]) << 24
+        }
+        guard d.count <= IMALimits.maxTemplateDataSize else {
+            throw MeasurementError.badLength(entry: index, field: "template data", value: d.count)
         }
         guard let dLen = le32(0), dLen <= d.count - 4 else {
             throw MeasurementError.badField(entry: index, field: "d-ng", reason: "length past the template data")
@@ -110,26 +126,22 @@ public struct IMAEntry: Hashable, Sendable {
         guard let colon = d[dStart..<dEnd].firstIndex(of: 0x3A), colon + 1 < dEnd, d[colon + 1] == 0 else {
             throw MeasurementError.badField(entry: index, field: "d-ng", reason: "no '<algorithm>:\\0' prefix")
         }
-        let algo = String(decoding: d[dStart..<colon], as: UTF8.self)
-        guard let size = IMAFileDigestAlgorithms.sizes[algo] else {
+        guard let size = IMAFileDigestAlgorithms.size(d[dStart..<colon]) else {
             throw MeasurementError.badField(entry: index, field: "d-ng", reason: "unknown algorithm")
         }
         guard dEnd - (colon + 2) == size else {
-            throw MeasurementError.badField(entry: index, field: "d-ng", reason: "digest size \(dEnd - colon - 2) for \(algo)")
+            throw MeasurementError.badField(
+                entry: index, field: "d-ng", reason: "digest size \(dEnd - colon - 2) for \(size)-byte algorithm")
         }
         // n-ng: a NUL-terminated string with no other NUL.
         guard nLen >= 1, d[nEnd - 1] == 0, !d[nStart..<(nEnd - 1)].contains(0) else {
             throw MeasurementError.badField(entry: index, field: "n-ng", reason: "not one NUL-terminated name")
         }
-        let digest = Array(d[(colon + 2)..<dEnd])
-        let name = Array(d[nStart..<(nEnd - 1)])
         self.pcr = pcr
-        self.templateHash = templateHash
-        self.templateName = templateName
-        self.templateData = templateData
-        digestAlgorithm = algo
-        fileDigest = digest
-        pathBytes = name
+        storedHash = hash
+        templateData = d
+        self.colon = Int32(colon)
+        dngEnd = Int32(dEnd)
     }
 
     /// The template hash of `bank`: that bank's hash over the template data. For SHA-1 this is
@@ -148,7 +160,54 @@ public struct IMAEntry: Hashable, Sendable {
 
     /// The stored SHA-1 template hash agrees with the template data (or marks a violation).
     public var templateHashIsConsistent: Bool {
-        isViolation || IMAHashAlgorithm.sha1.digest(templateData) == templateHash
+        isViolation || storedHash == SHA1Value(digestOf: templateData)
+    }
+}
+
+/// A SHA-1 value (the stored template hash) held in three words instead of an array.
+struct SHA1Value: Hashable, Sendable {
+    var a: UInt64 = 0
+    var b: UInt64 = 0
+    var c: UInt32 = 0
+
+    init() {}
+
+    /// From exactly 20 bytes.
+    init(_ p: UnsafeRawBufferPointer) {
+        precondition(p.count == 20)
+        a = p.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+        b = p.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+        c = p.loadUnaligned(fromByteOffset: 16, as: UInt32.self)
+    }
+
+    init(digestOf data: [UInt8]) {
+        var v = SHA1Value()
+        data.withUnsafeBytes { d in IMAHashAlgorithm.sha1.hash(d) { v = SHA1Value($0) } }
+        self = v
+    }
+
+    var isZero: Bool { a == 0 && b == 0 && c == 0 }
+
+    /// The 20 bytes, on the stack.
+    @inline(__always)
+    func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        var t: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return try withUnsafeMutableBytes(of: &t) { p in
+            p.storeBytes(of: a, toByteOffset: 0, as: UInt64.self)
+            p.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            p.storeBytes(of: c, toByteOffset: 16, as: UInt32.self)
+            return try body(UnsafeRawBufferPointer(rebasing: p[0..<20]))
+        }
+    }
+
+    var bytes: [UInt8] {
+        var out = [UInt8](repeating: 0, count: 20)
+        out.withUnsafeMutableBytes { p in
+            p.storeBytes(of: a, toByteOffset: 0, as: UInt64.self)
+            p.storeBytes(of: b, toByteOffset: 8, as: UInt64.self)
+            p.storeBytes(of: c, toByteOffset: 16, as: UInt32.self)
+        }
+        return out
     }
 }
 

@@ -53,6 +53,46 @@ public enum IMAHashAlgorithm: String, CaseIterable, Hashable, Sendable, Codable 
         }
     }
 
+    /// Hashes `data` and hands the digest to `body` without allocating (the digest lives on the
+    /// stack): the replay's per-entry path.
+    @inline(__always)
+    public func hash<R>(_ data: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        switch self {
+        case .sha1: return try Self.onePart(Insecure.SHA1(), data, body)
+        case .sha256: return try Self.onePart(SHA256(), data, body)
+        case .sha384: return try Self.onePart(SHA384(), data, body)
+        case .sha512: return try Self.onePart(SHA512(), data, body)
+        }
+    }
+
+    @inline(__always)
+    private static func onePart<H: HashFunction, R>(
+        _ h: H, _ data: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
+        var h = h
+        h.update(bufferPointer: data)
+        return try h.finalize().withUnsafeBytes(body)
+    }
+
+    /// PCR extend in place: `pcr` (digestSize bytes) becomes H(pcr || value).
+    @inline(__always)
+    public func extend(_ pcr: UnsafeMutableRawBufferPointer, with value: UnsafeRawBufferPointer) {
+        switch self {
+        case .sha1: Self.twoPart(Insecure.SHA1(), pcr, value)
+        case .sha256: Self.twoPart(SHA256(), pcr, value)
+        case .sha384: Self.twoPart(SHA384(), pcr, value)
+        case .sha512: Self.twoPart(SHA512(), pcr, value)
+        }
+    }
+
+    @inline(__always)
+    private static func twoPart<H: HashFunction>(_ h: H, _ pcr: UnsafeMutableRawBufferPointer, _ value: UnsafeRawBufferPointer) {
+        var h = h
+        h.update(bufferPointer: UnsafeRawBufferPointer(pcr))
+        h.update(bufferPointer: value)
+        h.finalize().withUnsafeBytes { d in pcr.copyMemory(from: d) }
+    }
+
     private static func twoPart<H: HashFunction>(_ h: H, _ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
         var h = h
         h.update(data: a)
@@ -69,4 +109,13 @@ public enum IMAFileDigestAlgorithms {
         "md5": 16, "sha1": 20, "rmd160": 20, "sha224": 28, "sha256": 32, "sha384": 48, "sha512": 64,
         "wp512": 64, "sm3": 32, "streebog256": 32, "streebog512": 64,
     ]
+    private static let table: [([UInt8], Int)] = sizes.map { (Array($0.key.utf8), $0.value) }
+
+    /// The size for an algorithm name given as bytes (no String made: the parsers' path).
+    static func size(_ name: ArraySlice<UInt8>) -> Int? {
+        // The common names first, by length and content.
+        if name.count == 6, name.elementsEqual("sha256".utf8) { return 32 }
+        for (n, size) in table where n.count == name.count && n.elementsEqual(name) { return size }
+        return nil
+    }
 }

@@ -7,11 +7,11 @@
 /// template hash stored in each entry must match its template data, otherwise an edited
 /// entry could keep its old SHA-1 hash and still replay in the SHA-1 bank.
 public struct IMAReplayState: Hashable, Sendable, Codable {
-    public private(set) var banks: [IMAHashAlgorithm]
+    public internal(set) var banks: [IMAHashAlgorithm]
     /// bank -> PCR index -> value; a PCR absent here is still all zero.
-    public private(set) var pcrs: [IMAHashAlgorithm: [UInt32: [UInt8]]]
+    public internal(set) var pcrs: [IMAHashAlgorithm: [UInt32: [UInt8]]]
     /// Entries replayed so far (the index the next entry must have).
-    public private(set) var entryCount: Int
+    public internal(set) var entryCount: Int
 
     public init(banks: [IMAHashAlgorithm]) {
         var seen = Set<IMAHashAlgorithm>()
@@ -34,23 +34,17 @@ public struct IMAReplayState: Hashable, Sendable, Codable {
     }
 
     /// Replays `entries`, which must start at index `entryCount`. On error nothing changes.
+    /// (The work is IMAReplayer's: an entry costs its hashes and no allocation.)
     public mutating func apply<C: Collection>(_ entries: C) throws where C.Element == IMAEntry {
-        var next = self
-        for e in entries {
-            let index = next.entryCount
-            guard e.pcr < IMALimits.pcrCount else { throw MeasurementError.badPCR(entry: index, pcr: e.pcr) }
-            // One SHA-1 over the template data serves both the consistency check and the SHA-1 bank.
-            let violation = e.isViolation
-            let sha1 = violation ? [] : IMAHashAlgorithm.sha1.digest(e.templateData)
-            guard violation || sha1 == e.templateHash else { throw MeasurementError.templateHashMismatch(entry: index) }
-            for b in next.banks {
-                let old = next.value(bank: b, pcr: e.pcr)
-                let value = b == .sha1 && !violation ? sha1 : e.extendValue(b)
-                next.pcrs[b, default: [:]][e.pcr] = b.extend(old, with: value)
-            }
-            next.entryCount += 1
-        }
-        self = next
+        // One concrete body: a generic one called from another module runs unspecialized.
+        try applyEntries(Array(entries))
+    }
+
+    private mutating func applyEntries(_ entries: [IMAEntry]) throws {
+        if entries.isEmpty { return }
+        var r = IMAReplayer(self)
+        for e in entries { try r.add(e) }
+        self = r.state
     }
 
     /// Replays a whole list from a fresh (reset) state.

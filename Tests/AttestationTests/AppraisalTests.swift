@@ -117,12 +117,48 @@ final class AppraisalTests: XCTestCase {
         XCTAssertEqual(c.firstEntry, 0)
         XCTAssertEqual(
             try TPMLPCRSelection(wire: c.pcrSelection),
-            TPMLPCRSelection([TPMSPCRSelection(hash: .sha1, pcrs: [14]), TPMSPCRSelection(hash: .sha256, pcrs: [14])]))
+            // From entry 0: also PCRs 0-9, which boot_aggregate is the hash of.
+            TPMLPCRSelection([
+                TPMSPCRSelection(hash: .sha1, pcrs: Array(0...9) + [14]), TPMSPCRSelection(hash: .sha256, pcrs: Array(0...9) + [14]),
+            ]))
         var replay = IMAReplayState(banks: [.sha256])
         try? replay.apply(try! entries(3))
         s.replay = replay
         c = Appraiser.challenge(for: guest, state: s, nonce: [UInt8](repeating: 1, count: 32))
         XCTAssertEqual(c.firstEntry, 3)
         XCTAssertNotEqual(Appraiser.freshNonce(), Appraiser.freshNonce())
+    }
+
+    /// boot_aggregate against the quoted PCRs 0-9: the expected values computed here with
+    /// swift-crypto from IMA's definition (SHA-256 over PCRs 0-9 of the bank, in order).
+    func testBootAggregateAgainstQuotedPCRs() throws {
+        let a = try TPMSAttest(wire: attest)
+        func quote(_ values: [UInt8: [UInt8]]) -> VerifiedQuote {
+            VerifiedQuote(attest: a, pcrs: [0x000B: values], counters: counters, change: .first)
+        }
+        let g = EnrolledGuest(
+            name: "g", address: "", akPublic: akPublic, ekPublic: ekPublic, ekCertificate: nil, enrollment: "pinned-ek", pcr: 14,
+            banks: [.sha256])
+        var values = [UInt8: [UInt8]]()
+        for i in 0...9 { values[UInt8(i)] = [UInt8](repeating: 0, count: 32) }
+        let zeros = Array(SHA256.hash(data: [UInt8](repeating: 0, count: 320)))
+        let list = [try IMAEntry.bootAggregate(pcr: 14, bank: .sha256, aggregate: zeros)] + (try entries(1))
+        XCTAssertNil(Appraiser.bootAggregateMismatch(list, quote: quote(values), guest: g))
+        // PCR 0 extended by firmware behind the list's back.
+        values[0] = Array(SHA256.hash(data: [UInt8](repeating: 0, count: 32) + [UInt8](repeating: 7, count: 32)))
+        let expected = Array(SHA256.hash(data: values[0]! + [UInt8](repeating: 0, count: 288)))
+        let m = Appraiser.bootAggregateMismatch(list, quote: quote(values), guest: g)
+        XCTAssertTrue(m?.contains(hexString(expected)) ?? false, m ?? "nil")
+        let right = [try IMAEntry.bootAggregate(pcr: 14, bank: .sha256, aggregate: expected)]
+        XCTAssertNil(Appraiser.bootAggregateMismatch(right, quote: quote(values), guest: g))
+        // PCR 9 not quoted; a list not starting with boot_aggregate; an aggregate of a bank not quoted; no list.
+        var short = values
+        short[9] = nil
+        XCTAssertEqual(Appraiser.bootAggregateMismatch(right, quote: quote(short), guest: g), "PCR 9 of the sha256 bank was not quoted")
+        XCTAssertEqual(
+            Appraiser.bootAggregateMismatch(try entries(1), quote: quote(values), guest: g), "entry 0 is /p0, not boot_aggregate")
+        let sha1 = [try IMAEntry.bootAggregate(pcr: 14, bank: .sha1, aggregate: [UInt8](repeating: 0, count: 20))]
+        XCTAssertTrue(Appraiser.bootAggregateMismatch(sha1, quote: quote(values), guest: g)?.contains("sha1 digest") ?? false)
+        XCTAssertNotNil(Appraiser.bootAggregateMismatch([], quote: quote(values), guest: g))
     }
 }

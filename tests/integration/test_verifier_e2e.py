@@ -433,6 +433,34 @@ def test_forgery_is_tampered(world, mode):
     assert st["other"]["verdict"] != "TAMPERED"
 
 
+def test_boot_aggregate_against_quoted_pcrs(world):
+    """The list's boot_aggregate must be SHA-256 over the quoted PCRs 0-9 (IMA's
+    ima_calc_boot_aggregate for a non-SHA-1 bank): after firmware extends PCR 0 behind a list made
+    over zero PCRs, the list is TAMPERED [boot-aggregate]; a boot whose list carries the right
+    aggregate is TRUSTED."""
+    agent, verifier = world
+    g = agent("g")
+    v = verifier("--interval", "3600")
+    measurement = hashlib.sha256(b"firmware").digest()
+    g.tpm.tpm2("pcrextend", f"0:sha256={measurement.hex()}")
+    pcr0 = hashlib.sha256(b"\0" * 32 + measurement).digest()
+    enroll(v, "g", g)
+    r = v.cli("attest", "g", check=False)
+    assert r.returncode == 1 and "TAMPERED" in r.stdout and "[boot-aggregate]" in r.stdout, r.stdout + r.stderr
+    assert hashlib.sha256(pcr0 + b"\0" * 32 * 9).hexdigest() in r.stdout, r.stdout
+    # A new boot: firmware measures into PCR 0, then IMA's list starts with the matching aggregate.
+    subprocess.run(["swtpm_ioctl", "--tcp", f"127.0.0.1:{g.tpm.port + 1}", "-i"], check=True, timeout=30)
+    g.tpm.tpm2("startup", "-c")
+    g.tpm.tpm2("pcrextend", f"0:sha256={measurement.hex()}")
+    with g.lock:
+        g.entries = []
+    g.add(Entry("boot_aggregate", digest=hashlib.sha256(pcr0 + b"\0" * 32 * 9).digest()))
+    for p, c in BASELINE.items():
+        g.run(p, c)
+    r = v.cli("attest", "g", check=False)
+    assert "TRUSTED" in r.stdout and "UNTRUSTED" not in r.stdout, r.stdout + r.stderr
+
+
 def test_honest_reboot_is_verified_from_the_start(world):
     agent, verifier = world
     g = agent("g")

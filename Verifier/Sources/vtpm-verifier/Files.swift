@@ -8,7 +8,22 @@ func readFile(_ path: String, max: Int) throws -> [UInt8] {
     let size = try h.seekToEnd()
     guard size <= UInt64(max) else { throw CLIError("\(path): \(size) bytes is more than \(max)") }
     try h.seek(toOffset: 0)
-    return Array(try h.readToEnd() ?? Data())
+    // Straight into the array with read(2): no Data, no second copy (a 100,000-entry list is ~15 MB).
+    let fd = h.fileDescriptor
+    let want = Int(size)
+    var failure: Int32 = 0
+    let bytes = [UInt8](unsafeUninitializedCapacity: want) { buf, count in
+        count = 0
+        while count < want {
+            let n = read(fd, buf.baseAddress! + count, want - count)
+            if n < 0, errno == EINTR { continue }
+            if n < 0 { failure = errno }
+            if n <= 0 { break }
+            count += n
+        }
+    }
+    guard failure == 0 else { throw CLIError("\(path): read: \(String(cString: strerror(failure)))") }
+    return bytes
 }
 
 /// SHA-256 of a file's content, read in 1 MiB pieces.
