@@ -105,7 +105,6 @@ func probe(_ tpm: TPM, input: [UInt8]) {
     StateCheck.roundTrip(tpm, world: world, input: input)
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     writeSeedsIfAsked(seeds())
     let input = fuzzInput(data, size)
