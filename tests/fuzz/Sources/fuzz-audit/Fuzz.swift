@@ -81,7 +81,18 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
             guard let again = try? AuditRecord(type: type, text: printed) else {
                 fuzzFailure("a parsed record printed back does not parse: \(String(decoding: printed.prefix(200), as: UTF8.self))")
             }
-            fuzzCheck(again == record, "a parsed record printed back parses to another record")
+            // The parser drops trailing NULs and newlines of a record (the kernel's terminator), so
+            // a last unquoted value ending in them comes back without them.
+            var expected = record
+            if var last = expected.fields.popLast() {
+                while let c = last.value.unicodeScalars.last, c == "\0" || c == "\n" {
+                    last.value.unicodeScalars.removeLast()
+                }
+                expected.fields.append(last)
+            }
+            if again != expected {
+                fuzzFailure("a parsed record printed back parses to another record: \(record) -> \(again)", input: printed)
+            }
         }
         for f in record.fields.prefix(16) {
             _ = AuditRecord.decodeBytes(f.value)

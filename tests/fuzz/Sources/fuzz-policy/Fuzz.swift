@@ -61,7 +61,8 @@ public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let again = try RuntimePolicy.parse(file)
         fuzzCheck(again == policy, "parse(serialized(p)) != p for \(String(decoding: file.prefix(300), as: UTF8.self))")
     } catch {
-        fuzzFailure("a parsed policy serializes to a file that does not parse (\(error)): \(String(decoding: file.prefix(300), as: UTF8.self))")
+        let text = String(decoding: file.prefix(300), as: UTF8.self)
+        fuzzFailure("a parsed policy serializes to a file that does not parse (\(error)): \(text)")
     }
     guard let evaluator = try? PolicyEvaluator(policy) else { return 0 }
     let findings = evaluator.judge(entries, firstIndex: 0)
