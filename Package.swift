@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "VTPMHost", targets: ["VTPMHost"]),
         .library(name: "Measurement", targets: ["Measurement"]),
         .library(name: "Attestation", targets: ["Attestation"]),
+        .library(name: "AgentCore", targets: ["AgentCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),

@@ -7,7 +7,7 @@ import PackageDescription
 // (SwiftPM's --sanitize fuzzer links libFuzzer's main; each target defines LLVMFuzzerTestOneInput).
 let targets = [
     "fuzz-engine", "fuzz-engine-loaded", "fuzz-state-import", "fuzz-control", "fuzz-framers", "fuzz-ima",
-    "fuzz-evidence",
+    "fuzz-evidence", "fuzz-audit", "fuzz-policy",
 ]
 
 let package = Package(
@@ -40,6 +40,7 @@ let package = Package(
                     .product(name: "VTPMHost", package: "vtpm"),
                     .product(name: "Measurement", package: "vtpm"),
                     .product(name: "Attestation", package: "vtpm"),
+                    .product(name: "AgentCore", package: "vtpm"),
                 ]
             )
         }

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from harness import wire
-from harness.differential import equalize, format_diffs, run_differential, write_report
+from harness.differential import Stats, equalize, format_diffs, run_differential, write_report
 from harness.servers import Impl
 
 
@@ -42,7 +42,8 @@ def test_differential(pair, request, tmp_path):
     # allocationSuccess must be YES on both.
     assert ra.params()[0] == 1 and rb.params()[0] == 1
 
-    diffs = run_differential(ref, cand, seed, cases)
+    stats = Stats()
+    diffs = run_differential(ref, cand, seed, cases, stats)
 
     report = Path(os.environ.get("VTPM_DIFF_REPORT", tmp_path / "differential.json"))
     write_report(diffs, report)
@@ -51,8 +52,12 @@ def test_differential(pair, request, tmp_path):
     by_reason = {}
     for d in accepted:
         by_reason[d.accepted] = by_reason.get(d.accepted, 0) + 1
-    print(f"\nseed {seed}, {cases} scenarios: {len(diffs)} differences, {len(accepted)} accepted "
-          f"({by_reason}); report {report}")
+    # The conformance figure (README): sequences, responses compared, agreement rate.
+    print(f"\ndifferential {ref.impl.name} vs {cand.impl.name}, seed {seed}: {stats.summary(diffs)}; "
+          f"accepted by reason {by_reason}; report {report}")
+    if os.environ.get("VTPM_DIFF_SUMMARY"):  # scripts/test quotes it in its summary
+        with open(os.environ["VTPM_DIFF_SUMMARY"], "a") as f:
+            f.write(f"{cand.impl.name} vs {ref.impl.name} (seed {seed}): {stats.summary(diffs)}\n")
     # Both still alive and answering correctly.
     for t in (ref, cand):
         assert t.alive(), f"{t.name} died"

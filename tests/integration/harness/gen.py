@@ -18,10 +18,41 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from . import wire
-from .wire import ALG, CC, RH_ENDORSEMENT, RH_NULL, RH_OWNER, RH_PLATFORM, u8, u16, u32, u64, tpm2b
+from .wire import ALG, RH_ENDORSEMENT, RH_LOCKOUT, RH_NULL, RH_OWNER, RH_PLATFORM, u8, u16, u32, u64, tpm2b
+from .wire import CC as _WIRE_CC
 
 MAX_COMMAND = 4096
 HASHES = ["sha1", "sha256", "sha384", "sha512"]
+
+# Command codes (Part 2, 6.5.2): the harness's own plus the NV, policy, audit, object/credential
+# and hierarchy commands the generator sends. Not generated (other issues add them while this is
+# written): ECC_Encrypt/Decrypt, Commit, EC_Ephemeral, ZGen_2Phase.
+CC = {**_WIRE_CC,
+      "NV_UndefineSpaceSpecial": 0x11F, "HierarchyControl": 0x121, "NV_UndefineSpace": 0x122, "Clear": 0x126,
+      "ClearControl": 0x127, "NV_DefineSpace": 0x12A, "SetPrimaryPolicy": 0x12E, "NV_GlobalWriteLock": 0x132,
+      "GetCommandAuditDigest": 0x133, "NV_Increment": 0x134, "NV_SetBits": 0x135, "NV_Extend": 0x136,
+      "NV_Write": 0x137, "NV_WriteLock": 0x138, "SetCommandCodeAuditStatus": 0x140, "Import": 0x156,
+      "NV_ReadLock": 0x14F, "NV_Read": 0x14E, "PolicySecret": 0x151, "ActivateCredential": 0x147,
+      "Duplicate": 0x14B, "Rewrap": 0x152, "LoadExternal": 0x167, "MakeCredential": 0x168, "NV_ReadPublic": 0x169,
+      "PolicyAuthorize": 0x16A, "PolicyCommandCode": 0x16C, "PolicyCpHash": 0x16E, "PolicyLocality": 0x16F,
+      "PolicyNameHash": 0x170, "PolicyOR": 0x171, "PolicyTicket": 0x172, "ReadPublic": 0x173,
+      "StartAuthSession": 0x176, "PolicyGetDigest": 0x189, "PolicyPassword": 0x18C, "PolicyPCR": 0x17F,
+      "PolicyRestart": 0x180, "PolicyPhysicalPresence": 0x187, "PolicyDuplicationSelect": 0x188,
+      "PolicyAuthValue": 0x16B, "PolicyNvWritten": 0x18F, "PolicyTemplate": 0x190, "PolicyCounterTimer": 0x16D,
+      "NV_ChangeAuth": 0x13B, "PolicyNV": 0x149}
+
+# NV indices the generator defines (owner range, TPM_HT_NV_INDEX): the runner undefines any left.
+NV_FIRST = 0x01500000
+NV_COUNT = 8
+# TPMA_NV bits (Part 2, 13.4).
+NV_PPWRITE, NV_OWNERWRITE, NV_AUTHWRITE, NV_POLICYWRITE = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+NV_WRITEDEFINE, NV_WRITE_STCLEAR, NV_GLOBALLOCK = 1 << 13, 1 << 14, 1 << 15
+NV_PPREAD, NV_OWNERREAD, NV_AUTHREAD, NV_POLICYREAD = 1 << 16, 1 << 17, 1 << 18, 1 << 19
+NV_NO_DA, NV_CLEAR_STCLEAR, NV_PLATFORMCREATE, NV_READ_STCLEAR = 1 << 25, 1 << 27, 1 << 30, 1 << 31
+NV_TYPES = {"ordinary": 0, "counter": 1, "bits": 2, "extend": 4}
+# The password the hierarchy scenarios set (the runner sets the auth values back to empty with it).
+HIERARCHY_PW = b"hierarchy-pw"
+CAP_AUDIT_COMMANDS = 0x4
 
 
 @dataclass
@@ -45,6 +76,10 @@ class Step:
 class Scenario:
     index: int
     steps: list[Step] = field(default_factory=list)
+    # State a scenario may leave behind that the runner resets afterwards on both TPMs ("nv": NV
+    # indices in NV_FIRST.., "audit": the audited-command list, "hierarchy": hierarchy auth values,
+    # policies and enables); transient objects and sessions are always flushed.
+    cleanup: set[str] = field(default_factory=set)
 
 
 def _cmd(cc: int, handles: bytes = b"", params: bytes = b"", auth: bool = False, password: bytes = b"") -> bytes:
@@ -233,6 +268,275 @@ self._symcipher(),
         ]
         return steps
 
+    # --- NV, policy, audit, objects/credentials, hierarchy (scenarios of several steps) ---
+
+    def nv_scenario(self) -> list[Step]:
+        """NV_DefineSpace of an ordinary, counter, bits or extend index (owner or platform), then
+        writes, reads, locks and NV_ReadPublic (all deterministic: compared byte for byte), and
+        usually NV_UndefineSpace."""
+        r = self.r
+        index = NV_FIRST + r.randrange(NV_COUNT)
+        nt = r.choice(list(NV_TYPES))
+        name_alg = r.choice(["sha256", "sha256", "sha1", "sha384"])
+        platform = r.random() < 0.15
+        attrs = NV_TYPES[nt] << 4 | NV_AUTHREAD | NV_AUTHWRITE
+        for bit, p in ((NV_OWNERWRITE, 0.5), (NV_OWNERREAD, 0.5), (NV_NO_DA, 0.5), (NV_WRITEDEFINE, 0.15),
+                       (NV_WRITE_STCLEAR, 0.15), (NV_GLOBALLOCK, 0.1), (NV_READ_STCLEAR, 0.15), (NV_PPREAD, 0.1),
+                       (NV_PPWRITE, 0.1), (NV_CLEAR_STCLEAR, 0.05)):
+            if r.random() < p:
+                attrs |= bit
+        if platform:
+            attrs |= NV_PLATFORMCREATE
+        if r.random() < 0.1:  # anything at all: reserved bits, TPM_NT values that do not exist
+            attrs ^= 1 << r.randrange(32)
+        size = {"ordinary": r.choice([1, 8, 32, 64, 100, 2048, 0, 2049]), "counter": 8, "bits": 8,
+                "extend": wire.DIGEST_SIZE[name_alg]}[nt]
+        if r.random() < 0.1:
+            size = r.choice([0, 7, 9, 33])
+        auth = r.choice([b"", b"", b"nvpw", r.randbytes(r.choice([0, 16, 32, 33, 64]))])
+        policy = r.choice([b"", b"", r.randbytes(wire.DIGEST_SIZE[name_alg]), r.randbytes(5)])
+        pub = u32(index) + u16(ALG[name_alg]) + u32(attrs) + tpm2b(policy) + u16(size)
+        owner = RH_PLATFORM if platform else RH_OWNER
+        ih = u32(index)
+
+        def define(c):
+            return _cmd(CC["NV_DefineSpace"], u32(owner), tpm2b(auth) + tpm2b(pub), auth=True)
+        steps = [Step("NV_DefineSpace", define, "exact"),
+                 Step("NV_ReadPublic", lambda c: _cmd(CC["NV_ReadPublic"], ih), "exact")]
+        pw = auth if r.random() < 0.9 else b"wrong"
+        for _ in range(r.randint(1, 6)):
+            who = r.choice(["index", "index", "owner", "platform"])
+            ah = {"index": ih, "owner": u32(RH_OWNER), "platform": u32(RH_PLATFORM)}[who]
+            p = pw if who == "index" else b""
+            op = r.choice(["write", "write", "read", "read", "increment", "setbits", "extend", "writelock",
+                           "readlock", "readpublic", "globallock"])
+            if op == "write":
+                d = self.data(0, max(1, size) + 2)
+                off = r.choice([0, 0, 1, max(0, size - len(d)), size])
+                steps.append(Step("NV_Write", lambda c, ah=ah, d=d, off=off, p=p: _cmd(
+                    CC["NV_Write"], ah + ih, tpm2b(d) + u16(off), auth=True, password=p), "exact"))
+            elif op == "read":
+                n, off = r.choice([size, 1, 0, size + 1]), r.choice([0, 0, 1, size])
+                steps.append(Step("NV_Read", lambda c, ah=ah, n=n, off=off, p=p: _cmd(
+                    CC["NV_Read"], ah + ih, u16(n) + u16(off), auth=True, password=p), "exact"))
+            elif op == "increment":
+                steps.append(Step("NV_Increment", lambda c, ah=ah, p=p: _cmd(
+                    CC["NV_Increment"], ah + ih, auth=True, password=p), "exact"))
+            elif op == "setbits":
+                bits = r.choice([0, 1, 1 << 63, r.getrandbits(64)])
+                steps.append(Step("NV_SetBits", lambda c, ah=ah, bits=bits, p=p: _cmd(
+                    CC["NV_SetBits"], ah + ih, u64(bits), auth=True, password=p), "exact"))
+            elif op == "extend":
+                d = self.data(0, 100)
+                steps.append(Step("NV_Extend", lambda c, ah=ah, d=d, p=p: _cmd(
+                    CC["NV_Extend"], ah + ih, tpm2b(d), auth=True, password=p), "exact"))
+            elif op == "writelock":
+                steps.append(Step("NV_WriteLock", lambda c, ah=ah, p=p: _cmd(
+                    CC["NV_WriteLock"], ah + ih, auth=True, password=p), "exact"))
+            elif op == "readlock":
+                steps.append(Step("NV_ReadLock", lambda c, ah=ah, p=p: _cmd(
+                    CC["NV_ReadLock"], ah + ih, auth=True, password=p), "exact"))
+            elif op == "globallock":
+                gh = r.choice([RH_OWNER, RH_PLATFORM])
+                steps.append(Step("NV_GlobalWriteLock", lambda c, gh=gh: _cmd(
+                    CC["NV_GlobalWriteLock"], u32(gh), auth=True), "exact"))
+            else:
+                steps.append(Step("NV_ReadPublic", lambda c: _cmd(CC["NV_ReadPublic"], ih), "exact"))
+        if r.random() < 0.8:
+            steps.append(Step("NV_UndefineSpace", lambda c: _cmd(CC["NV_UndefineSpace"], u32(owner) + ih, auth=True),
+                              "exact"))
+        return steps
+
+    def policy_scenario(self) -> list[Step]:
+        """StartAuthSession (trial or policy, unsalted, unbound), policy assertions whose digests
+        do not depend on nonces, PolicyGetDigest (compared byte for byte), sometimes PolicyRestart,
+        then FlushContext."""
+        r = self.r
+        alg = r.choice(["sha256", "sha256", "sha1", "sha384", "sha512"])
+        stype = r.choice([0x03, 0x03, 0x01, 0x00, 0x02])  # trial, policy, HMAC, bad
+        nonce = r.randbytes(r.choice([16, 20, 32, 15, 64]))
+        sym = r.choice([u16(0x0010), u16(0x0010), u16(ALG["aes"]) + u16(128) + u16(ALG["cfb"])])
+        start = _cmd(CC["StartAuthSession"], u32(RH_NULL) + u32(RH_NULL),
+                     tpm2b(nonce) + tpm2b(b"") + u8(stype) + sym + u16(ALG[alg]))
+        steps = [Step("StartAuthSession", lambda c: start, "rc_len", post=_save_handle("sess"))]
+        dsize = wire.DIGEST_SIZE[alg]
+
+        def sh(c):
+            return u32(c.get("sess", 0x03FFFFFF))
+        for _ in range(r.randint(1, 6)):
+            kind = r.choice(["PolicyCommandCode", "PolicyAuthValue", "PolicyPassword", "PolicyLocality", "PolicyPCR",
+                             "PolicyCpHash", "PolicyNameHash", "PolicyOR", "PolicyNvWritten", "PolicyPhysicalPresence",
+                             "PolicyDuplicationSelect", "PolicyTemplate", "PolicyGetDigest", "PolicyRestart"])
+            if kind == "PolicyCommandCode":
+                p = u32(r.choice([CC["NV_Read"], CC["Duplicate"], CC["PCR_Extend"], 0x1FF, 0]))
+            elif kind == "PolicyLocality":
+                p = u8(r.choice([1, 2, 4, 0x1F, 0, 0x20, 0xFF]))
+            elif kind == "PolicyPCR":
+                p = tpm2b(r.choice([b"", b"", r.randbytes(dsize), r.randbytes(3)])) + self.selection()
+            elif kind in ("PolicyCpHash", "PolicyNameHash", "PolicyTemplate"):
+                p = tpm2b(r.randbytes(r.choice([dsize, dsize, 0, 20, dsize + 1])))
+            elif kind == "PolicyOR":
+                n = r.choice([2, 2, 3, 8, 1, 9, 0])
+                p = u32(n) + b"".join(tpm2b(r.randbytes(r.choice([dsize, dsize, 20]))) for _ in range(n))
+            elif kind == "PolicyNvWritten":
+                p = u8(r.choice([0, 1, 2]))
+            elif kind == "PolicyDuplicationSelect":
+                names = [u16(ALG["sha256"]) + r.randbytes(32), b"", u16(ALG["sha1"]) + r.randbytes(20), r.randbytes(7)]
+                p = tpm2b(r.choice(names)) + tpm2b(r.choice(names)) + u8(r.choice([0, 1, 2]))
+            else:
+                p = b""
+            compare = "exact"
+            steps.append(Step(kind, lambda c, kind=kind, p=p: _cmd(CC[kind], sh(c), p), compare))
+        steps.append(Step("PolicyGetDigest", lambda c: _cmd(CC["PolicyGetDigest"], sh(c)), "exact"))
+        if r.random() < 0.8:
+            steps.append(Step("FlushContext", lambda c: _cmd(CC["FlushContext"], params=sh(c)), "exact"))
+        return steps
+
+    def audit_scenario(self) -> list[Step]:
+        """SetCommandCodeAuditStatus (set and clear lists, the audit hash algorithm), the list read
+        back with GetCapability(TPM_CAP_AUDIT_COMMANDS) (compared byte for byte), and
+        GetCommandAuditDigest unsigned (response code: the attestation carries the clock)."""
+        r = self.r
+        pool = [CC[n] for n in ("GetRandom", "PCR_Extend", "Hash", "NV_Read", "ReadClock", "PCR_Read", "StirRandom")]
+
+        def cclist():
+            n = r.choice([0, 1, 2, 3, 0, 300])
+            if n == 300:
+                return u32(n) + b"".join(u32(0x11F + i % 0x80) for i in range(n))
+            return u32(n) + b"".join(u32(r.choice(pool + [0x1FF, 0x20000001])) for _ in range(n))
+        steps = []
+        for _ in range(r.randint(1, 4)):
+            op = r.choice(["set", "set", "cap", "digest", "use"])
+            if op == "set":
+                h = r.choice([RH_OWNER, RH_OWNER, RH_PLATFORM, RH_ENDORSEMENT])
+                alg = r.choice([0x0010, 0x0010, ALG["sha256"], ALG["sha1"], ALG["sha384"], 0x0006])
+                p = u16(alg) + cclist() + cclist()
+                steps.append(Step("SetCommandCodeAuditStatus", lambda c, h=h, p=p: _cmd(
+                    CC["SetCommandCodeAuditStatus"], u32(h), p, auth=True), "exact"))
+            elif op == "cap":
+                start = r.choice([0, 0x11F, 0x17B, 0x200])
+                n = r.choice([1, 4, 64, 0])
+                steps.append(Step("GetCapability", lambda c, start=start, n=n: _cmd(
+                    CC["GetCapability"], params=u32(CAP_AUDIT_COMMANDS) + u32(start) + u32(n)), "exact"))
+            elif op == "digest":
+                q = r.randbytes(r.choice([0, 16, 64, 65]))
+                steps.append(Step("GetCommandAuditDigest", lambda c, q=q: wire.command(
+                    CC["GetCommandAuditDigest"], u32(RH_ENDORSEMENT) + u32(RH_NULL), tpm2b(q) + u16(0x0010),
+                    [wire.pw_session(), wire.pw_session()]), "rc"))
+            else:
+                steps.append(Step("GetRandom", lambda c: _cmd(CC["GetRandom"], params=u16(8)), "rc_len"))
+        return steps
+
+    def _ecc_public(self, restricted_decrypt: bool) -> bytes:
+        """A TPMT_PUBLIC for a P-256 key whose point is n*G for a seeded n (computed with
+        `cryptography`): valid, so LoadExternal accepts it and both TPMs must compute the same Name."""
+        from cryptography.hazmat.primitives.asymmetric import ec
+        key = ec.derive_private_key(self.r.randrange(1, 2 ** 255), ec.SECP256R1())
+        nums = key.public_key().public_numbers()
+        x, y = nums.x.to_bytes(32, "big"), nums.y.to_bytes(32, "big")
+        if restricted_decrypt:  # a storage-key shape (the EK's): AES-128-CFB, no scheme
+            attrs = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 16) | (1 << 17)
+            parms = u16(ALG["aes"]) + u16(128) + u16(ALG["cfb"]) + u16(0x0010) + u16(0x0003) + u16(0x0010)
+        else:  # a signing key: ECDSA-SHA256
+            attrs = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 18)
+            parms = u16(0x0010) + u16(0x0018) + u16(ALG["sha256"]) + u16(0x0003) + u16(0x0010)
+        attrs |= self.r.choice([0, 0, 0, 1 << 1, 1 << 7, 1 << 10])  # fixedTPM, sensitiveDataOrigin, noDA
+        policy = self.r.choice([b"", b"", self.r.randbytes(32)])
+        return (u16(ALG["ecc"]) + u16(self.r.choice([ALG["sha256"], ALG["sha256"], ALG["sha1"], 0x0010])) + u32(attrs)
+                + tpm2b(policy) + parms + tpm2b(x) + tpm2b(y))
+
+    def object_scenario(self) -> list[Step]:
+        """LoadExternal of a public P-256 key (its Name compared), ReadPublic (byte for byte),
+        MakeCredential (sizes: the seed is random), and Duplicate/Import/ActivateCredential/Rewrap
+        with parameters that cannot work on a public-only object (response codes)."""
+        r = self.r
+        pub = self._ecc_public(r.random() < 0.7)
+        hierarchy = r.choice([RH_NULL, RH_NULL, RH_OWNER, RH_ENDORSEMENT])
+        steps = [Step("LoadExternal", lambda c: _cmd(CC["LoadExternal"], params=u16(0) + tpm2b(pub) + u32(hierarchy)),
+                      "handle_params", post=_save_handle("key"))]
+
+        def kh(c):
+            return u32(c.get("key", 0x80FFFFFF))
+        for _ in range(r.randint(1, 4)):
+            op = r.choice(["ReadPublic", "MakeCredential", "MakeCredential", "Duplicate", "Import", "ActivateCredential",
+                           "Rewrap"])
+            if op == "ReadPublic":
+                steps.append(Step(op, lambda c: _cmd(CC["ReadPublic"], kh(c)), "exact"))
+            elif op == "MakeCredential":
+                cred = r.randbytes(r.choice([16, 32, 0, 64, 65]))
+                name = r.choice([u16(ALG["sha256"]) + r.randbytes(32), u16(ALG["sha1"]) + r.randbytes(20), b"",
+                                 r.randbytes(5)])
+                steps.append(Step(op, lambda c, cred=cred, name=name: _cmd(
+                    CC["MakeCredential"], kh(c), tpm2b(cred) + tpm2b(name)), "rc_len"))
+            elif op == "Duplicate":
+                steps.append(Step(op, lambda c: _cmd(CC["Duplicate"], kh(c) + u32(RH_NULL),
+                                                     tpm2b(b"") + u16(0x0010), auth=True), "rc"))
+            elif op == "Import":
+                blob = r.randbytes(r.choice([0, 10, 40]))
+                steps.append(Step(op, lambda c, blob=blob: _cmd(
+                    CC["Import"], kh(c), tpm2b(b"") + tpm2b(pub) + tpm2b(blob) + tpm2b(b"") + u16(0x0010), auth=True),
+                    "rc"))
+            elif op == "ActivateCredential":
+                blob = tpm2b(r.randbytes(32)) + r.randbytes(r.choice([0, 16]))
+                secret = r.randbytes(16)
+                steps.append(Step(op, lambda c, blob=blob, secret=secret: wire.command(
+                    CC["ActivateCredential"], kh(c) + kh(c), tpm2b(blob) + tpm2b(secret),
+                    [wire.pw_session(), wire.pw_session()]), "rc"))
+            else:
+                steps.append(Step(op, lambda c: _cmd(CC["Rewrap"], kh(c) + u32(RH_NULL),
+                                                     tpm2b(b"") + tpm2b(b"") + tpm2b(b""), auth=True), "rc"))
+        if r.random() < 0.8:
+            steps.append(Step("FlushContext", lambda c: _cmd(CC["FlushContext"], params=kh(c)), "exact"))
+        return steps
+
+    def hierarchy_scenario(self) -> list[Step]:
+        """Hierarchy administration with its effects observed: HierarchyChangeAuth then a command
+        under the new and the old password, SetPrimaryPolicy, HierarchyControl, ClearControl and
+        Clear; every response compared byte for byte. The runner restores the auth values,
+        policies and enables afterwards."""
+        r = self.r
+        steps = []
+        for _ in range(r.randint(1, 4)):
+            op = r.choice(["changeauth", "changeauth", "setprimarypolicy", "hierarchycontrol", "clearcontrol", "clear"])
+            if op == "changeauth":
+                h = r.choice([RH_OWNER, RH_ENDORSEMENT, RH_PLATFORM])
+                new = r.choice([HIERARCHY_PW, HIERARCHY_PW, b"", r.randbytes(65)])
+                steps.append(Step("HierarchyChangeAuth", lambda c, h=h, new=new: _cmd(
+                    CC["HierarchyChangeAuth"], u32(h), tpm2b(new), auth=True, password=c.get(h, b"")), "exact",
+                    post=lambda c, resp, h=h, new=new: c.__setitem__(h, new) if resp.rc == 0 else None))
+                # Use it: SetPrimaryPolicy under the password the TPM should now hold (or the old one).
+                stale = r.random() < 0.3
+                steps.append(Step("SetPrimaryPolicy", lambda c, h=h, stale=stale: _cmd(
+                    CC["SetPrimaryPolicy"], u32(h), tpm2b(b"") + u16(0x0010), auth=True,
+                    password=b"stale" if stale else c.get(h, b"")), "exact"))
+            elif op == "setprimarypolicy":
+                h = r.choice([RH_OWNER, RH_ENDORSEMENT, RH_PLATFORM, RH_LOCKOUT, RH_NULL])
+                alg = r.choice(["sha256", "sha1", "sha384"])
+                pol = r.choice([r.randbytes(wire.DIGEST_SIZE[alg]), b"", r.randbytes(5)])
+                halg = r.choice([ALG[alg], 0x0010]) if pol else 0x0010
+                steps.append(Step("SetPrimaryPolicy", lambda c, h=h, pol=pol, halg=halg: _cmd(
+                    CC["SetPrimaryPolicy"], u32(h), tpm2b(pol) + u16(halg), auth=True, password=c.get(h, b"")), "exact"))
+            elif op == "hierarchycontrol":
+                ah = r.choice([RH_PLATFORM, RH_PLATFORM, RH_OWNER])
+                enable = r.choice([RH_OWNER, RH_ENDORSEMENT, 0x4000000D, RH_NULL])  # 0x4000000D: platform NV
+                state = r.choice([0, 1])
+                steps.append(Step("HierarchyControl", lambda c, ah=ah, enable=enable, state=state: _cmd(
+                    CC["HierarchyControl"], u32(ah), u32(enable) + u8(state), auth=True, password=c.get(ah, b"")),
+                    "exact"))
+                steps.append(Step("NV_ReadPublic", lambda c: _cmd(CC["NV_ReadPublic"], u32(NV_FIRST)), "exact"))
+            elif op == "clearcontrol":
+                ah = r.choice([RH_PLATFORM, RH_LOCKOUT])
+                disable = r.choice([0, 1])
+                steps.append(Step("ClearControl", lambda c, ah=ah, disable=disable: _cmd(
+                    CC["ClearControl"], u32(ah), u8(disable), auth=True, password=c.get(ah, b"")), "exact"))
+            else:
+                ah = r.choice([RH_LOCKOUT, RH_PLATFORM])
+                steps.append(Step("Clear", lambda c, ah=ah: _cmd(CC["Clear"], u32(ah), auth=True,
+                                                                   password=c.get(ah, b"")), "exact",
+                                  post=lambda c, resp: [c.pop(h, None) for h in (RH_OWNER, RH_ENDORSEMENT)]
+                                  if resp.rc == 0 else None))
+        return steps
+
     # --- mutations (applied to one step's final bytes) ---
 
     def mutation(self) -> tuple[str, Callable[[bytes], bytes]]:
@@ -292,14 +596,18 @@ self._symcipher(),
         r = self.r
         sc = Scenario(index)
         roll = r.random()
-        if roll < 0.15:
+        if roll < 0.1:
             sc.steps = self.sequence_scenario()
-        elif roll < 0.2:
+        elif roll < 0.13:
             sc.steps = self.context_scenario()
-        elif roll < 0.3:
+        elif roll < 0.2:
             sc.steps = [self.noise()]
-        else:
+        elif roll < 0.55:
             sc.steps = [self.step_valid() for _ in range(r.randint(1, 3))]
+        else:
+            kind = r.choice(["nv", "nv", "policy", "policy", "audit", "object", "hierarchy"])
+            sc.steps = getattr(self, kind + "_scenario")()
+            sc.cleanup.add(kind)
         # Roughly half the scenarios carry one mutated step.
         if r.random() < 0.5:
             step = r.choice(sc.steps)

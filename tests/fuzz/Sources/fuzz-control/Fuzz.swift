@@ -70,7 +70,6 @@ func seeds() -> [(name: String, bytes: [UInt8])] {
     return out
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     writeSeedsIfAsked(seeds())
     let input = fuzzInput(data, size)

@@ -4,7 +4,6 @@ import FuzzSupport
 // HMAC and a policy session, two NV indices and an extended PCR (Setups.loaded).
 nonisolated(unsafe) let fuzzer = EngineFuzzer(setup: Setups.loaded)
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     fuzzer.run(fuzzInput(data, size))
     return 0

@@ -67,7 +67,6 @@ func seeds() -> [(name: String, bytes: [UInt8])] {
     } catch { fuzzFailure("seed messages: \(error)") }
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     writeSeedsIfAsked(seeds())
     let input = fuzzInput(data, size)

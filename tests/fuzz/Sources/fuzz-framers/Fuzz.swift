@@ -59,7 +59,6 @@ func check<F: Framer>(_ type: F.Type, _ stream: [UInt8], seed: UInt8) -> [F.Even
     return whole
 }
 
-@_cdecl("LLVMFuzzerTestOneInput")
 public func testOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let input = fuzzInput(data, size)
     guard let selector = input.first else { return 0 }
