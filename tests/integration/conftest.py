@@ -175,3 +175,21 @@ def vtpm_bin(request) -> str:
     if not os.access(path, os.X_OK):
         pytest.fail(f"{path} is missing (build it: swift build -c release)", pytrace=False)
     return path
+
+
+# Parallel runs (pytest-xdist, `-n 2 --dist loadgroup` in scripts/test): tests that run the agent on
+# this host share the kernel's audit subsystem (rules, the multicast group, the audit-daemon
+# fallback), so they run one after another on one worker; everything else is spread freely (each
+# test has its own processes, free ports and directories).
+SERIAL_GROUPS = {
+    "test_agent.py": "host-audit",
+    "test_agent_evidence.py": "host-audit",
+    "test_verifier_agent.py": "host-audit",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = SERIAL_GROUPS.get(item.path.name)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
