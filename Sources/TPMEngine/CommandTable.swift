@@ -281,6 +281,12 @@ extension TPM {
             try $0.ecdhZGenCommand(&$1)
         },
         CommandDescriptor(code: .eccParameters, handles: []) { try $0.eccParametersCommand(&$1) },
+        CommandDescriptor(code: .eccEncrypt, handles: [anyObject], decrypt: true, encrypt: true) {
+            try $0.eccEncryptCommand(&$1)
+        },
+        CommandDescriptor(code: .eccDecrypt, handles: [userObject], decrypt: true, encrypt: true) {
+            try $0.eccDecryptCommand(&$1)
+        },
         CommandDescriptor(code: .encryptDecrypt, handles: [userObject], encrypt: true) {
             try $0.encryptDecryptCommand(&$1)
         },
