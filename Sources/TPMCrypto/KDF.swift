@@ -31,42 +31,59 @@ public func kdfa(
     [UInt8(v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8), UInt8(truncatingIfNeeded: v)]
 }
 
-/// HMAC with a key set up once (the inner and outer pads hashed a single time) for several
-/// messages, as KDFa's blocks are.
+/// HMAC (RFC 2104) with a key set up once (the inner and outer pads hashed a single time) for
+/// several messages, as KDFa's blocks are. Built on the hash functions' non-generic
+/// `update(bufferPointer:)`: key derivation calls this for every prime candidate, and
+/// swift-crypto's generic `HMAC.update(data:)` costs more than the hashing there.
 struct KeyedPRF {
     private enum State {
-        case sha1(HMAC<Insecure.SHA1>)
-        case sha256(HMAC<SHA256>)
-        case sha384(HMAC<SHA384>)
-        case sha512(HMAC<SHA512>)
+        case sha1(Insecure.SHA1, Insecure.SHA1)
+        case sha256(SHA256, SHA256)
+        case sha384(SHA384, SHA384)
+        case sha512(SHA512, SHA512)
     }
     private let state: State
 
     init(_ alg: HashAlgorithm, key: [UInt8]) {
-        let k = SymmetricKey(data: key)
         switch alg {
-        case .sha1: state = .sha1(HMAC(key: k))
-        case .sha256: state = .sha256(HMAC(key: k))
-        case .sha384: state = .sha384(HMAC(key: k))
-        case .sha512: state = .sha512(HMAC(key: k))
+        case .sha1: state = .sha1(Self.pads(Insecure.SHA1.self, key: key), Self.pads(Insecure.SHA1.self, key: key, outer: true))
+        case .sha256: state = .sha256(Self.pads(SHA256.self, key: key), Self.pads(SHA256.self, key: key, outer: true))
+        case .sha384: state = .sha384(Self.pads(SHA384.self, key: key), Self.pads(SHA384.self, key: key, outer: true))
+        case .sha512: state = .sha512(Self.pads(SHA512.self, key: key), Self.pads(SHA512.self, key: key, outer: true))
         }
+    }
+
+    /// H after absorbing (K xor ipad), or (K xor opad) for `outer`, with K the key padded to
+    /// the block size (hashed first when longer than a block).
+    private static func pads<H: HashFunction>(_: H.Type, key: [UInt8], outer: Bool = false) -> H {
+        var k = key.count > H.blockByteCount ? H.hash(data: key).withUnsafeBytes { Array($0) } : key
+        k += [UInt8](repeating: 0, count: H.blockByteCount - k.count)
+        let pad: UInt8 = outer ? 0x5C : 0x36
+        for i in k.indices { k[i] ^= pad }
+        var h = H()
+        k.withUnsafeBytes { h.update(bufferPointer: $0) }
+        secureWipe(&k)
+        return h
+    }
+
+    private static func mac<H: HashFunction>(_ inner: H, _ outer: H, _ message: [UInt8]) -> [UInt8] {
+        var i = inner
+        message.withUnsafeBytes { i.update(bufferPointer: $0) }
+        var o = outer
+        i.finalize().withUnsafeBytes { o.update(bufferPointer: $0) }
+        return o.finalize().withUnsafeBytes { Array($0) }
     }
 
     /// HMAC(key, the concatenation of `parts`).
     func mac(_ parts: [[UInt8]]) -> [UInt8] {
+        var message: [UInt8] = []
+        message.reserveCapacity(parts.reduce(0) { $0 + $1.count })
+        for p in parts { message += p }
         switch state {
-        case .sha1(var h):
-            for p in parts { h.update(data: p) }
-            return Array(h.finalize())
-        case .sha256(var h):
-            for p in parts { h.update(data: p) }
-            return Array(h.finalize())
-        case .sha384(var h):
-            for p in parts { h.update(data: p) }
-            return Array(h.finalize())
-        case .sha512(var h):
-            for p in parts { h.update(data: p) }
-            return Array(h.finalize())
+        case .sha1(let i, let o): return Self.mac(i, o, message)
+        case .sha256(let i, let o): return Self.mac(i, o, message)
+        case .sha384(let i, let o): return Self.mac(i, o, message)
+        case .sha512(let i, let o): return Self.mac(i, o, message)
         }
     }
 }

@@ -33,6 +33,61 @@ enum PrimalityTest {
         return groups
     }()
 
+    /// The odd primes below 4096, ascending.
+    static let smallPrimes: [UInt32] = smallPrimeGroups.flatMap { $0.primes.map { UInt32($0) } }
+
+    /// Words of the residue table: enough for candidates of up to 2048 bits (RSA-4096 primes).
+    static let residueWords = 64
+
+    /// residueTable[k * residueWords + i] = 2^(32 i) mod smallPrimes[k]: with the candidate as
+    /// 32-bit words w_i, c mod p = (sum of w_i * 2^(32 i) mod p) mod p, which needs no division
+    /// of a bignum (each term is below 2^44, so a sum of 64 terms fits 64 bits).
+    static let residueTable: [UInt32] = {
+        var t: [UInt32] = []
+        t.reserveCapacity(smallPrimes.count * residueWords)
+        for p in smallPrimes {
+            var r: UInt64 = 1
+            for _ in 0..<residueWords {
+                t.append(UInt32(r))
+                r = (r << 32) % UInt64(p)
+            }
+        }
+        return t
+    }()
+
+    /// `octets` (big-endian) as little-endian 32-bit words in `words` (resized as needed).
+    static func loadWords(_ octets: [UInt8], into words: inout [UInt32]) {
+        let n = (octets.count + 3) / 4
+        if words.count != n { words = [UInt32](repeating: 0, count: n) }
+        for i in 0..<n { words[i] = 0 }
+        for (j, o) in octets.reversed().enumerated() { words[j / 4] |= UInt32(o) << (8 * UInt32(j % 4)) }
+    }
+
+    /// True when an odd prime below 4096 divides the number whose little-endian 32-bit words
+    /// are `words` (at most `residueWords` of them). For a number above 4096 this proves it
+    /// composite.
+    static func hasSmallFactor(words: [UInt32]) -> Bool {
+        precondition(words.count <= residueWords, "candidate too large for the residue table")
+        return residueTable.withUnsafeBufferPointer { table in
+            words.withUnsafeBufferPointer { w in
+                for (k, p) in smallPrimes.enumerated() {
+                    let row = k * residueWords
+                    var acc: UInt64 = 0
+                    for i in 0..<w.count { acc &+= UInt64(w[i]) &* UInt64(table[row + i]) }
+                    if acc % UInt64(p) == 0 { return true }
+                }
+                return false
+            }
+        }
+    }
+
+    /// The number with little-endian 32-bit words `words` modulo m (m >= 1).
+    static func remainder(words: [UInt32], modulo m: UInt32) -> UInt32 {
+        var r: UInt64 = 0
+        for w in words.reversed() { r = (r << 32 | UInt64(w)) % UInt64(m) }
+        return UInt32(r)
+    }
+
     /// True when an odd prime below 4096 divides `c` (for c above 4096 this proves it composite).
     static func hasSmallFactor(_ c: BigNum) -> Bool {
         for g in smallPrimeGroups {
@@ -47,8 +102,10 @@ enum PrimalityTest {
     }
 
     /// For odd w > 4096: no small factor and `millerRabinRounds` Miller-Rabin rounds passed.
-    static func isProbablePrime(_ w: BigNum, _ ctx: BNContext) -> Bool {
-        guard w.isOdd, w.bitCount > 12, !hasSmallFactor(w) else { return false }
+    /// `trialDivided`: the caller has already found no small factor (key generation tests that
+    /// on the candidate's octets before it makes a bignum); the verdict is the same.
+    static func isProbablePrime(_ w: BigNum, _ ctx: BNContext, trialDivided: Bool = false) -> Bool {
+        guard w.isOdd, w.bitCount > 12, trialDivided || !hasSmallFactor(w) else { return false }
         let one = BigNum(1)
         let wMinus1 = w - one
         // w - 1 = 2^a * m with m odd

@@ -52,18 +52,25 @@ extension RSAPrivateKey {
         bits b: Int, exponent e: UInt32, source: inout S, ctx: BNContext,
         accept: (BigNum) -> Bool
     ) throws -> BigNum {
-        let eWord = UInt(e)
+        // Trial division and the gcd with e work on the candidate's octets (32-bit words and a
+        // residue table, no bignum division or allocation); only the candidates without a small
+        // factor (about one in eight) become bignums for Miller-Rabin.
+        var words: [UInt32] = []
+        defer { for i in words.indices { words[i] = 0 } }
         for _ in 0..<(32 * b) {
             var raw = source.nextBits(b)
-            let c = BigNum(raw)
-            secureWipe(&raw)
-            c.setBit(b - 1)
-            c.setBit(b - 2)
-            c.setBit(0)
-            guard !PrimalityTest.hasSmallFactor(c) else { continue }
+            defer { secureWipe(&raw) }
+            func set(_ bit: Int) { raw[raw.count - 1 - bit / 8] |= UInt8(1) << UInt8(bit % 8) }
+            set(b - 1)
+            set(b - 2)
+            set(0)
+            PrimalityTest.loadWords(raw, into: &words)
+            guard !PrimalityTest.hasSmallFactor(words: words) else { continue }
             // gcd(c - 1, e) = gcd(e, (c - 1) mod e), in machine words.
-            guard wordGCD(eWord, (c.remainder(dividingBy: eWord) + eWord - 1) % eWord) == 1 else { continue }
-            guard PrimalityTest.isProbablePrime(c, ctx), accept(c) else { continue }
+            let cModE = UInt(PrimalityTest.remainder(words: words, modulo: e))
+            guard wordGCD(UInt(e), (cModE + UInt(e) - 1) % UInt(e)) == 1 else { continue }
+            let c = BigNum(raw)
+            guard PrimalityTest.isProbablePrime(c, ctx, trialDivided: true), accept(c) else { continue }
             return c
         }
         throw TPMCryptoError.noResult

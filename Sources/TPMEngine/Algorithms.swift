@@ -34,7 +34,7 @@ extension TPM {
     /// CFB, ECB), keyed hashes and the KDFs.
     /// GetCapability, TestParms, the TPMT_PUBLIC codec and the object commands all read this one
     /// list, so they always agree; nothing is listed that the profile does not implement (no TDES, SM2/SM3/SM4, Camellia,
-    /// KDF2, CMAC, SHA-3, and no other curves). Algorithms that gain a crypto
+    /// CMAC, SHA-3, and no other curves). Algorithms that gain a crypto
     /// implementation add their known-answer test here.
     static let algorithms: [AlgorithmEntry] = [
         AlgorithmEntry(alg: .rsa, attributes: [.asymmetric, .object], keySizes: [1024, 2048, 3072, 4096]),
@@ -57,6 +57,7 @@ extension TPM {
         AlgorithmEntry(alg: .ecschnorr, attributes: [.asymmetric, .signing]),
         AlgorithmEntry(alg: .ecmqv, attributes: [.asymmetric, .method]),
         AlgorithmEntry(alg: .kdf1SP800_56A, attributes: [.hash, .method]),
+        AlgorithmEntry(alg: .kdf2, attributes: [.hash, .method]),
         AlgorithmEntry(alg: .kdf1SP800_108, attributes: [.hash, .method], selfTest: .kdfa),
         AlgorithmEntry(alg: .ecc, attributes: [.asymmetric, .object], curves: [.nistP256, .nistP384, .nistP521]),
         AlgorithmEntry(alg: .symCipher, attributes: [.object]),

@@ -290,6 +290,12 @@ extension TPM {
         CommandDescriptor(code: .commit, handles: [userObject], decrypt: true, encrypt: true) {
             try $0.commitCommand(&$1)
         },
+        CommandDescriptor(code: .eccEncrypt, handles: [anyObject], decrypt: true, encrypt: true) {
+            try $0.eccEncryptCommand(&$1)
+        },
+        CommandDescriptor(code: .eccDecrypt, handles: [userObject], decrypt: true, encrypt: true) {
+            try $0.eccDecryptCommand(&$1)
+        },
         CommandDescriptor(code: .encryptDecrypt, handles: [userObject], encrypt: true) {
             try $0.encryptDecryptCommand(&$1)
         },

@@ -38,6 +38,32 @@ final class PrimalityTests: XCTestCase {
         XCTAssertFalse(PrimalityTest.isProbablePrime(BigNum(hex(RSAVectors.p2048) + [0]), ctx))
     }
 
+    /// Trial division and remainders on 32-bit words (key generation's fast path) agree with
+    /// the same computations on OpenSSL bignums, for every candidate size up to 2048 bits.
+    func testWordArithmeticAgreesWithBignums() {
+        var drbg = HMACDRBG(entropy: [UInt8](repeating: 0x5A, count: 32))
+        var words: [UInt32] = []
+        var factors = 0
+        for i in 0..<400 {
+            let bits = 13 + (i * 37) % 2036
+            var raw = drbg.nextBits(bits)
+            raw[raw.count - 1] |= 1
+            PrimalityTest.loadWords(raw, into: &words)
+            XCTAssertEqual(words.count, (raw.count + 3) / 4)
+            let c = BigNum(raw)
+            let small = PrimalityTest.hasSmallFactor(words: words)
+            XCTAssertEqual(small, PrimalityTest.hasSmallFactor(c), hexString(raw))
+            if small { factors += 1 }
+            for m: UInt32 in [3, 65537, 4093, 0xFFFF_FFFB] {
+                XCTAssertEqual(UInt(PrimalityTest.remainder(words: words, modulo: m)), c.remainder(dividingBy: UInt(m)))
+            }
+        }
+        // About 86% of odd numbers have an odd prime factor below 4096.
+        XCTAssertGreaterThan(factors, 300)
+        XCTAssertLessThan(factors, 380)
+        XCTAssertEqual(PrimalityTest.smallPrimes.count, 563)
+    }
+
     /// Same verdict as OpenSSL on random odd numbers of key-generation sizes.
     func testAgreesWithOpenSSL() {
         let ctx = BNContext()
