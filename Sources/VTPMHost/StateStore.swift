@@ -57,9 +57,23 @@ public final class StateStore {
     /// Test hook: returning true stops `write` at that step as if the process had died.
     var crashAt: ((WriteStep) -> Bool)?
 
+    /// How a store keeps other processes off its directory.
+    public enum Locking: Sendable {
+        /// Holds an exclusive flock on DIR/.lock while open (one descriptor), and refuses a
+        /// directory that a running `vtpm serve` daemon owns (DIR = STATE/instances/NAME with
+        /// STATE/.lock held).
+        case exclusive
+        /// The caller (the `vtpm serve` daemon) holds a lock on an enclosing directory: the
+        /// store checks that no other process holds DIR/.lock (a `vtpm swtpm` started on it
+        /// first) and then lets go of it, so an instance costs no descriptor for its lock. A
+        /// process that comes later takes DIR/.lock and then finds the daemon's lock held
+        /// (`exclusive`): whichever order the two start in, one of them sees the other.
+        case heldByCaller
+    }
+
     /// Opens (and, with `create`, makes) the directory, takes its lock and removes the
     /// temporary files a crash may have left.
-    public init(directory: String, fileMode: mode_t = 0o640, create: Bool = false) throws {
+    public init(directory: String, fileMode: mode_t = 0o640, create: Bool = false, locking: Locking = .exclusive) throws {
         self.directory = directory
         self.fileMode = fileMode
         if create && mkdir(directory, 0o750) != 0 && errno != EEXIST {
@@ -74,8 +88,29 @@ public final class StateStore {
             if e == EWOULDBLOCK { throw StateStoreError.locked(directory) }
             throw StateStoreError.system("cannot lock", lockPath, e)
         }
-        lockFD = fd
+        switch locking {
+        case .exclusive:
+            lockFD = fd
+            if Self.daemonOwns(directory) {
+                release()
+                throw StateStoreError.locked(directory)
+            }
+        case .heldByCaller:
+            close(fd)
+        }
         removeStaleTemporaries()
+    }
+
+    /// Whether `directory` is STATE/instances/NAME of a running daemon (STATE/.lock is held).
+    static func daemonOwns(_ directory: String) -> Bool {
+        var parts = directory.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count >= 2, parts[parts.count - 2] == "instances" else { return false }
+        parts.removeLast(2)
+        let lockPath = (directory.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/") + (parts.isEmpty ? "" : "/") + ".lock"
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
 
     deinit { release() }

@@ -143,18 +143,12 @@ final class EndToEndTests: XCTestCase {
     func testStalledCommandTimesOut() throws {
         let instance = try makeInstance(self)
         try instance.sync { try $0.powerOn(resumeVolatile: true) }
-        // A short timeout through the handler directly.
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let channel = try ServerBootstrap(group: loop)
-            .childChannelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.addHandler(
-                        TPMDataHandler(instance: instance, events: ConnectionEvents(), partialTimeout: .milliseconds(200)))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).wait()
-        defer { try? channel.close().wait() }
-        let c = try TestClient(port: channel.localAddress!.port!)
+        // A short timeout.
+        let s = HostServer(instance: instance, log: .discard)
+        s.dataPartialTimeoutMilliseconds = 200
+        defer { s.shutdown() }
+        let port = try s.listen(.tcp(host: "127.0.0.1", port: 0), speaking: .swtpmData(disconnect: false))?.port ?? 0
+        let c = try TestClient(port: port)
         c.send(Array(Commands.getRandom8.prefix(7)))
         XCTAssertEqual(c.response(), bytes(hex: "80010000000a00000142"))
         XCTAssertTrue(c.isClosed())
