@@ -41,6 +41,8 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
+        // epoll(7) and accept4(2) for VTPMHost's raw data plane (not in Glibc's Swift module).
+        .systemLibrary(name: "CLinuxSockets"),
         // Hashes, HMAC, KDFa/KDFe, DRBG, AES modes, RSA, ECC, primary-key derivation.
         // Knows nothing about commands.
         .target(
@@ -57,7 +59,7 @@ let package = Package(
         .target(
             name: "VTPMHost",
             dependencies: [
-                "TPMEngine", "TPMWire",
+                "TPMEngine", "TPMWire", "CLinuxSockets",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

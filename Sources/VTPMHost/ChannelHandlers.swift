@@ -125,50 +125,6 @@ class OrderedReplyHandler: ChannelDuplexHandler {
     }
 }
 
-/// swtpm's data channel: raw TPM commands (optionally with the TCG send-command prefix).
-final class TPMDataHandler: OrderedReplyHandler {
-    static let defaultPartialTimeout = TimeAmount.seconds(5)
-    private var framer = TPMCommandFramer()
-    /// `--server ...,disconnect` (and `-p`): one command per connection.
-    let disconnectAfterReply: Bool
-
-    init(
-        instance: Instance, events: ConnectionEvents, disconnectAfterReply: Bool = false,
-        partialTimeout: TimeAmount = TPMDataHandler.defaultPartialTimeout
-    ) {
-        self.disconnectAfterReply = disconnectAfterReply
-        super.init(instance: instance, events: events, partialTimeout: partialTimeout)
-    }
-
-    override func received(context: ChannelHandlerContext, bytes: ByteBufferView) {
-        framer.append(bytes)
-        while !closing, let frame = framer.next() {
-            switch frame {
-            case .command(let c):
-                let after: After = disconnectAfterReply ? .close : .keepOpen
-                dispatch(context: context, slow: Instance.isSlow(c.command)) { core in
-                    // A prefixed command sets the locality for what follows, as in swtpm.
-                    if let l = c.locality { core.locality = l }
-                    let response = core.execute(locality: core.locality, command: c.command)
-                    return (TPMCommandFramer.reply(response, prefixed: c.prefixed), after)
-                }
-                if disconnectAfterReply { finish(context: context) }
-            case .badSize(let prefixed):
-                finish(context: context, reply: TPMCommandFramer.badSizeReply(prefixed: prefixed))
-            }
-        }
-    }
-
-    override var hasPartialRequest: Bool { framer.hasPartialCommand }
-    /// A command that never completes is as malformed as one whose size is wrong.
-    override func timeoutReply() -> [UInt8]? { TPM.errorResponse(.commandSize) }
-
-    override func channelInactive(context: ChannelHandlerContext) {
-        events.dataConnectionClosed()
-        super.channelInactive(context: context)
-    }
-}
-
 /// swtpm's control channel.
 final class ControlHandler: OrderedReplyHandler {
     private var framer = ControlFramer()

@@ -49,6 +49,12 @@ public final class HostServer: @unchecked Sendable {
     private let connections: NIOLoopBoundBox<[ObjectIdentifier: any Channel]>
     private var unixPaths: [String] = []
     private var unixControlListeners: [UnixControlListener] = []
+    /// Listening sockets of the raw data channel, served by the `DataPlane` (not SwiftNIO).
+    private var dataListeners: [UInt64] = []
+    /// Open raw data connections (listener-accepted and SET_DATAFD).
+    private let dataConnections = DataConnections()
+    /// A data command left incomplete this long without progress closes its connection.
+    public var dataPartialTimeoutMilliseconds: Int32 = 5000
     /// The data connection handed over by SET_DATAFD, if one is attached (one at a time, as
     /// swtpm).
     private let adoptedData: NIOLockedValueBox<ObjectIdentifier?> = NIOLockedValueBox(nil)
@@ -91,15 +97,14 @@ public final class HostServer: @unchecked Sendable {
                     channel.closeFuture.whenComplete { _ in connections.value[id] = nil }
                     let handler: any ChannelHandler
                     switch proto {
-                    case .swtpmData(let disconnect):
-                        handler = TPMDataHandler(instance: instance, events: events, disconnectAfterReply: disconnect)
+                    case .swtpmData:
+                        preconditionFailure("the data channel is served by the DataPlane")
                     case .swtpmControl(let options):
                         handler = ControlHandler(instance: instance, events: events, options: options)
                     case .mssimCommand:
-                        handler = MSSimTPMHandler(instance: instance, events: events, partialTimeout: TPMDataHandler.defaultPartialTimeout)
+                        handler = MSSimTPMHandler(instance: instance, events: events, partialTimeout: .seconds(5))
                     case .mssimPlatform:
-                        handler = MSSimPlatformHandler(
-                            instance: instance, events: events, partialTimeout: TPMDataHandler.defaultPartialTimeout)
+                        handler = MSSimPlatformHandler(instance: instance, events: events, partialTimeout: .seconds(5))
                     }
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
@@ -112,6 +117,28 @@ public final class HostServer: @unchecked Sendable {
             unixControlListeners.append(try UnixControlListener(path: path, mode: mode, context: context))
             log.info("listening on \(endpoint)")
             return nil
+        }
+        if case .swtpmData(let disconnect) = proto {
+            let context = DataConnectionContext(
+                instance: instance, events: events, disconnectAfterReply: disconnect,
+                partialTimeoutMilliseconds: dataPartialTimeoutMilliseconds, connections: dataConnections)
+            let fd: Int32
+            var address: SocketAddress?
+            switch endpoint {
+            case .tcp(let host, let port):
+                (fd, address) = try TCPSocket.listen(host: host, port: port)
+            case .unix(let path, let mode):
+                fd = try UnixSocket.listen(path: path, mode: mode)
+                unixPaths.append(path)
+            }
+            do {
+                dataListeners.append(try DataPlane.shared.addListener(fd, context: context))
+            } catch {
+                close(fd)
+                throw error
+            }
+            log.info("listening on \(endpoint)")
+            return address
         }
         let channel: any Channel
         switch endpoint {
@@ -147,8 +174,6 @@ public final class HostServer: @unchecked Sendable {
             close(fd)
             return false
         }
-        let instance = self.instance
-        let connections = self.connections
         let adoptedData = self.adoptedData
         let events = ConnectionEvents(
             terminate: { [weak self] in self?.requestTermination() },
@@ -157,28 +182,12 @@ public final class HostServer: @unchecked Sendable {
                 // swtpm 0.7 waits for the next SET_DATAFD then, unless --terminate.
                 if self?.terminateOnDataDisconnect == true { self?.requestTermination() }
             })
-        let bootstrap = ClientBootstrap(group: loop)
-            .channelOption(.autoRead, value: true)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let id = ObjectIdentifier(channel)
-                    connections.value[id] = channel
-                    channel.closeFuture.whenComplete { _ in connections.value[id] = nil }
-                    try channel.pipeline.syncOperations.addHandler(
-                        TPMDataHandler(instance: instance, events: events, disconnectAfterReply: false))
-                }
-            }
-        do {
-            _ = try bootstrap.withConnectedSocket(fd).wait()
-            log.info("data channel attached by SET_DATAFD")
-            return true
-        } catch {
-            // NIO closes the descriptor once it has made a channel of it; not closed here, so a
-            // reused descriptor number is never closed twice.
-            log.error("cannot serve the data socket passed by SET_DATAFD: \(HostServer.describe(error))")
-            adoptedData.withLockedValue { $0 = nil }
-            return false
-        }
+        let context = DataConnectionContext(
+            instance: instance, events: events, disconnectAfterReply: false,
+            partialTimeoutMilliseconds: dataPartialTimeoutMilliseconds, connections: dataConnections)
+        DataPlane.shared.serve(fd, context: context)
+        log.info("data channel attached by SET_DATAFD")
+        return true
     }
 
     /// A listening error in a few words, as swtpm says it ("Address already in use").
@@ -227,6 +236,9 @@ public final class HostServer: @unchecked Sendable {
         channels.removeAll()
         for l in unixControlListeners { l.close() }
         unixControlListeners.removeAll()
+        for token in dataListeners { DataPlane.shared.removeListener(token) }
+        dataListeners.removeAll()
+        dataConnections.closeAll()
         let connections = self.connections
         let loop = self.loop
         try? loop.flatSubmit {

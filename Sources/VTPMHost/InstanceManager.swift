@@ -16,10 +16,16 @@ public struct InstanceConfiguration: Codable, Equatable, Sendable {
     public var mssimPort: Int?
     /// PCR banks allocated at creation (names: sha1, sha256, sha384, sha512).
     public var pcrBanks: [String]
-    public init(mssimPort: Int? = nil, pcrBanks: [String]) {
+    /// A raw data socket (data.sock) besides the control socket. QEMU does not need one (it
+    /// passes its data socket with SET_DATAFD), so it is made only when asked for; nil in a
+    /// configuration written before this option, whose instances always had one (kept).
+    public var dataSocket: Bool?
+    public init(mssimPort: Int? = nil, pcrBanks: [String], dataSocket: Bool = false) {
         self.mssimPort = mssimPort
         self.pcrBanks = pcrBanks
+        self.dataSocket = dataSocket
     }
+    var hasDataSocket: Bool { dataSocket ?? true }
 }
 
 /// What `vtpm ls` and `vtpm show` report of one instance.
@@ -29,7 +35,8 @@ public struct InstanceStatus: Codable, Equatable, Sendable {
     /// (volatile state saved, engine released from memory).
     public var state: String
     public var controlSocket: String
-    public var dataSocket: String
+    /// Absent when the instance has no raw data socket (created without `dataSocket`).
+    public var dataSocket: String?
     public var mssimPort: Int?
     public var pcrBanks: [String]
     /// Bytes of the permanent and (when suspended) volatile state on disk.
@@ -149,7 +156,7 @@ public final class InstanceManager: @unchecked Sendable {
 
     /// Opens the instance's store and its listeners. On the manager's queue.
     private func serve(_ name: String, config: InstanceConfiguration, create: Bool) throws {
-        let store = try StateStore(directory: instanceDirectory(name), fileMode: 0o600, create: create)
+        let store = try StateStore(directory: instanceDirectory(name), fileMode: 0o600, create: create, locking: .heldByCaller)
         store.cipher = stateCipher
         let instanceLog = log.with("instance", name)
         let instance = Instance(store: store, log: instanceLog)
@@ -158,7 +165,9 @@ public final class InstanceManager: @unchecked Sendable {
         let server = HostServer(instance: instance, log: instanceLog, group: group)
         do {
             try server.listen(.unix(path: controlSocket(name), mode: 0o600), speaking: .swtpmControl(.init()))
-            try server.listen(.unix(path: dataSocket(name), mode: 0o600), speaking: .swtpmData(disconnect: false))
+            if config.hasDataSocket {
+                try server.listen(.unix(path: dataSocket(name), mode: 0o600), speaking: .swtpmData(disconnect: false))
+            }
             if let port = config.mssimPort {
                 // Reachable without QEMU: powered on like `vtpm sim`.
                 try instance.sync { try $0.powerOn(resumeVolatile: true) }
@@ -175,7 +184,7 @@ public final class InstanceManager: @unchecked Sendable {
 
     /// Creates, provisions (manufacture, PCR banks, and unless `ek` is false the EKs and their
     /// certificates as swtpm_setup makes them) and serves a new instance.
-    public func create(name: String, pcrBanks: [String], mssimPort: Int?, ek: Bool = true) throws {
+    public func create(name: String, pcrBanks: [String], mssimPort: Int?, ek: Bool = true, dataSocket: Bool = false) throws {
         try Self.validate(name: name)
         // sockaddr_un holds 107 bytes of path.
         guard controlSocket(name).utf8.count <= 107 else {
@@ -197,7 +206,7 @@ public final class InstanceManager: @unchecked Sendable {
             }
             let dir = instanceDirectory(name)
             do {
-                let store = try StateStore(directory: dir, fileMode: 0o600, create: true)
+                let store = try StateStore(directory: dir, fileMode: 0o600, create: true, locking: .heldByCaller)
                 store.cipher = stateCipher
                 let instance = Instance(store: store, log: .discard)
                 try instance.sync { core in try Provisioning.manufacture(core, banks: algs, flush: !ek) }
@@ -216,7 +225,7 @@ public final class InstanceManager: @unchecked Sendable {
                         try core.flush()
                     }
                 }
-                let config = InstanceConfiguration(mssimPort: mssimPort, pcrBanks: pcrBanks)
+                let config = InstanceConfiguration(mssimPort: mssimPort, pcrBanks: pcrBanks, dataSocket: dataSocket)
                 try store.write(file: "instance.json", Array(try JSONEncoder().encode(config)))
                 instance.sync { $0.store.release() }
                 try serve(name, config: config, create: false)
@@ -275,7 +284,8 @@ public final class InstanceManager: @unchecked Sendable {
             let now = DispatchTime.now().uptimeNanoseconds
             return InstanceStatus(
                 name: name, state: core.isRunning ? "running" : core.isSuspended ? "suspended" : "stopped",
-                controlSocket: controlSocket(name), dataSocket: dataSocket(name), mssimPort: entry.config.mssimPort,
+                controlSocket: controlSocket(name), dataSocket: entry.config.hasDataSocket ? dataSocket(name) : nil,
+                mssimPort: entry.config.mssimPort,
                 pcrBanks: entry.config.pcrBanks, permanentBytes: core.store.size(.permanent),
                 volatileBytes: core.store.size(core.isEvicted ? .evicted : .volatile), commands: core.commandCount,
                 errorResponses: core.errorCount, evicted: core.isEvicted, evictions: core.evictionCount,

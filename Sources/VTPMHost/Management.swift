@@ -14,11 +14,15 @@ public struct ManagementRequest: Codable, Sendable, Equatable {
     public var device: String?
     /// create: provision EKs and certificates (default true).
     public var ek: Bool?
+    /// create: also serve a raw data socket, data.sock (default false: QEMU needs none).
+    public var dataSocket: Bool?
 
     public init(
-        op: String, name: String? = nil, pcrBanks: [String]? = nil, mssimPort: Int? = nil, device: String? = nil, ek: Bool? = nil
+        op: String, name: String? = nil, pcrBanks: [String]? = nil, mssimPort: Int? = nil, device: String? = nil, ek: Bool? = nil,
+        dataSocket: Bool? = nil
     ) {
         self.ek = ek
+        self.dataSocket = dataSocket
         self.op = op
         self.name = name
         self.pcrBanks = pcrBanks
@@ -75,7 +79,8 @@ public enum ManagementAPI {
             case "create":
                 let name = try need(request.name)
                 try manager.create(
-                    name: name, pcrBanks: request.pcrBanks ?? ["sha256"], mssimPort: request.mssimPort, ek: request.ek ?? true)
+                    name: name, pcrBanks: request.pcrBanks ?? ["sha256"], mssimPort: request.mssimPort, ek: request.ek ?? true,
+                    dataSocket: request.dataSocket ?? false)
                 return ManagementResponse(ok: true, instance: try manager.status(name: name))
             case "destroy":
                 try manager.destroy(name: try need(request.name))

@@ -61,13 +61,35 @@ public final class StateStore {
     /// Test hook: returning true stops `write` at that step as if the process had died.
     var crashAt: ((WriteStep) -> Bool)?
 
+    /// How a store keeps other processes off its directory.
+    public enum Locking: Sendable {
+        /// Holds an exclusive flock on DIR/.lock while open (one descriptor), and refuses a
+        /// directory that a running `vtpm serve` daemon owns (DIR = STATE/instances/NAME with
+        /// STATE/.lock held).
+        case exclusive
+        /// The caller (the `vtpm serve` daemon) holds a lock on an enclosing directory: the
+        /// store checks that no other process holds DIR/.lock (a `vtpm swtpm` started on it
+        /// first) and then lets go of it, so an instance costs no descriptor for its lock. A
+        /// process that comes later takes DIR/.lock and then finds the daemon's lock held
+        /// (`exclusive`): whichever order the two start in, one of them sees the other.
+        case heldByCaller
+    }
+
+    public let locking: Locking
+    /// With `.heldByCaller`: the check that no other process holds DIR/.lock has passed.
+    private var callerLockChecked = false
+
     /// Opens (and, with `create`, makes) the directory and, unless `lock` is false, takes its
-    /// lock and removes the temporary files a crash may have left. Without the lock (swtpm
-    /// `--migration incoming`: the source still holds it on shared storage) the state may be
-    /// read, and `lock(retries:)` takes it later.
-    public init(directory: String, fileMode: mode_t = 0o640, create: Bool = false, lock: Bool = true) throws {
+    /// lock (as `locking` says) and removes the temporary files a crash may have left. Without
+    /// the lock (swtpm `--migration incoming`: the source still holds it on shared storage) the
+    /// state may be read, and `lock(retries:)` takes it later.
+    public init(
+        directory: String, fileMode: mode_t = 0o640, create: Bool = false, lock: Bool = true,
+        locking: Locking = .exclusive
+    ) throws {
         self.directory = directory
         self.fileMode = fileMode
+        self.locking = locking
         if create && mkdir(directory, 0o750) != 0 && errno != EEXIST {
             throw StateStoreError.system("cannot create", directory, errno)
         }
@@ -76,8 +98,8 @@ public final class StateStore {
 
     deinit { release() }
 
-    /// The directory's lock is held by this store.
-    public var isLocked: Bool { lockFD >= 0 }
+    /// The directory's lock is held by this store (or, `.heldByCaller`, by the daemon and checked).
+    public var isLocked: Bool { lockFD >= 0 || callerLockChecked }
 
     /// How long one retry of `lock(retries:)` waits (swtpm: 10 ms).
     public static let lockRetryMilliseconds: UInt32 = 10
@@ -85,7 +107,7 @@ public final class StateStore {
     /// Takes the directory's lock, trying again `retries` times `lockRetryMilliseconds` apart
     /// while another process holds it (swtpm CMD_LOCK_STORAGE). Held already: nothing to do.
     public func lock(retries: UInt32) throws {
-        guard lockFD < 0 else { return }
+        guard !isLocked else { return }
         let lockPath = directory + "/.lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, fileMode)
         guard fd >= 0 else { throw StateStoreError.system("cannot open lock file", lockPath, errno) }
@@ -101,12 +123,35 @@ public final class StateStore {
             left -= 1
             usleep(Self.lockRetryMilliseconds * 1000)
         }
-        lockFD = fd
+        switch locking {
+        case .exclusive:
+            lockFD = fd
+            if Self.daemonOwns(directory) {
+                release()
+                throw StateStoreError.locked(directory)
+            }
+        case .heldByCaller:
+            close(fd)
+            callerLockChecked = true
+        }
         removeStaleTemporaries()
+    }
+
+    /// Whether `directory` is STATE/instances/NAME of a running daemon (STATE/.lock is held).
+    static func daemonOwns(_ directory: String) -> Bool {
+        var parts = directory.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count >= 2, parts[parts.count - 2] == "instances" else { return false }
+        parts.removeLast(2)
+        let lockPath = (directory.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/") + (parts.isEmpty ? "" : "/") + ".lock"
+        let fd = open(lockPath, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK
     }
 
     /// Gives up the lock (another process may then open the directory).
     public func release() {
+        callerLockChecked = false
         if lockFD >= 0 {
             close(lockFD)
             lockFD = -1

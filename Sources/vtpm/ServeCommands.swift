@@ -45,7 +45,7 @@ struct Serve: ParsableCommand {
         abstract: "Run the daemon that hosts any number of TPM instances.",
         discussion: """
             Instances live in STATE_DIR/instances/NAME; each has a control socket (swtpm's \
-            protocol, for QEMU's -tpmdev emulator) and a raw data socket, and optionally mssim \
+            protocol, for QEMU's -tpmdev emulator), optionally a raw data socket and mssim \
             ports. Manage them with 'vtpm create', 'vtpm ls', ... through STATE_DIR/vtpm.sock.
             """)
 
@@ -168,11 +168,16 @@ struct Create: ParsableCommand {
     var mssimPort: Int?
     @Flag(name: .customLong("no-ek"), help: "Do not create EKs and EK certificates.")
     var noEK = false
+    @Flag(
+        name: .customLong("data-socket"),
+        help: "Also serve raw TPM commands on INSTANCE_DIR/data.sock (QEMU does not need it: it passes its own with SET_DATAFD).")
+    var dataSocket = false
     @OptionGroup var daemon: DaemonLocation
 
     func run() throws {
         let banks = pcrBanks.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
-        let r = try daemon.send(ManagementRequest(op: "create", name: name, pcrBanks: banks, mssimPort: mssimPort, ek: !noEK))
+        let r = try daemon.send(
+            ManagementRequest(op: "create", name: name, pcrBanks: banks, mssimPort: mssimPort, ek: !noEK, dataSocket: dataSocket))
         if let i = r.instance { print("created \(i.name): control socket \(i.controlSocket)") }
     }
 }
@@ -225,7 +230,7 @@ struct Show: ParsableCommand {
         print("name:            \(i.name)")
         print("state:           \(i.state)")
         print("control socket:  \(i.controlSocket)")
-        print("data socket:     \(i.dataSocket)")
+        if let d = i.dataSocket { print("data socket:     \(d)") }
         if let p = i.mssimPort { print("mssim ports:     \(p), \(p + 1) (TCTI mssim:host=127.0.0.1,port=\(p))") }
         print("PCR banks:       \(i.pcrBanks.joined(separator: ","))")
         print("state on disk:   \(i.permanentBytes) bytes permanent, \(i.volatileBytes) bytes volatile")

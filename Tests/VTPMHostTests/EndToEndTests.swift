@@ -138,23 +138,44 @@ final class EndToEndTests: XCTestCase {
         XCTAssertEqual(responseCode(good.response()), 0)
     }
 
+    /// The data plane: a connection idle past the park time is served again when a command
+    /// comes; a client stalled mid-command or one that never reads holds up no other connection
+    /// of the instance; shutdown closes every connection, parked ones included.
+    func testDataPlaneParkingAndIsolation() throws {
+        let instance = try makeInstance(self)
+        try instance.sync { try $0.powerOn(resumeVolatile: true) }
+        let s = HostServer(instance: instance, log: .discard)
+        let port = try s.listen(.tcp(host: "127.0.0.1", port: 0), speaking: .swtpmData(disconnect: false))?.port ?? 0
+        let idle = try TestClient(port: port)
+        idle.send(Commands.startupClear)
+        XCTAssertEqual(responseCode(idle.response()), 0)
+        let stalled = try TestClient(port: port)
+        stalled.send(Array(Commands.getRandom8.prefix(5)))
+        let deaf = try TestClient(port: port)
+        for _ in 0..<200 { deaf.send(Commands.getRandom8) }
+        usleep(UInt32(DataConnection.idleMilliseconds + 300) * 1000)
+        // Parked meanwhile: served again.
+        idle.send(Commands.getRandom8)
+        XCTAssertEqual(responseCode(idle.response()), 0)
+        let other = try TestClient(port: port)
+        other.send(Commands.getRandom8)
+        XCTAssertEqual(responseCode(other.response()), 0)
+        s.shutdown()
+        XCTAssertTrue(idle.isClosed())
+        XCTAssertTrue(other.isClosed())
+    }
+
     /// A command that never completes is answered with TPM_RC_COMMAND_SIZE and closed after
     /// the partial-command timeout.
     func testStalledCommandTimesOut() throws {
         let instance = try makeInstance(self)
         try instance.sync { try $0.powerOn(resumeVolatile: true) }
-        // A short timeout through the handler directly.
-        let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let channel = try ServerBootstrap(group: loop)
-            .childChannelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.addHandler(
-                        TPMDataHandler(instance: instance, events: ConnectionEvents(), partialTimeout: .milliseconds(200)))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).wait()
-        defer { try? channel.close().wait() }
-        let c = try TestClient(port: channel.localAddress!.port!)
+        // A short timeout.
+        let s = HostServer(instance: instance, log: .discard)
+        s.dataPartialTimeoutMilliseconds = 200
+        defer { s.shutdown() }
+        let port = try s.listen(.tcp(host: "127.0.0.1", port: 0), speaking: .swtpmData(disconnect: false))?.port ?? 0
+        let c = try TestClient(port: port)
         c.send(Array(Commands.getRandom8.prefix(7)))
         XCTAssertEqual(c.response(), bytes(hex: "80010000000a00000142"))
         XCTAssertTrue(c.isClosed())

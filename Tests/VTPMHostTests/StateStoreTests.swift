@@ -40,6 +40,26 @@ final class StateStoreTests: XCTestCase {
         XCTAssertNoThrow(try StateStore(directory: dir))
     }
 
+    /// Under `vtpm serve` an instance holds no lock descriptor: the daemon's DIR/.lock covers
+    /// it. A standalone server on an instance directory is refused while the daemon runs, and
+    /// the daemon does not take an instance a standalone server already runs.
+    func testDaemonLockCoversInstances() throws {
+        let root = temporaryDirectory(self)
+        XCTAssertEqual(mkdir(root + "/instances", 0o700), 0)
+        let dir = root + "/instances/a"
+        let daemonLock = open(root + "/.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        XCTAssertEqual(flock(daemonLock, LOCK_EX | LOCK_NB), 0)
+        _ = try StateStore(directory: dir, create: true, locking: .heldByCaller)
+        XCTAssertThrowsError(try StateStore(directory: dir)) { XCTAssertEqual($0 as? StateStoreError, .locked(dir)) }
+        XCTAssertNoThrow(try StateStore(directory: dir, locking: .heldByCaller), "holds nothing")
+        close(daemonLock)
+        let standalone = try StateStore(directory: dir)
+        XCTAssertThrowsError(try StateStore(directory: dir, locking: .heldByCaller)) {
+            XCTAssertEqual($0 as? StateStoreError, .locked(dir))
+        }
+        standalone.release()
+    }
+
     func testMissingDirectory() {
         XCTAssertThrowsError(try StateStore(directory: "/nonexistent/vtpm-state"))
         let dir = temporaryDirectory(self) + "/new"

@@ -34,7 +34,7 @@ from test_qemu import _cpio_newc, _kernel, _start_tpm
 AGENT_PCR = 13
 GUEST_PORT = 7523
 QUOTED = list(range(10)) + [AGENT_PCR]
-GUEST_TIMEOUT = 90
+GUEST_TIMEOUT = 300  # generous: TCG on 2 shared cores; a healthy run takes 20-40 s
 # KVM when asked for: this machine's /dev/kvm (nested) opens, so QEMU's "-accel kvm -accel tcg"
 # fallback does not apply, but a guest kernel hangs under it; TCG is the default.
 ACCEL = ["-accel", "kvm", "-accel", "tcg"] if os.environ.get("VTPM_QEMU_KVM") == "1" else ["-accel", "tcg"]

@@ -156,7 +156,10 @@ def test_instances_are_independent(daemon):
 
 
 def test_data_socket_takes_raw_commands(daemon):
-    daemon.ok("create", "raw")
+    daemon.ok("create", "plain", "--no-ek")
+    assert "dataSocket" not in json.loads(daemon.ok("show", "plain", "--json"))
+    assert not (daemon.state / "instances" / "plain" / "data.sock").exists()
+    daemon.ok("create", "raw", "--data-socket")
     shown = json.loads(daemon.ok("show", "raw", "--json"))
     ctrl = socket.socket(socket.AF_UNIX)
     ctrl.connect(shown["controlSocket"])

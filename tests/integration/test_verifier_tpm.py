@@ -2,8 +2,8 @@
 MakeCredential done by `vtpm-verifier credential make` is recovered by `tpm2
 activatecredential` only for the AK it names, with RSA and ECC EKs.
 
-Also home of the small helpers the other test_verifier*.py files share (a swtpm on a port of
-the verifier's range, tpm2-tools with its TCTI)."""
+Also home of the small helpers the other test_verifier*.py files share (a swtpm on free loopback
+ports, tpm2-tools with its TCTI)."""
 from __future__ import annotations
 
 import collections
@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.servers import free_port_pair as harness_free_port_pair
+
 REPO = Path(__file__).resolve().parents[2]
-PORT_BASE = 34100  # the verifier's tests use 34100-34999 (swtpm 34100-34599, agents 34600-34999)
+PORT_BASE = 0  # (kept for callers; ports come from the kernel, see free_port_pair)
 
 
 def verifier_bin() -> str:
@@ -27,32 +29,21 @@ def verifier_bin() -> str:
     pytest.fail("vtpm-verifier is not built (swift build --product vtpm-verifier)", pytrace=False)
 
 
-# Ports handed out recently: a port is not handed out twice before its user had time to bind it,
-# and comes back into use later in a long session.
-_recent: collections.deque[int] = collections.deque(maxlen=96)
+# Ports handed out recently: a port is not handed out twice before its user had time to bind it.
+_recent: collections.deque[int] = collections.deque(maxlen=512)
 
 
 def free_port_pair(start: int = PORT_BASE) -> int:
-    """Two consecutive free loopback ports in [start, 34599) for swtpm, [34600, 34999) else."""
-    span = list(range(start, 34598 if start < 34600 else 34998, 2))
-    offset = (os.getpid() * 7 + len(_recent) * 13) % len(span)
-    for p in span[offset:] + span[:offset]:
-        if p in _recent:
-            continue
-        ok = True
-        for q in (p, p + 1):
-            with socket.socket() as s:
-                # As the servers bind (SO_REUSEADDR): client connections in TIME_WAIT on these
-                # ports (ephemeral ports overlap the range) do not make them unusable.
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    s.bind(("127.0.0.1", q))
-                except OSError:
-                    ok = False
-        if ok:
+    """Two consecutive free loopback ports, chosen by the kernel from its ephemeral range (as the
+    harness does), so parallel workers (pytest-xdist) and 100 simulated guests never run out of a
+    fixed range. `start` is kept for the callers' sake and no longer used."""
+    del start
+    for _ in range(100):
+        p = harness_free_port_pair()
+        if p not in _recent:
             _recent.append(p)
             return p
-    raise RuntimeError("no free port pair in the verifier's range")
+    raise RuntimeError("no free port pair")
 
 
 def provision(state: Path, ca: Path) -> None:
