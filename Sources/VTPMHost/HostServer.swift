@@ -37,6 +37,10 @@ public enum ServerProtocol: Sendable {
 public final class HostServer: @unchecked Sendable {
     // @unchecked: `channels` and `unixPaths` are only changed during setup on the
     // caller's thread and read after `waitForTermination` returns.
+    /// The longest Unix socket path a listener takes: SwiftNIO refuses more than 103 bytes (the
+    /// portable size of sockaddr_un's sun_path less the NUL), below Linux's 107.
+    public static let maxUnixSocketPath = 103
+
     public let instance: Instance
     let log: HostLog
     private let group: MultiThreadedEventLoopGroup
@@ -145,6 +149,11 @@ public final class HostServer: @unchecked Sendable {
         case .tcp(let host, let port):
             channel = try bootstrap.bind(host: host, port: port).wait()
         case .unix(let path, let mode):
+            guard path.utf8.count <= Self.maxUnixSocketPath else {
+                throw ManagementError(
+                    "the socket path \(path) is \(path.utf8.count) bytes; at most \(Self.maxUnixSocketPath) are allowed: "
+                        + "use a shorter directory")
+            }
             channel = try bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).wait()
             unixPaths.append(path)
             chmod(path, mode)

@@ -186,8 +186,7 @@ public final class InstanceManager: @unchecked Sendable {
     /// certificates as swtpm_setup makes them) and serves a new instance.
     public func create(name: String, pcrBanks: [String], mssimPort: Int?, ek: Bool = true, dataSocket: Bool = false) throws {
         try Self.validate(name: name)
-        // sockaddr_un holds 107 bytes of path.
-        guard controlSocket(name).utf8.count <= 107 else {
+        guard controlSocket(name).utf8.count <= HostServer.maxUnixSocketPath else {
             throw ManagementError(
                 "the socket path \(controlSocket(name)) is too long for a Unix socket: use a shorter state directory or name")
         }

@@ -103,6 +103,21 @@ def test_bad_names_refused(daemon, name):
     assert list((daemon.state / "instances").iterdir()) == []
 
 
+def test_socket_path_limit(daemon):
+    """A control socket path over 103 bytes (SwiftNIO's portable sockaddr_un limit) is refused
+    at create with a message naming the path; one of exactly 103 bytes works."""
+    base = len(str(daemon.state.resolve() / "instances")) + len("/") + len("/ctrl.sock")
+    fits = 103 - base
+    if not 1 <= fits <= 63:
+        pytest.fail(f"the test's state directory leaves {fits} bytes for a name", pytrace=False)
+    r = daemon.cli("create", "n" * (fits + 1), "--no-ek")
+    assert r.returncode == 1 and "too long for a Unix socket" in r.stderr, r.stderr
+    assert list((daemon.state / "instances").iterdir()) == []
+    daemon.ok("create", "n" * fits, "--no-ek")
+    shown = json.loads(daemon.ok("show", "n" * fits, "--json"))
+    assert len(shown["controlSocket"]) == 103 and Path(shown["controlSocket"]).is_socket()
+
+
 def test_duplicate_and_unknown(daemon):
     daemon.ok("create", "a")
     r = daemon.cli("create", "a")
