@@ -23,16 +23,27 @@ struct DataConnectionContext: Sendable {
 /// every thread blocked on one (shutdown(2)) and wait for them to finish before the state is
 /// saved. A descriptor is closed only by its thread, after it left this set, so a number
 /// reused by the kernel is never shut down by mistake.
+///
+/// A server holds at most `limit` connections (parked ones included): each busy one has a
+/// thread, so a client opening connections without end must not make threads without end. A
+/// TPM has one or two real clients (swtpm serves one connection at a time); one more than the
+/// limit is closed at once, and the others — and every other instance — go on as before.
 final class DataConnections: @unchecked Sendable {
     // @unchecked: every field is touched under `monitor`.
     private let monitor = Monitor()
     private var open: Set<Int32> = []
     private var closed = false
+    let limit: Int
 
-    /// False once the server is shutting down (the caller closes `fd` then).
+    static let defaultLimit = 64
+
+    init(limit: Int = DataConnections.defaultLimit) { self.limit = limit }
+
+    /// False once the server is shutting down, or when it holds `limit` connections already
+    /// (the caller closes `fd` then).
     func add(_ fd: Int32) -> Bool {
         monitor.withLock {
-            guard !closed else { return false }
+            guard !closed, open.count < limit else { return false }
             open.insert(fd)
             return true
         }

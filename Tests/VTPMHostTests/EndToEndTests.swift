@@ -165,6 +165,32 @@ final class EndToEndTests: XCTestCase {
         XCTAssertTrue(other.isClosed())
     }
 
+    /// A server holds at most `DataConnections.defaultLimit` connections: one more is closed at
+    /// once, the ones it holds still answer, and a place freed is usable again.
+    func testDataConnectionLimit() throws {
+        let instance = try makeInstance(self)
+        try instance.sync { try $0.powerOn(resumeVolatile: true) }
+        let s = HostServer(instance: instance, log: .discard)
+        defer { s.shutdown() }
+        let port = try s.listen(.tcp(host: "127.0.0.1", port: 0), speaking: .swtpmData(disconnect: false))?.port ?? 0
+        var held: [TestClient] = []
+        for i in 0..<DataConnections.defaultLimit {
+            let c = try TestClient(port: port)
+            c.send(i == 0 ? Commands.startupClear : Commands.getRandom8)
+            XCTAssertEqual(responseCode(c.response()), 0)
+            held.append(c)
+        }
+        let extra = try TestClient(port: port)
+        XCTAssertTrue(extra.isClosed())
+        held[0].send(Commands.getRandom8)
+        XCTAssertEqual(responseCode(held[0].response()), 0)
+        _ = held.removeLast()  // closes it (deinit)
+        usleep(200_000)
+        let again = try TestClient(port: port)
+        again.send(Commands.getRandom8)
+        XCTAssertEqual(responseCode(again.response()), 0)
+    }
+
     /// A command that never completes is answered with TPM_RC_COMMAND_SIZE and closed after
     /// the partial-command timeout.
     func testStalledCommandTimesOut() throws {
