@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import time
@@ -27,8 +26,8 @@ import pytest
 
 from harness.servers import Impl
 from test_agent import agent_binary
-from test_agent_evidence import (ALG, CHALLENGE, ERROR, EVIDENCE, Cursor, exchange, parse_evidence, parse_records,
-                                 pcr_selection)
+from test_agent_evidence import (ALG, CHALLENGE, ERROR, EVIDENCE, Cursor, exchange, free_port, parse_evidence,
+                                 parse_records, pcr_selection)
 from test_qemu import _cpio_newc, _kernel, _start_tpm
 
 AGENT_PCR = 13
@@ -134,14 +133,6 @@ def agent_guest(tmp_path_factory):
     return kernel, initrd, expected
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def _wait_console(log: Path, qemu: subprocess.Popen, marker: str, deadline: float) -> str:
     while True:
         text = log.read_text(errors="replace")
@@ -196,7 +187,7 @@ def _tpm2_tools_pcrs_file(alg: int, values: dict[int, bytes]) -> bytes:
 def test_agent_in_guest_quote_and_list_verify_on_host(impl: Impl, agent_guest, tmp_path):
     kernel, initrd, expected = agent_guest
     tpm, ctrl = _start_tpm(impl, tmp_path)
-    port = _free_port()
+    port = free_port()
     console = tmp_path / "console.log"
     argv = ["qemu-system-x86_64", *ACCEL, "-m", "512", "-nographic", "-no-reboot",
             "-nodefaults", "-serial", "stdio", "-kernel", str(kernel), "-initrd", str(initrd),
