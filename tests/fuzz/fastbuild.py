@@ -265,13 +265,17 @@ def main() -> int:
         i = 0
         while i < len(args):
             a = args[i]
+            if a == "-Xlinker" and i + 1 < len(args):
+                # A library's static archive (libaudit.a, libcap-ng.a from AgentCore) is needed;
+                # other linker flags belong to their product alone (vtpm-agent's static-executable
+                # list of Foundation archives, which a dynamic link cannot find).
+                if args[i + 1].startswith("-l:") and args[i + 1] not in link_flags:
+                    link_flags += ["-Xlinker", args[i + 1]]
+                i += 2
+                continue
             if a.startswith("-l") or a.startswith("-L/"):
                 if a not in link_flags:
                     link_flags.append(a)
-            elif a == "-Xlinker" and args[i + 1].startswith("-l:"):
-                if args[i + 1] not in link_flags:
-                    link_flags += ["-Xlinker", args[i + 1]]
-                i += 1
             i += 1
     for m in INSTRUMENTED:
         link_objects += sorted(str(p) for p in (out / f"{m}.build").glob("*.o"))
