@@ -1,8 +1,10 @@
-/// The NIST prime curves the TPM implements, by TPM_ECC_CURVE value (Part 2, 6.4).
+/// The prime curves the TPM implements, by TPM_ECC_CURVE value (Part 2, 6.4): the NIST curves
+/// and the Barreto-Naehrig curve BN-P256 (for ECDAA).
 public enum ECCCurve: UInt16, CaseIterable, Sendable {
     case nistP256 = 0x0003
     case nistP384 = 0x0004
     case nistP521 = 0x0005
+    case bnP256 = 0x0010
 
     /// The curve size in bits (of p and of the order n).
     public var keyBits: Int {
@@ -10,6 +12,7 @@ public enum ECCCurve: UInt16, CaseIterable, Sendable {
         case .nistP256: return 256
         case .nistP384: return 384
         case .nistP521: return 521
+        case .bnP256: return 256
         }
     }
 
@@ -21,16 +24,18 @@ public enum ECCCurve: UInt16, CaseIterable, Sendable {
         case .nistP256: return ECGroup.p256
         case .nistP384: return ECGroup.p384
         case .nistP521: return ECGroup.p521
+        case .bnP256: return ECGroup.bnP256
         }
     }
 
     /// The domain parameters (TPMS_ALGORITHM_DETAIL_ECC's p, a, b, gX, gY, n, h): each padded
-    /// to `byteCount` octets except the cofactor, which is minimal.
+    /// to `byteCount` octets except the cofactor, which is minimal, and BN-P256's a = 0, which is
+    /// one zero octet (the size Part 4's curve table gives it; libtpms answers the same).
     public var parameters: ECCParameters {
         let g = group
         let c = byteCount
         return ECCParameters(
-            p: g.p.bytes(count: c)!, a: g.a.bytes(count: c)!, b: g.b.bytes(count: c)!,
+            p: g.p.bytes(count: c)!, a: self == .bnP256 ? [0] : g.a.bytes(count: c)!, b: g.b.bytes(count: c)!,
             gX: g.gx.bytes(count: c)!, gY: g.gy.bytes(count: c)!, n: g.order.bytes(count: c)!,
             h: g.cofactor.minimalBytes)
     }
@@ -38,7 +43,8 @@ public enum ECCCurve: UInt16, CaseIterable, Sendable {
     /// The scalar rule shared by key generation, primary-key derivation and signature nonces
     /// (FIPS 186-5, A.4.2): c = the next `keyBits` bits from the source as an integer; if
     /// c <= n - 2 the scalar is c + 1 (so 1 <= d <= n - 1), otherwise draw again. At most 64
-    /// draws (for these curves a draw is rejected with probability below 2^-32).
+    /// draws (for these curves a draw is rejected with probability below 2^-32; BN-P256's order is
+    /// below 2^256 by about 2^210, so about 2^-46 there).
     /// Frozen for primary keys (docs/primary-keys.md).
     func randomScalar<S: BitSource>(from source: inout S) throws -> BigNum {
         let n = group.order

@@ -245,7 +245,7 @@ final class MontgomeryContext {
 
 // MARK: - Elliptic curves
 
-/// A named curve's EC_GROUP and its parameters. Immutable after creation; OpenSSL only reads a
+/// A curve's EC_GROUP and its parameters. Immutable after creation; OpenSSL only reads a
 /// group during arithmetic, so one instance per curve is shared.
 final class ECGroup: @unchecked Sendable {
     let ref: OpaquePointer
@@ -257,8 +257,12 @@ final class ECGroup: @unchecked Sendable {
     let order: BigNum
     let cofactor: BigNum
 
-    init(nid: Int32) {
+    convenience init(nid: Int32) {
         guard let g = EC_GROUP_new_by_curve_name(nid) else { fatalError("curve \(nid) missing from libcrypto") }
+        self.init(owning: g)
+    }
+
+    private init(owning g: OpaquePointer) {
         ref = g
         p = BigNum()
         a = BigNum()
@@ -275,12 +279,30 @@ final class ECGroup: @unchecked Sendable {
         cofactor = BigNum(owning: hCopy)
     }
 
+    /// A curve y^2 = x^3 + ax + b over GF(p) that OpenSSL has no name for, from its domain
+    /// parameters (big-endian hex). Traps on bad constants: they are compiled in, never input.
+    convenience init(p: String, a: String, b: String, gx: String, gy: String, order: String, cofactor: String) {
+        let v = [p, a, b, gx, gy, order, cofactor].map { BigNum(hexBytes($0)) }
+        let ctx = BNContext()
+        guard let g = EC_GROUP_new_curve_GFp(v[0].ref, v[1].ref, v[2].ref, ctx.ref), let gen = EC_POINT_new(g) else {
+            fatalError("EC_GROUP_new_curve_GFp failed")
+        }
+        defer { EC_POINT_free(gen) }
+        precondition(EC_POINT_set_affine_coordinates(g, gen, v[3].ref, v[4].ref, ctx.ref) == 1, "generator")
+        precondition(EC_GROUP_set_generator(g, gen, v[5].ref, v[6].ref) == 1, "EC_GROUP_set_generator failed")
+        self.init(owning: g)
+    }
+
     deinit { EC_GROUP_free(ref) }
 
     // One group per curve for the whole process (immutable, shared).
     static let p256 = ECGroup(nid: NID_X9_62_prime256v1)
     static let p384 = ECGroup(nid: NID_secp384r1)
     static let p521 = ECGroup(nid: NID_secp521r1)
+    // BN-P256 (TPM 2.0 Part 4 / TCG Algorithm Registry, TPM_ECC_BN_P256): y^2 = x^3 + 3, G = (1, 2), h = 1.
+    static let bnP256 = ECGroup(
+        p: "fffffffffffcf0cd46e5f25eee71a49f0cdc65fb12980a82d3292ddbaed33013", a: "00", b: "03", gx: "01", gy: "02",
+        order: "fffffffffffcf0cd46e5f25eee71a49e0cdc65fb1299921af62d536cd10b500d", cofactor: "01")
 }
 
 /// An owned EC_POINT on a given group.
@@ -501,4 +523,12 @@ func secureWipe(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { b in
         if let base = b.baseAddress { OPENSSL_cleanse(base, b.count) }
     }
+}
+
+/// Octets from an even-length hex string of compiled-in constants.
+private func hexBytes(_ hex: String) -> [UInt8] {
+    let c = Array(hex.utf8)
+    precondition(c.count % 2 == 0, "odd hex")
+    func nibble(_ x: UInt8) -> UInt8 { x <= 0x39 ? x - 0x30 : (x | 0x20) - 0x57 }
+    return stride(from: 0, to: c.count, by: 2).map { nibble(c[$0]) << 4 | nibble(c[$0 + 1]) }
 }

@@ -59,7 +59,7 @@ extension TPM {
         AlgorithmEntry(alg: .kdf1SP800_56A, attributes: [.hash, .method]),
         AlgorithmEntry(alg: .kdf2, attributes: [.hash, .method]),
         AlgorithmEntry(alg: .kdf1SP800_108, attributes: [.hash, .method], selfTest: .kdfa),
-        AlgorithmEntry(alg: .ecc, attributes: [.asymmetric, .object], curves: [.nistP256, .nistP384, .nistP521]),
+        AlgorithmEntry(alg: .ecc, attributes: [.asymmetric, .object], curves: [.nistP256, .nistP384, .nistP521, .bnP256]),
         AlgorithmEntry(alg: .symCipher, attributes: [.object]),
         AlgorithmEntry(alg: .ctr, attributes: [.symmetric, .encrypting]),
         AlgorithmEntry(alg: .ofb, attributes: [.symmetric, .encrypting]),

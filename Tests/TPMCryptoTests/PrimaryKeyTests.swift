@@ -32,7 +32,9 @@ final class PrimaryKeyTests: XCTestCase {
     }
 
     func testECCKnownAnswers() throws {
-        let curves: [String: ECCCurve] = ["nistP256": .nistP256, "nistP384": .nistP384, "nistP521": .nistP521]
+        let curves: [String: ECCCurve] = [
+            "nistP256": .nistP256, "nistP384": .nistP384, "nistP521": .nistP521, "bnP256": .bnP256,
+        ]
         for v in PrimaryKeyVectors.ecc {
             let curve = curves[v.curve]!
             var source = KDFaBitSource(

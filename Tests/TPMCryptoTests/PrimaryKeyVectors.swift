@@ -185,5 +185,35 @@ enum PrimaryKeyVectors {
             y: "8df950bb8c33fb8df2051ebd0a7899524be5427d8e18665d37cbe416848ffecd",
             counter: 1
         ),
+        ECC(
+            hash: "sha256",
+            seed: """
+                4f14482b9d6419513242ebea6224e89bd88de174a5e1bf7e08a78c54f43f24b08264bd112e83e6768ff8f3a0199cc4624d367f057de83132\
+                a3018df43032631c
+                """,
+            label: "Primary Object Creation",
+            contextU: "c81b021331344adcdd57a84413824fe14faa33769d9982e13d00c260e643b0f7",
+            contextV: "",
+            curve: "bnP256",
+            d: "f08f4c3d069fab4cfe5d1b18b7c350f8f2f019e4c04ba1127f580cae9ffaeb62",
+            x: "48cd2dd3b5c7861a9be5efa02c8dc00e530bb79ac60a570980cb844c126e75f1",
+            y: "f3289d8d3393da718cd89f48c8c3d7d2dc491a0698a0ac686a307d89fb1fc02d",
+            counter: 1
+        ),
+        ECC(
+            hash: "sha256",
+            seed: """
+                934dd1605772e6bd89610b63c07af7988c939f71715b1fa6c53a2c594e60bb89aaa05bb835c27ac7ab6b70b7c73421fd798d6ae27578cf46\
+                28c02bd82ebc4617
+                """,
+            label: "TEST",
+            contextU: "",
+            contextV: "646161",
+            curve: "bnP256",
+            d: "b6905e8db9679f80de81f4f779658daea8ebd9dd8909063fede161fa4008aa7e",
+            x: "fea481ef5e98441dc63841049947f63806a1ec9a82796f4afc602afcd63f8035",
+            y: "ee6bc8a69c958a880f16c67ca5e6d4db854846ed801ec028338b985a8572f31c",
+            counter: 1
+        ),
     ]
 }

@@ -119,7 +119,7 @@ final class CapabilityTests: XCTestCase {
         XCTAssertEqual(TPM.algorithmSupport.algorithms, Set(ids))
         XCTAssertEqual(TPM.algorithmSupport.rsaKeyBits, [1024, 2048, 3072, 4096])
         XCTAssertEqual(TPM.algorithmSupport.aesKeyBits, [128, 192, 256])
-        XCTAssertEqual(TPM.eccCurves, [.nistP256, .nistP384, .nistP521])
+        XCTAssertEqual(TPM.eccCurves, [.nistP256, .nistP384, .nistP521, .bnP256])
         XCTAssertEqual(TPM.testableAlgorithms, [.sha1, .hmac, .sha256, .sha384, .sha512, .kdf1SP800_108])
     }
 
@@ -307,7 +307,7 @@ final class CapabilityTests: XCTestCase {
         XCTAssertEqual(p[0x200], 0x400)  // tpmGeneratedEPS only, as swtpm after manufacture
         XCTAssertEqual(p[0x201], 0x8000_000F)  // all enables and orderly, as swtpm after manufacture
         XCTAssertEqual(p[0x207], 3)
-        XCTAssertEqual(p[0x20D], 3)  // three curves
+        XCTAssertEqual(p[0x20D], 4)  // four curves
         XCTAssertTrue(p.keys.allSatisfy { (0x200..<0x300).contains($0) })
 
         // Owner and lockout authorization set: ownerAuthSet and lockoutAuthSet.
@@ -347,10 +347,12 @@ final class CapabilityTests: XCTestCase {
         // implement); SetCommandCodeAuditStatus is always audited (libtpms agrees).
         XCTAssertEqual(getCap(tpm, 3, 0, 100), wire("8001 00000013 00000000 00 00000003 00000000"))
         XCTAssertEqual(getCap(tpm, 4, 0, 100), wire("8001 00000017 00000000 00 00000004 00000001 00000140"))
-        // ECC curves: the three NIST curves.
-        XCTAssertEqual(getCap(tpm, 8, 0, 100), wire("8001 00000019 00000000 00 00000008 00000003 0003 0004 0005"))
+        // ECC curves: the three NIST curves and BN-P256, in ascending order as swtpm lists its
+        // curves (swtpm 0.7 / libtpms: 0001 0002 0003 0004 0005 0010 0011 0020).
+        XCTAssertEqual(getCap(tpm, 8, 0, 100), wire("8001 0000001b 00000000 00 00000008 00000004 0003 0004 0005 0010"))
         XCTAssertEqual(getCap(tpm, 8, 4, 1), wire("8001 00000015 00000000 01 00000008 00000001 0004"))
-        XCTAssertEqual(getCap(tpm, 8, 6, 1), wire("8001 00000013 00000000 00 00000008 00000000"))
+        XCTAssertEqual(getCap(tpm, 8, 6, 1), wire("8001 00000015 00000000 00 00000008 00000001 0010"))
+        XCTAssertEqual(getCap(tpm, 8, 0x11, 1), wire("8001 00000013 00000000 00 00000008 00000000"))
         // Authorization policies: the four hierarchies, no policy (swtpm: same bytes).
         XCTAssertEqual(
             getCap(tpm, 9, 0x4000_0000, 100),

@@ -40,5 +40,11 @@ enum CreatePrimaryVectors {
             publicArea: """
                 0025000b000600720000000600800043002097988ee9f83ea45c16a0f95320f57c1e42b234ce707963cf42d6aa368c175f29
                 """),
+        Case(
+            name: "eccBNP256ECDAA", hierarchy: "endorsement", template: "0023000b0004007200000010001a000b00000010001000000000", data: "",
+            publicArea: """
+                0023000b0004007200000010001a000b00000010001000207dd6cee09391c728047c8ca7184847c79c747161fc78b70b6810\
+                c559a5d19d33002035f747657c6549986a63a3757d3af682e65afe00e83ee519932fd93610472cca
+                """),
     ]
 }

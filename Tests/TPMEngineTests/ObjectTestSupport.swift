@@ -14,7 +14,7 @@ let support = TPMAlgorithmSupport(
         .rsa, .sha1, .hmac, .aes, .mgf1, .keyedHash, .xor, .sha256, .sha384, .sha512, .rsassa, .rsaes, .rsapss, .oaep, .ecdsa,
         .ecdh, .ecdaa, .ecschnorr, .ecmqv, .kdf1SP800_56A, .kdf1SP800_108, .ecc, .symCipher, .ctr, .ofb, .cbc, .cfb, .ecb,
     ],
-    rsaKeyBits: [1024, 2048, 3072, 4096], aesKeyBits: [128, 192, 256], eccCurves: [.nistP256, .nistP384, .nistP521])
+    rsaKeyBits: [1024, 2048, 3072, 4096], aesKeyBits: [128, 192, 256], eccCurves: [.nistP256, .nistP384, .nistP521, .bnP256])
 
 enum Templates {
     static let storageAttributes: TPMAObject = [.fixedTPM, .fixedParent, .sensitiveDataOrigin, .userWithAuth, .restricted, .decrypt]

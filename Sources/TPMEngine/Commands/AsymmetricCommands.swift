@@ -151,6 +151,8 @@ extension TPM {
         case .nistP256: return TPMTKDFScheme(.kdf1SP800_56A(hashAlg: .sha256))
         case .nistP384: return TPMTKDFScheme(.kdf1SP800_56A(hashAlg: .sha384))
         case .nistP521: return TPMTKDFScheme(.kdf1SP800_56A(hashAlg: .sha512))
+        // libtpms lists no KDF for BN-P256 (swtpm's ECC_Parameters answer: TPM_ALG_NULL).
+        case .bnP256: return .null
         }
     }
 
