@@ -74,7 +74,7 @@ let package = Package(
         ),
         // The IMA measurement list (ima-ng; binary and ASCII forms), template hashes, boot
         // aggregate, PCR replay. No TPM code.
-        .target(name: "Measurement", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Measurement", dependencies: ["COpenSSL", .product(name: "Crypto", package: "swift-crypto")]),
         // Evidence protocol, quote verification, MakeCredential, policy, audit records. No I/O.
         .target(
             name: "Attestation",

@@ -1,4 +1,4 @@
-// The system's OpenSSL libcrypto (libssl-dev), for TPMCrypto only. Besides the headers, three
+// The system's OpenSSL libcrypto (libssl-dev), for TPMCrypto (and Measurement's SHA contexts). Besides the headers, three
 // small helpers that would need macros, deprecated declarations or pointer walking in Swift.
 // TPMCrypto's OpenSSL.swift is the only Swift file that imports this module.
 #ifndef VTPM_COPENSSL_SHIM_H
@@ -18,6 +18,8 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
+// SHA1_Init/SHA256_Init...: stack contexts, no allocation (Measurement's per-entry hashes).
+#include <openssl/sha.h>
 
 /// An RSA key pair (EVP_PKEY) from its eight components; NULL on failure. The parameter array
 /// that carries copies of the private values is wiped before it is freed.

@@ -64,7 +64,7 @@ public enum IMAASCIIFormat {
         // are index ranges into the line (nothing copied until the template data is built).
         var ranges: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0)
         for i in 0..<4 {
-            guard let sp = body.firstIndex(of: 0x20) else { throw MeasurementError.badLine(line: line, reason: "too few fields") }
+            guard let sp = memchrIndex(0x20, in: body) else { throw MeasurementError.badLine(line: line, reason: "too few fields") }
             let r = body.startIndex..<sp
             switch i {
             case 0: ranges.0 = r
@@ -101,7 +101,7 @@ public enum IMAASCIIFormat {
         let algo = dngField[dngField.startIndex..<colon]
         let hexDigest = dngField[(colon + 1)...]
         guard hexDigest.count % 2 == 0 else { throw MeasurementError.badLine(line: line, reason: "d-ng digest is not hex") }
-        guard name.count + 1 <= IMALimits.maxNameSize, !name.contains(0) else {
+        guard name.count + 1 <= IMALimits.maxNameSize, memchrIndex(0, in: name) == nil else {
             throw MeasurementError.badLine(line: line, reason: "bad file name")
         }
         // Rebuild the template data exactly as the binary list holds it, in one allocation, the

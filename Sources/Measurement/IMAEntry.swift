@@ -134,7 +134,7 @@ public struct IMAEntry: Hashable, Sendable {
                 entry: index, field: "d-ng", reason: "digest size \(dEnd - colon - 2) for \(size)-byte algorithm")
         }
         // n-ng: a NUL-terminated string with no other NUL.
-        guard nLen >= 1, d[nEnd - 1] == 0, !d[nStart..<(nEnd - 1)].contains(0) else {
+        guard nLen >= 1, d[nEnd - 1] == 0, memchrIndex(0, in: d[nStart..<(nEnd - 1)]) == nil else {
             throw MeasurementError.badField(entry: index, field: "n-ng", reason: "not one NUL-terminated name")
         }
         self.pcr = pcr

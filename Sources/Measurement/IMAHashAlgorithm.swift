@@ -1,3 +1,4 @@
+internal import COpenSSL
 import Crypto
 import Foundation
 
@@ -53,44 +54,56 @@ public enum IMAHashAlgorithm: String, CaseIterable, Hashable, Sendable, Codable 
         }
     }
 
-    /// Hashes `data` and hands the digest to `body` without allocating (the digest lives on the
-    /// stack): the replay's per-entry path.
+    /// Hashes `data` and hands the digest to `body` without allocating: OpenSSL's low-level
+    /// functions on a context and a digest that live on the stack (swift-crypto's hash types
+    /// allocate and clear a context per hash, a third of a replay's time). The replay's per-entry path.
     @inline(__always)
     public func hash<R>(_ data: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        switch self {
-        case .sha1: return try Self.onePart(Insecure.SHA1(), data, body)
-        case .sha256: return try Self.onePart(SHA256(), data, body)
-        case .sha384: return try Self.onePart(SHA384(), data, body)
-        case .sha512: return try Self.onePart(SHA512(), data, body)
-        }
-    }
-
-    @inline(__always)
-    private static func onePart<H: HashFunction, R>(
-        _ h: H, _ data: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R
-    ) rethrows -> R {
-        var h = h
-        h.update(bufferPointer: data)
-        return try h.finalize().withUnsafeBytes(body)
+        try hashParts(data, UnsafeRawBufferPointer(start: nil, count: 0), body)
     }
 
     /// PCR extend in place: `pcr` (digestSize bytes) becomes H(pcr || value).
     @inline(__always)
     public func extend(_ pcr: UnsafeMutableRawBufferPointer, with value: UnsafeRawBufferPointer) {
-        switch self {
-        case .sha1: Self.twoPart(Insecure.SHA1(), pcr, value)
-        case .sha256: Self.twoPart(SHA256(), pcr, value)
-        case .sha384: Self.twoPart(SHA384(), pcr, value)
-        case .sha512: Self.twoPart(SHA512(), pcr, value)
-        }
+        hashParts(UnsafeRawBufferPointer(pcr), value) { d in pcr.copyMemory(from: d) }
     }
 
+    /// H(a || b) handed to `body` (the digest on the stack, at most 64 bytes).
     @inline(__always)
-    private static func twoPart<H: HashFunction>(_ h: H, _ pcr: UnsafeMutableRawBufferPointer, _ value: UnsafeRawBufferPointer) {
-        var h = h
-        h.update(bufferPointer: UnsafeRawBufferPointer(pcr))
-        h.update(bufferPointer: value)
-        h.finalize().withUnsafeBytes { d in pcr.copyMemory(from: d) }
+    private func hashParts<R>(
+        _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R
+    ) rethrows -> R {
+        var out: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &out) { o in
+            let md = o.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            switch self {
+            case .sha1:
+                var c = SHA_CTX()
+                SHA1_Init(&c)
+                if a.count > 0 { SHA1_Update(&c, a.baseAddress, a.count) }
+                if b.count > 0 { SHA1_Update(&c, b.baseAddress, b.count) }
+                SHA1_Final(md, &c)
+            case .sha256:
+                var c = SHA256_CTX()
+                SHA256_Init(&c)
+                if a.count > 0 { SHA256_Update(&c, a.baseAddress, a.count) }
+                if b.count > 0 { SHA256_Update(&c, b.baseAddress, b.count) }
+                SHA256_Final(md, &c)
+            case .sha384:
+                var c = SHA512_CTX()
+                SHA384_Init(&c)
+                if a.count > 0 { SHA384_Update(&c, a.baseAddress, a.count) }
+                if b.count > 0 { SHA384_Update(&c, b.baseAddress, b.count) }
+                SHA384_Final(md, &c)
+            case .sha512:
+                var c = SHA512_CTX()
+                SHA512_Init(&c)
+                if a.count > 0 { SHA512_Update(&c, a.baseAddress, a.count) }
+                if b.count > 0 { SHA512_Update(&c, b.baseAddress, b.count) }
+                SHA512_Final(md, &c)
+            }
+        }
+        return try withUnsafeBytes(of: &out) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<digestSize])) }
     }
 
     private static func twoPart<H: HashFunction>(_ h: H, _ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
