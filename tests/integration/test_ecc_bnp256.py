@@ -13,6 +13,7 @@ import struct
 import pytest
 
 from harness import wire
+from harness.ecmath import Curve
 from test_ecc_commit import (ALG_ECDAA, ALG_ECDH, ALG_ECDSA, DECRYPT_KEY, SIGN_KEY, commit, commit_points,
                              create_primary, point, read_point, sign, transact)
 
@@ -27,38 +28,8 @@ N = 0xFFFFFFFFFFFCF0CD46E5F25EEE71A49E0CDC65FB1299921AF62D536CD10B500D
 G = (1, 2)
 
 
-def on_curve(pt) -> bool:
-    x, y = pt
-    return x < P and y < P and (y * y - (x * x * x + B)) % P == 0
-
-
-def add(p1, p2):
-    if p1 is None:
-        return p2
-    if p2 is None:
-        return p1
-    (x1, y1), (x2, y2) = p1, p2
-    if x1 == x2 and (y1 + y2) % P == 0:
-        return None
-    if p1 == p2:
-        lam = 3 * x1 * x1 * pow(2 * y1, -1, P) % P
-    else:
-        lam = (y2 - y1) * pow(x2 - x1, -1, P) % P
-    x3 = (lam * lam - x1 - x2) % P
-    return x3, (lam * (x1 - x3) - y1) % P
-
-
-def mul(k: int, pt):
-    out = None
-    for bit in bin(k % N)[2:]:
-        out = add(out, out)
-        if bit == "1":
-            out = add(out, pt)
-    return out
-
-
-def neg(pt):
-    return pt[0], (-pt[1]) % P
+CURVE = Curve(P, 0, B, N, G)
+on_curve, add, mul, neg = CURVE.on_curve, CURVE.add, CURVE.mul, CURVE.neg
 
 
 def point_from_s2(s2: bytes):

@@ -13,6 +13,7 @@ import struct
 import pytest
 
 from harness import wire
+from harness.ecmath import Curve
 
 pytestmark = pytest.mark.transports("swtpm")
 
@@ -26,38 +27,8 @@ G = (0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296,
      0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5)
 
 
-def on_curve(pt) -> bool:
-    x, y = pt
-    return x < P and y < P and (y * y - (x * x * x + A * x + B)) % P == 0
-
-
-def add(p1, p2):
-    if p1 is None:
-        return p2
-    if p2 is None:
-        return p1
-    (x1, y1), (x2, y2) = p1, p2
-    if x1 == x2 and (y1 + y2) % P == 0:
-        return None
-    if p1 == p2:
-        lam = (3 * x1 * x1 + A) * pow(2 * y1, -1, P) % P
-    else:
-        lam = (y2 - y1) * pow(x2 - x1, -1, P) % P
-    x3 = (lam * lam - x1 - x2) % P
-    return x3, (lam * (x1 - x3) - y1) % P
-
-
-def mul(k: int, pt):
-    out = None
-    for bit in bin(k % N)[2:]:
-        out = add(out, out)
-        if bit == "1":
-            out = add(out, pt)
-    return out
-
-
-def neg(pt):
-    return pt[0], (-pt[1]) % P
+CURVE = Curve(P, A, B, N, G)
+on_curve, add, mul, neg = CURVE.on_curve, CURVE.add, CURVE.mul, CURVE.neg
 
 
 # --- marshalling (Part 2) ---------------------------------------------------------------------------
