@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from harness.servers import free_port as harness_free_port
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -37,11 +39,7 @@ def pytest_generate_tests(metafunc):
 
 
 def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    return harness_free_port()
 
 
 def has_policy_secret(tpm) -> bool:

@@ -60,17 +60,32 @@ def _port_free(port: int) -> bool:
         s.close()
 
 
+# Test servers take ports below the kernel's ephemeral range (32768-60999 by default): there no
+# client connection's local port and no bind(0) of another process can take a port between our
+# check and the server's bind. Each pytest-xdist worker has its own block, so two workers never
+# hand out the same port; within a worker, ports are handed out in turn from a starting point that
+# differs between runs.
+_WORKER = int(re.sub(r"\D", "", os.environ.get("PYTEST_XDIST_WORKER", "")) or 0) % 4
+_PORT_BLOCK = 5000
+_PORT_LOW = 10000 + _PORT_BLOCK * _WORKER
+_next_pair = (os.getpid() * 7) % (_PORT_BLOCK // 2)
+
+
 def free_port_pair() -> int:
-    """A port P such that P and P+1 are both free on 127.0.0.1 right now (chosen by the kernel from
-    the ephemeral range, so parallel runs and CI do not collide on fixed numbers)."""
-    for _ in range(200):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if p < 65535 and _port_free(p) and _port_free(p + 1):
+    """A port P such that P and P+1 are both free on 127.0.0.1 right now, from this worker's block
+    below the ephemeral range (see above)."""
+    global _next_pair
+    for _ in range(_PORT_BLOCK // 2):
+        p = _PORT_LOW + 2 * (_next_pair % (_PORT_BLOCK // 2))
+        _next_pair += 1
+        if _port_free(p) and _port_free(p + 1):
             return p
     raise RuntimeError("no free port pair found")
+
+
+def free_port() -> int:
+    """One free port (the first of a free pair)."""
+    return free_port_pair()
 
 
 def wait_listening(ports: list[int], procs: list[subprocess.Popen], timeout: float, log: Path) -> None:
