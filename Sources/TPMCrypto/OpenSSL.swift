@@ -288,8 +288,13 @@ final class ECGroup: @unchecked Sendable {
             fatalError("EC_GROUP_new_curve_GFp failed")
         }
         defer { EC_POINT_free(gen) }
-        precondition(EC_POINT_set_affine_coordinates(g, gen, v[3].ref, v[4].ref, ctx.ref) == 1, "generator")
-        precondition(EC_GROUP_set_generator(g, gen, v[5].ref, v[6].ref) == 1, "EC_GROUP_set_generator failed")
+        // The BIGNUMs must outlive the calls: `.ref` is a bare pointer, and an optimized build may
+        // free `v` right after its last use — the property read, before the C call (it did: the
+        // release build trapped here while debug builds passed).
+        withExtendedLifetime((v, ctx)) {
+            precondition(EC_POINT_set_affine_coordinates(g, gen, v[3].ref, v[4].ref, ctx.ref) == 1, "generator")
+            precondition(EC_GROUP_set_generator(g, gen, v[5].ref, v[6].ref) == 1, "EC_GROUP_set_generator failed")
+        }
         self.init(owning: g)
     }
 
