@@ -46,12 +46,7 @@ public enum IMAHashAlgorithm: String, CaseIterable, Hashable, Sendable, Codable 
 
     /// PCR extend: H(old || new) (Part 1, 17.2), hashed in two updates (no concatenation).
     public func extend(_ pcr: [UInt8], with value: [UInt8]) -> [UInt8] {
-        switch self {
-        case .sha1: return Self.twoPart(Insecure.SHA1(), pcr, value)
-        case .sha256: return Self.twoPart(SHA256(), pcr, value)
-        case .sha384: return Self.twoPart(SHA384(), pcr, value)
-        case .sha512: return Self.twoPart(SHA512(), pcr, value)
-        }
+        pcr.withUnsafeBytes { p in value.withUnsafeBytes { v in hashParts(p, v) { Array($0) } } }
     }
 
     /// Hashes `data` and hands the digest to `body` without allocating: OpenSSL's low-level
@@ -104,13 +99,6 @@ public enum IMAHashAlgorithm: String, CaseIterable, Hashable, Sendable, Codable 
             }
         }
         return try withUnsafeBytes(of: &out) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<digestSize])) }
-    }
-
-    private static func twoPart<H: HashFunction>(_ h: H, _ a: [UInt8], _ b: [UInt8]) -> [UInt8] {
-        var h = h
-        h.update(data: a)
-        h.update(data: b)
-        return Array(h.finalize())
     }
 }
 
