@@ -42,7 +42,7 @@ def guests(agent_tpm_spec, tpm_factory, tmp_path):
         # The agent's own TPM connections take ephemeral ports, which overlap this range; a port
         # taken between the check and the agent's bind is tried again with another.
         for attempt in range(5):
-            a.port = free_port_pair(34600)
+            a.port = free_port_pair()
             try:
                 a.start("--listen", f"127.0.0.1:{a.port}")
                 break

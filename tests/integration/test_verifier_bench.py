@@ -63,7 +63,7 @@ class SoftGuest:
             self.add(Entry(p, c))
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.port = free_port_pair(34600)
+        self.port = free_port_pair()
         self.srv.bind(("127.0.0.1", self.port))
         self.srv.listen(64)
         threading.Thread(target=self.serve, daemon=True).start()

@@ -139,7 +139,7 @@ class FakeAgent:
         self.add(Entry("boot_aggregate", digest=hashlib.sha256(b"\0" * 32 * 10).digest()))
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.port = free_port_pair(34600)
+        self.port = free_port_pair()
         self.srv.bind(("127.0.0.1", self.port))
         self.srv.listen(16)
         threading.Thread(target=self.serve, daemon=True).start()
@@ -482,7 +482,7 @@ def test_enrollment_refusals(world, tmp_path):
     r = v.cli("enroll", "g", "--agent", g.address, "--ek-pub", str(other.tpm.dir / "ek.pub"), check=False)
     assert r.returncode != 0 and "pinned" in r.stderr
     # No agent there: refused, nothing enrolled.
-    r = v.cli("enroll", "g", "--agent", f"127.0.0.1:{free_port_pair(34600)}", "--ek-pub", str(g.tpm.dir / "ek.pub"), check=False)
+    r = v.cli("enroll", "g", "--agent", f"127.0.0.1:{free_port_pair()}", "--ek-pub", str(g.tpm.dir / "ek.pub"), check=False)
     assert r.returncode != 0
     assert v.status() == {}
     # A bad name.
@@ -570,7 +570,7 @@ class HostileAgent:
         self.reply = reply
         self.srv = socket.socket()
         self.srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.port = free_port_pair(34600)
+        self.port = free_port_pair()
         self.srv.bind(("127.0.0.1", self.port))
         self.srv.listen(8)
         threading.Thread(target=self.serve, daemon=True).start()

@@ -6,7 +6,6 @@ Also home of the small helpers the other test_verifier*.py files share (a swtpm 
 ports, tpm2-tools with its TCTI)."""
 from __future__ import annotations
 
-import collections
 import os
 import socket
 import subprocess
@@ -15,10 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.servers import free_port_pair as harness_free_port_pair
+from harness.servers import free_port_pair  # the other test_verifier*.py import it from here too
 
 REPO = Path(__file__).resolve().parents[2]
-PORT_BASE = 0  # (kept for callers; ports come from the kernel, see free_port_pair)
 
 
 def verifier_bin() -> str:
@@ -27,23 +25,6 @@ def verifier_bin() -> str:
         if p.exists():
             return str(p)
     pytest.fail("vtpm-verifier is not built (swift build --product vtpm-verifier)", pytrace=False)
-
-
-# Ports handed out recently: a port is not handed out twice before its user had time to bind it.
-_recent: collections.deque[int] = collections.deque(maxlen=512)
-
-
-def free_port_pair(start: int = PORT_BASE) -> int:
-    """Two consecutive free loopback ports, chosen by the kernel from its ephemeral range (as the
-    harness does), so parallel workers (pytest-xdist) and 100 simulated guests never run out of a
-    fixed range. `start` is kept for the callers' sake and no longer used."""
-    del start
-    for _ in range(100):
-        p = harness_free_port_pair()
-        if p not in _recent:
-            _recent.append(p)
-            return p
-    raise RuntimeError("no free port pair")
 
 
 def provision(state: Path, ca: Path) -> None:
@@ -75,7 +56,7 @@ class Swtpm:
         (self.dir / "state").mkdir(exist_ok=True)
         if ek_ca is not None:
             provision(self.dir / "state", ek_ca)
-        self.port = free_port_pair(PORT_BASE)
+        self.port = free_port_pair()
         self.proc = subprocess.Popen(
             ["swtpm", "socket", "--tpm2", "--server", f"type=tcp,port={self.port}", "--ctrl",
              f"type=tcp,port={self.port + 1}", "--tpmstate", f"dir={self.dir / 'state'}", "--flags",
