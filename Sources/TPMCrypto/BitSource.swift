@@ -46,6 +46,16 @@ public struct KDFaBitSource: BitSource, Sendable {
 
     public mutating func nextBits(_ count: Int) -> [UInt8] {
         counter &+= 1
-        return kdfa(hash, key: seed, label: label, contextU: contextU, contextV: contextV + be32(counter), bits: count)
+        return bits(at: counter, count: count)
+    }
+
+    /// What request `counter` answers for `count` bits, whatever the requests before it.
+    public func bits(at counter: UInt32, count: Int) -> [UInt8] {
+        kdfa(hash, key: seed, label: label, contextU: contextU, contextV: contextV + be32(counter), bits: count)
+    }
+
+    /// Continues after request `counter` (the requests up to it count as answered).
+    public mutating func skip(to counter: UInt32) {
+        self.counter = counter
     }
 }

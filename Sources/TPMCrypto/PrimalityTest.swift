@@ -104,7 +104,11 @@ enum PrimalityTest {
     /// For odd w > 4096: no small factor and `millerRabinRounds` Miller-Rabin rounds passed.
     /// `trialDivided`: the caller has already found no small factor (key generation tests that
     /// on the candidate's octets before it makes a bignum); the verdict is the same.
-    static func isProbablePrime(_ w: BigNum, _ ctx: BNContext, trialDivided: Bool = false) -> Bool {
+    /// `abandon` is asked before each exponentiation: when it answers true the verdict no longer
+    /// matters to the caller (a parallel search found an earlier prime) and the test answers false.
+    static func isProbablePrime(
+        _ w: BigNum, _ ctx: BNContext, trialDivided: Bool = false, abandon: () -> Bool = { false }
+    ) -> Bool {
         guard w.isOdd, w.bitCount > 12, trialDivided || !hasSmallFactor(w) else { return false }
         let one = BigNum(1)
         let wMinus1 = w - one
@@ -120,6 +124,7 @@ enum PrimalityTest {
         let wBytes = w.minimalBytes
         let range = w - BigNum(3)
         for i in 0..<millerRabinRounds(bits: w.bitCount) {
+            if abandon() { return false }
             // base in [2, w - 2]
             let raw = kdfa(.sha256, key: wBytes, label: "MR base", contextU: [], contextV: be32(UInt32(i)), bits: w.bitCount + 64)
             guard let r = BigNum.mod(BigNum(raw), range) else { return false }

@@ -1,3 +1,12 @@
+import Dispatch
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// RSA key-pair generation from a BitSource: the DRBG for TPM2_Create, a `KDFaBitSource` for
 /// primary keys. The algorithm is part of the primary-key derivation that docs/primary-keys.md
 /// freezes (EK certificates depend on it): change nothing here without a state-format version.
@@ -28,21 +37,54 @@ extension RSAPrivateKey {
         }
         guard exponent >= 3, exponent & 1 == 1 else { throw TPMCryptoError.invalidKey }
         let b = modulusBits / 2
-        let e = BigNum(UInt(exponent))
+        if var indexed = source as? KDFaBitSource, ParallelPrimeSearch.workers > 1 {
+            // Primary keys: every candidate is addressed by its KDFa counter, so the candidates
+            // can be tested on several threads and the first accepted one taken, as below.
+            let key = try generate(bits: b, exponent: exponent, indexed: &indexed)
+            source = indexed as! S  // S is KDFaBitSource: the cast above succeeded
+            return key
+        }
         let ctx = BNContext()
         let p = try findPrime(bits: b, exponent: exponent, source: &source, ctx: ctx) { _ in true }
+        let qCheck = QCheck(p: p, bits: b, exponent: exponent)
+        let q = try findPrime(bits: b, exponent: exponent, source: &source, ctx: ctx) { qCheck.accepts($0) }
+        return try RSAPrivateKey(p: p, q: q, exponent: exponent)
+    }
+
+    /// The same key from a counter-addressed source, its candidates tested by
+    /// `ParallelPrimeSearch.workers` threads; `source` ends where the sequential search would
+    /// leave it (after q's candidate).
+    static func generate(bits b: Int, exponent: UInt32, indexed source: inout KDFaBitSource) throws -> RSAPrivateKey {
+        let search = ParallelPrimeSearch(source: source, bits: b, exponent: exponent)
+        var pOctets = try search.first(after: source.counter, p: nil)
+        defer { secureWipe(&pOctets.octets) }
+        var qOctets = try search.first(after: pOctets.counter, p: pOctets.octets)
+        defer { secureWipe(&qOctets.octets) }
+        source.skip(to: qOctets.counter)
+        return try RSAPrivateKey(p: BigNum(pOctets.octets), q: BigNum(qOctets.octets), exponent: exponent)
+    }
+
+    /// The further conditions on q given p: |p - q| > 2^(b-100) and d > 2^b.
+    struct QCheck {
+        let p: BigNum
+        let e: BigNum
         let minDistance = BigNum(1)
-        minDistance.setBit(b - 100)
-        minDistance.setBit(0)  // > 2^(b-100) means >= 2^(b-100) + 1
         let dFloor = BigNum(0)
-        dFloor.setBit(b)
-        let q = try findPrime(bits: b, exponent: exponent, source: &source, ctx: ctx) { q in
+
+        init(p: BigNum, bits b: Int, exponent: UInt32) {
+            self.p = p
+            e = BigNum(UInt(exponent))
+            minDistance.setBit(b - 100)
+            minDistance.setBit(0)  // > 2^(b-100) means >= 2^(b-100) + 1
+            dFloor.setBit(b)
+        }
+
+        func accepts(_ q: BigNum) -> Bool {
             let diff = BigNum.compare(p, q) >= 0 ? p - q : q - p
             guard BigNum.compare(diff, minDistance) >= 0 else { return false }
             guard let d = privateExponent(p: p, q: q, e: e) else { return false }
             return BigNum.compare(d, dFloor) > 0
         }
-        return try RSAPrivateKey(p: p, q: q, exponent: exponent)
     }
 
     /// The first candidate of `bits` bits (top two and lowest bit set) that is prime, has
@@ -52,28 +94,136 @@ extension RSAPrivateKey {
         bits b: Int, exponent e: UInt32, source: inout S, ctx: BNContext,
         accept: (BigNum) -> Bool
     ) throws -> BigNum {
-        // Trial division and the gcd with e work on the candidate's octets (32-bit words and a
-        // residue table, no bignum division or allocation); only the candidates without a small
-        // factor (about one in eight) become bignums for Miller-Rabin.
         var words: [UInt32] = []
         defer { for i in words.indices { words[i] = 0 } }
-        for _ in 0..<(32 * b) {
+        for _ in 0..<(candidateBudget(bits: b)) {
             var raw = source.nextBits(b)
             defer { secureWipe(&raw) }
-            func set(_ bit: Int) { raw[raw.count - 1 - bit / 8] |= UInt8(1) << UInt8(bit % 8) }
-            set(b - 1)
-            set(b - 2)
-            set(0)
-            PrimalityTest.loadWords(raw, into: &words)
-            guard !PrimalityTest.hasSmallFactor(words: words) else { continue }
-            // gcd(c - 1, e) = gcd(e, (c - 1) mod e), in machine words.
-            let cModE = UInt(PrimalityTest.remainder(words: words, modulo: e))
-            guard wordGCD(UInt(e), (cModE + UInt(e) - 1) % UInt(e)) == 1 else { continue }
-            let c = BigNum(raw)
-            guard PrimalityTest.isProbablePrime(c, ctx, trialDivided: true), accept(c) else { continue }
-            return c
+            if let c = testCandidate(&raw, bits: b, exponent: e, words: &words, ctx: ctx, accept: accept) { return c }
         }
         throw TPMCryptoError.noResult
+    }
+
+    /// Each prime may use at most 32 * b candidates.
+    static func candidateBudget(bits b: Int) -> Int { 32 * b }
+
+    /// One candidate: sets its fixed bits in `raw` and answers it as a bignum when accepted.
+    /// Trial division and the gcd with e work on the candidate's octets (32-bit words and a
+    /// residue table, no bignum division or allocation); only the candidates without a small
+    /// factor (about one in eight) become bignums for Miller-Rabin.
+    static func testCandidate(
+        _ raw: inout [UInt8], bits b: Int, exponent e: UInt32, words: inout [UInt32], ctx: BNContext,
+        abandon: () -> Bool = { false }, accept: (BigNum) -> Bool
+    ) -> BigNum? {
+        func set(_ bit: Int) { raw[raw.count - 1 - bit / 8] |= UInt8(1) << UInt8(bit % 8) }
+        set(b - 1)
+        set(b - 2)
+        set(0)
+        PrimalityTest.loadWords(raw, into: &words)
+        guard !PrimalityTest.hasSmallFactor(words: words) else { return nil }
+        // gcd(c - 1, e) = gcd(e, (c - 1) mod e), in machine words.
+        let cModE = UInt(PrimalityTest.remainder(words: words, modulo: e))
+        guard wordGCD(UInt(e), (cModE + UInt(e) - 1) % UInt(e)) == 1 else { return nil }
+        let c = BigNum(raw)
+        guard PrimalityTest.isProbablePrime(c, ctx, trialDivided: true, abandon: abandon), accept(c) else { return nil }
+        return c
+    }
+}
+
+/// The first accepted candidate of a counter-addressed source, found by several threads. Each
+/// thread claims the next counter, tests that candidate, and records it when accepted; a thread
+/// stops when it claims a counter beyond the earliest accepted one recorded. Counters are
+/// claimed in increasing order and each claimed one is tested to the end unless an earlier
+/// accepted one is known, so when every thread has stopped all counters below the earliest
+/// accepted one were tested and rejected: the answer is the sequential search's.
+struct ParallelPrimeSearch: Sendable {
+    /// Threads per search: the processors online, at most 4 (the search of one prime rarely
+    /// has more than a few dozen candidates worth an exponentiation).
+    static let workers: Int = {
+        let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return n < 1 ? 1 : min(Int(n), 4)
+    }()
+
+    let source: KDFaBitSource
+    let bits: Int
+    let exponent: UInt32
+
+    init(source: KDFaBitSource, bits: Int, exponent: UInt32) {
+        self.source = source
+        self.bits = bits
+        self.exponent = exponent
+    }
+
+    /// The accepted candidate with the smallest counter above `after` (within the budget) and
+    /// that counter. With `p` (p's octets) this searches q, with q's further conditions.
+    func first(after: UInt32, p: [UInt8]?) throws -> (octets: [UInt8], counter: UInt32) {
+        let state = SearchState(next: after, last: after &+ UInt32(RSAPrivateKey.candidateBudget(bits: bits)))
+        DispatchQueue.concurrentPerform(iterations: Self.workers) { _ in work(state, p: p) }
+        return try state.result()
+    }
+
+    private func work(_ state: SearchState, p: [UInt8]?) {
+        let ctx = BNContext()
+        var words: [UInt32] = []
+        defer { for i in words.indices { words[i] = 0 } }
+        let qCheck = p.map { BigNum($0) }.map { RSAPrivateKey.QCheck(p: $0, bits: bits, exponent: exponent) }
+        while let counter = state.claim() {
+            var raw = source.bits(at: counter, count: bits)
+            defer { secureWipe(&raw) }
+            let c = RSAPrivateKey.testCandidate(
+                &raw, bits: bits, exponent: exponent, words: &words, ctx: ctx, abandon: { state.isSettledBelow(counter) }
+            ) { qCheck?.accepts($0) ?? true }
+            if c != nil { state.record(counter, raw) }
+        }
+    }
+}
+
+/// The shared state of one parallel search.
+private final class SearchState: Sendable {
+    private let next: Atomic<UInt32>
+    private let last: UInt32
+    /// The smallest accepted counter found so far (UInt32.max: none).
+    private let best = Atomic<UInt32>(UInt32.max)
+    /// The accepted candidate with counter `best` (counter .max: none yet).
+    private let found = Mutex(Found())
+
+    private struct Found {
+        var octets: [UInt8] = []
+        var counter = UInt32.max
+    }
+
+    /// Counters after..<last+1 are to be searched.
+    init(next after: UInt32, last: UInt32) {
+        self.next = Atomic(after)
+        self.last = last
+    }
+
+    /// The next counter to test, or nil when the search is over for this thread.
+    func claim() -> UInt32? {
+        let c = next.add(1, ordering: .relaxed).newValue
+        return c <= last && c < best.load(ordering: .acquiring) ? c : nil
+    }
+
+    /// Whether an accepted candidate before `counter` is known (testing `counter` is moot).
+    func isSettledBelow(_ counter: UInt32) -> Bool { best.load(ordering: .acquiring) < counter }
+
+    func record(_ counter: UInt32, _ octets: [UInt8]) {
+        found.withLock { f in
+            guard counter < f.counter else { return }
+            secureWipe(&f.octets)
+            f = Found(octets: octets, counter: counter)
+            best.store(counter, ordering: .releasing)
+        }
+    }
+
+    func result() throws -> (octets: [UInt8], counter: UInt32) {
+        // Taken out, so the caller holds the only copy of the octets (and can wipe them).
+        let f = found.withLock { f in
+            defer { f = Found() }
+            return f
+        }
+        guard f.counter != .max else { throw TPMCryptoError.noResult }
+        return (f.octets, f.counter)
     }
 }
 

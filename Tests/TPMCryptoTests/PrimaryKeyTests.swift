@@ -1,5 +1,6 @@
-import TPMCrypto
 import XCTest
+
+@testable import TPMCrypto
 
 /// The frozen primary-key derivation (docs/primary-keys.md) pinned by known answers from an
 /// independent implementation of the document (tests/vectors/primary_keys.py: Python hmac
@@ -28,6 +29,30 @@ final class PrimaryKeyTests: XCTestCase {
                 hash: hash(v.hash), seed: hex(v.seed), label: v.label, contextU: hex(v.contextU),
                 contextV: hex(v.contextV), modulusBits: v.modulusBits, exponent: v.exponent)
             XCTAssertEqual(again.publicKey, key.publicKey)
+        }
+    }
+
+    /// A KDFa source that generation cannot recognize, so it takes the sequential search.
+    struct OpaqueSource: BitSource {
+        var inner: KDFaBitSource
+        mutating func nextBits(_ count: Int) -> [UInt8] { inner.nextBits(count) }
+    }
+
+    /// The parallel candidate search (primary keys) gives the sequential search's key and leaves
+    /// the source at the same counter, over many seeds; the known answers above take the
+    /// parallel path on a machine with several processors, this test takes it on any.
+    func testParallelSearchEqualsSequential() throws {
+        for i in 0..<16 {
+            let seed = HashAlgorithm.sha256.digest(Array("parallel \(i)".utf8))
+            let source = KDFaBitSource(hash: .sha256, seed: seed, label: "test", contextU: [1, 2], contextV: [UInt8(i)])
+            var sequential = OpaqueSource(inner: source)
+            let a = try RSAPrivateKey.generate(modulusBits: 1024, using: &sequential)
+            var parallel = source
+            let b = try RSAPrivateKey.generate(bits: 512, exponent: RSAPublicKey.defaultExponent, indexed: &parallel)
+            XCTAssertEqual(a.publicKey, b.publicKey, "seed \(i)")
+            XCTAssertEqual(a.prime(), b.prime(), "seed \(i)")
+            XCTAssertEqual(sequential.inner.counter, parallel.counter, "seed \(i)")
+            XCTAssertGreaterThan(parallel.counter, 2)
         }
     }
 
