@@ -7,6 +7,7 @@ Keylime is installed with pip into .build/keylime-venv on first use (or VTPM_KEY
 names a Python that has it)."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -55,11 +56,17 @@ def keylime_python() -> str:
     if explicit:
         return explicit
     py = VENV / "bin" / "python"
-    if not py.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, timeout=300)
     probe = ("import sys, types; sys.modules['gpg'] = types.ModuleType('gpg'); import keylime.ima.ima; "
              "import keylime.tpm.tpm_main")
-    if subprocess.run([str(py), "-c", probe], capture_output=True).returncode != 0:
+    VENV.parent.mkdir(parents=True, exist_ok=True)
+    # Parallel test workers share the venv: one of them makes it while the others wait (without
+    # the lock a worker could run pip in a venv another had only half made).
+    with open(VENV.parent / "keylime-venv.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if py.exists() and subprocess.run([str(py), "-c", probe], capture_output=True).returncode == 0:
+            return str(py)
+        if not py.exists() or subprocess.run([str(py), "-m", "pip", "--version"], capture_output=True).returncode != 0:
+            subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True, timeout=300)
         # keylime's PyPI metadata declares none of what its IMA code imports.
         subprocess.run([str(py), "-m", "pip", "install", "-q", "keylime==7.14.*", "pyyaml", "jsonschema", "cryptography", "lark",
                         "packaging", "pyasn1", "pyasn1-modules"], check=True, timeout=1200)
