@@ -20,6 +20,7 @@
 #include <openssl/rsa.h>
 // SHA1_Init/SHA256_Init...: stack contexts, no allocation (Measurement's per-entry hashes).
 #include <openssl/sha.h>
+#include <string.h>
 
 /// An RSA key pair (EVP_PKEY) from its eight components; NULL on failure. The parameter array
 /// that carries copies of the private values is wiped before it is freed.
@@ -94,5 +95,119 @@ done:
     ERR_clear_error();
     return ok;
 }
+
+// MARK: hashes and HMAC on the caller's stack
+//
+// OpenSSL's low-level SHA functions on contexts the caller holds: no allocation, no algorithm
+// fetch, no generic layers. The engine hashes and MACs small messages for every command
+// (cpHash, rpHash, session HMACs, the DRBG, KDFa), where those costs were most of the work.
+
+/// A hash context for SHA-1, SHA-256, SHA-384 or SHA-512 (`alg` is the TPM_ALG_ID: 0x0004,
+/// 0x000B, 0x000C, 0x000D).
+typedef struct {
+    unsigned int alg;
+    union {
+        SHA_CTX sha1;
+        SHA256_CTX sha256;
+        SHA512_CTX sha512;
+    } u;
+} vtpm_hash_ctx;
+
+/// 1 when `alg` is one of the four; 0 (and nothing set up) otherwise.
+static inline int vtpm_hash_init(vtpm_hash_ctx *c, unsigned int alg) {
+    c->alg = alg;
+    switch (alg) {
+    case 0x0004: return SHA1_Init(&c->u.sha1);
+    case 0x000B: return SHA256_Init(&c->u.sha256);
+    case 0x000C: return SHA384_Init(&c->u.sha512);
+    case 0x000D: return SHA512_Init(&c->u.sha512);
+    default: return 0;
+    }
+}
+
+static inline void vtpm_hash_update(vtpm_hash_ctx *c, const void *data, size_t len) {
+    if (len == 0) return;
+    switch (c->alg) {
+    case 0x0004: SHA1_Update(&c->u.sha1, data, len); break;
+    case 0x000B: SHA256_Update(&c->u.sha256, data, len); break;
+    case 0x000C: SHA384_Update(&c->u.sha512, data, len); break;
+    case 0x000D: SHA512_Update(&c->u.sha512, data, len); break;
+    }
+}
+
+/// Writes the digest (20, 32, 48 or 64 octets) to `out`; the context is spent.
+static inline void vtpm_hash_final(vtpm_hash_ctx *c, unsigned char *out) {
+    switch (c->alg) {
+    case 0x0004: SHA1_Final(out, &c->u.sha1); break;
+    case 0x000B: SHA256_Final(out, &c->u.sha256); break;
+    case 0x000C: SHA384_Final(out, &c->u.sha512); break;
+    case 0x000D: SHA512_Final(out, &c->u.sha512); break;
+    }
+}
+
+/// Wipes a context (one that held key-dependent state, say).
+static inline void vtpm_hash_wipe(vtpm_hash_ctx *c) { OPENSSL_cleanse(c, sizeof *c); }
+
+static inline size_t vtpm_hash_block_size(unsigned int alg) { return alg == 0x000C || alg == 0x000D ? 128 : 64; }
+
+static inline size_t vtpm_hash_digest_size(unsigned int alg) {
+    switch (alg) {
+    case 0x0004: return 20;
+    case 0x000B: return 32;
+    case 0x000C: return 48;
+    default: return 64;
+    }
+}
+
+/// An HMAC key set up once (RFC 2104): the hash states after absorbing K xor ipad and K xor
+/// opad, K the key zero-padded to the block size (hashed first when longer than a block).
+typedef struct {
+    vtpm_hash_ctx inner;
+    vtpm_hash_ctx outer;
+} vtpm_hmac_key;
+
+/// 1 on success; 0 for an unknown `alg`. The padded key is wiped before returning.
+static inline int vtpm_hmac_key_init(vtpm_hmac_key *k, unsigned int alg, const unsigned char *key, size_t key_len) {
+    unsigned char block[128];
+    unsigned char pad[128];
+    size_t bs = vtpm_hash_block_size(alg);
+    memset(block, 0, sizeof block);
+    if (!vtpm_hash_init(&k->inner, alg) || !vtpm_hash_init(&k->outer, alg)) return 0;
+    if (key_len > bs) {
+        vtpm_hash_ctx h;
+        vtpm_hash_init(&h, alg);
+        vtpm_hash_update(&h, key, key_len);
+        vtpm_hash_final(&h, block);
+        OPENSSL_cleanse(&h, sizeof h);
+    } else if (key_len > 0) {
+        memcpy(block, key, key_len);
+    }
+    for (size_t i = 0; i < bs; i++) pad[i] = block[i] ^ 0x36;
+    vtpm_hash_update(&k->inner, pad, bs);
+    for (size_t i = 0; i < bs; i++) pad[i] = block[i] ^ 0x5C;
+    vtpm_hash_update(&k->outer, pad, bs);
+    OPENSSL_cleanse(block, sizeof block);
+    OPENSSL_cleanse(pad, sizeof pad);
+    return 1;
+}
+
+/// An HMAC in progress: starts from a copy of the key's inner state.
+static inline void vtpm_hmac_start(const vtpm_hmac_key *k, vtpm_hash_ctx *inner) { *inner = k->inner; }
+
+/// Finishes the HMAC whose inner hash is `inner` (spent) with key `k`; writes the MAC (the
+/// hash's digest size) to `out`.
+static inline void vtpm_hmac_finish(const vtpm_hmac_key *k, vtpm_hash_ctx *inner, unsigned char *out) {
+    unsigned char d[64];
+    vtpm_hash_ctx o = k->outer;
+    vtpm_hash_final(inner, d);
+    vtpm_hash_update(&o, d, vtpm_hash_digest_size(k->inner.alg));
+    vtpm_hash_final(&o, out);
+    OPENSSL_cleanse(d, sizeof d);
+    OPENSSL_cleanse(&o, sizeof o);
+    OPENSSL_cleanse(inner, sizeof *inner);
+}
+
+/// Wipes a key set up by vtpm_hmac_key_init.
+static inline void vtpm_hmac_key_wipe(vtpm_hmac_key *k) { OPENSSL_cleanse(k, sizeof *k); }
 
 #endif

@@ -15,11 +15,11 @@ public struct HMACDRBG: Sendable {
     }
 
     private mutating func update(_ provided: [UInt8]) {
-        key = HashAlgorithm.sha256.hmac(key: key, data: v + [0] + provided)
-        v = HashAlgorithm.sha256.hmac(key: key, data: v)
+        key = KeyedPRF(.sha256, key: key).mac([v, [0], provided])
+        v = KeyedPRF(.sha256, key: key).mac([v])
         guard !provided.isEmpty else { return }
-        key = HashAlgorithm.sha256.hmac(key: key, data: v + [1] + provided)
-        v = HashAlgorithm.sha256.hmac(key: key, data: v)
+        key = KeyedPRF(.sha256, key: key).mac([v, [1], provided])
+        v = KeyedPRF(.sha256, key: key).mac([v])
     }
 
     /// SP 800-90A 10.1.2.4.
@@ -33,8 +33,9 @@ public struct HMACDRBG: Sendable {
         if !additional.isEmpty { update(additional) }
         var out: [UInt8] = []
         out.reserveCapacity(count + 32)
+        let prf = KeyedPRF(.sha256, key: key)
         while out.count < count {
-            v = HashAlgorithm.sha256.hmac(key: key, data: v)
+            v = prf.mac([v])
             out += v
         }
         out.removeLast(out.count - count)

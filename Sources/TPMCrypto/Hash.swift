@@ -1,4 +1,4 @@
-import Crypto
+internal import COpenSSL
 import Foundation
 
 /// The hash algorithms the TPM implements, identified by their TPM_ALG_ID values so the
@@ -28,12 +28,9 @@ public enum HashAlgorithm: UInt16, CaseIterable, Sendable {
 
     /// One-shot digest.
     public func digest<D: DataProtocol>(_ data: D) -> [UInt8] {
-        switch self {
-        case .sha1: return Array(Insecure.SHA1.hash(data: data))
-        case .sha256: return Array(SHA256.hash(data: data))
-        case .sha384: return Array(SHA384.hash(data: data))
-        case .sha512: return Array(SHA512.hash(data: data))
-        }
+        var h = Hasher(self)
+        h.update(data)
+        return h.finalize()
     }
 
     /// Digest of several buffers concatenated, without building the concatenation.
@@ -45,62 +42,45 @@ public enum HashAlgorithm: UInt16, CaseIterable, Sendable {
 
     /// HMAC (FIPS 198-1) with this hash.
     public func hmac<K: DataProtocol, D: DataProtocol>(key: K, data: D) -> [UInt8] {
-        let k = SymmetricKey(data: Array(key))
-        switch self {
-        case .sha1: return Array(HMAC<Insecure.SHA1>.authenticationCode(for: data, using: k))
-        case .sha256: return Array(HMAC<SHA256>.authenticationCode(for: data, using: k))
-        case .sha384: return Array(HMAC<SHA384>.authenticationCode(for: data, using: k))
-        case .sha512: return Array(HMAC<SHA512>.authenticationCode(for: data, using: k))
-        }
+        let prf = withContiguousBytes(key) { KeyedPRF(self, key: $0) }
+        return withContiguousBytes(data) { prf.mac($0) }
     }
 }
 
-/// An incremental hash whose state stays inside this process (swift-crypto).
-/// For hash state that must leave the process (ContextSave of a sequence), see
-/// `ExportableHasher`.
+/// `body` over the octets of `data`, copied into one buffer only when `data` is not contiguous.
+@inline(__always)
+func withContiguousBytes<D: DataProtocol, R>(_ data: D, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    if let r = data.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) { return r }
+    return Array(data).withUnsafeBytes(body)
+}
+
+/// An incremental hash whose state stays inside this process (OpenSSL's SHA functions on a
+/// context held in this value: copying a `Hasher` forks the computation). For hash state that
+/// must leave the process (ContextSave of a sequence), see `ExportableHasher`.
 public struct Hasher {
-    private enum State {
-        case sha1(Insecure.SHA1)
-        case sha256(SHA256)
-        case sha384(SHA384)
-        case sha512(SHA512)
-    }
-    private var state: State
+    private var context = vtpm_hash_ctx()
     public let algorithm: HashAlgorithm
 
     public init(_ alg: HashAlgorithm) {
         algorithm = alg
-        switch alg {
-        case .sha1: state = .sha1(Insecure.SHA1())
-        case .sha256: state = .sha256(SHA256())
-        case .sha384: state = .sha384(SHA384())
-        case .sha512: state = .sha512(SHA512())
-        }
+        let known = vtpm_hash_init(&context, UInt32(alg.rawValue))
+        precondition(known == 1, "vtpm_hash_init: every HashAlgorithm is known")
     }
 
     public mutating func update<D: DataProtocol>(_ data: D) {
-        switch state {
-        case .sha1(var h):
-            h.update(data: data)
-            state = .sha1(h)
-        case .sha256(var h):
-            h.update(data: data)
-            state = .sha256(h)
-        case .sha384(var h):
-            h.update(data: data)
-            state = .sha384(h)
-        case .sha512(var h):
-            h.update(data: data)
-            state = .sha512(h)
-        }
+        withContiguousBytes(data) { update(bufferPointer: $0) }
+    }
+
+    public mutating func update(bufferPointer: UnsafeRawBufferPointer) {
+        vtpm_hash_update(&context, bufferPointer.baseAddress, bufferPointer.count)
     }
 
     public func finalize() -> [UInt8] {
-        switch state {
-        case .sha1(let h): return Array(h.finalize())
-        case .sha256(let h): return Array(h.finalize())
-        case .sha384(let h): return Array(h.finalize())
-        case .sha512(let h): return Array(h.finalize())
+        var c = context
+        defer { vtpm_hash_wipe(&c) }
+        return [UInt8](unsafeUninitializedCapacity: algorithm.digestSize) { out, count in
+            vtpm_hash_final(&c, out.baseAddress)
+            count = algorithm.digestSize
         }
     }
 }

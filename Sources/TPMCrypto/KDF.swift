@@ -1,4 +1,4 @@
-import Crypto
+internal import COpenSSL
 
 /// KDFa (Part 1, 11.4.10.2): SP 800-108 KDF in counter mode with HMAC as the PRF.
 /// K(i) = HMAC(key, [i]32 || label || 0x00 || contextU || contextV || [bits]32); the
@@ -32,58 +32,53 @@ public func kdfa(
 }
 
 /// HMAC (RFC 2104) with a key set up once (the inner and outer pads hashed a single time) for
-/// several messages, as KDFa's blocks are. Built on the hash functions' non-generic
-/// `update(bufferPointer:)`: key derivation calls this for every prime candidate, and
-/// swift-crypto's generic `HMAC.update(data:)` costs more than the hashing there.
+/// several messages, as KDFa's blocks and the DRBG's steps are. OpenSSL's SHA functions on
+/// contexts held in this value (Sources/COpenSSL/shim.h): key derivation calls this for every
+/// prime candidate and the engine for every session HMAC, where generic layers and
+/// allocations had cost more than the hashing.
 struct KeyedPRF {
-    private enum State {
-        case sha1(Insecure.SHA1, Insecure.SHA1)
-        case sha256(SHA256, SHA256)
-        case sha384(SHA384, SHA384)
-        case sha512(SHA512, SHA512)
-    }
-    private let state: State
+    private var key = vtpm_hmac_key()
+    let algorithm: HashAlgorithm
 
-    init(_ alg: HashAlgorithm, key: [UInt8]) {
-        switch alg {
-        case .sha1: state = .sha1(Self.pads(Insecure.SHA1.self, key: key), Self.pads(Insecure.SHA1.self, key: key, outer: true))
-        case .sha256: state = .sha256(Self.pads(SHA256.self, key: key), Self.pads(SHA256.self, key: key, outer: true))
-        case .sha384: state = .sha384(Self.pads(SHA384.self, key: key), Self.pads(SHA384.self, key: key, outer: true))
-        case .sha512: state = .sha512(Self.pads(SHA512.self, key: key), Self.pads(SHA512.self, key: key, outer: true))
+    init(_ alg: HashAlgorithm, key k: [UInt8]) {
+        self.init(alg, key: UnsafeRawBufferPointer?.none, bytes: k)
+    }
+
+    init(_ alg: HashAlgorithm, key k: UnsafeRawBufferPointer) {
+        self.init(alg, key: k, bytes: [])
+    }
+
+    private init(_ alg: HashAlgorithm, key raw: UnsafeRawBufferPointer?, bytes: [UInt8]) {
+        algorithm = alg
+        let ok: Int32
+        if let raw {
+            ok = vtpm_hmac_key_init(&key, UInt32(alg.rawValue), raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count)
+        } else {
+            ok = bytes.withUnsafeBufferPointer { vtpm_hmac_key_init(&key, UInt32(alg.rawValue), $0.baseAddress, $0.count) }
         }
+        precondition(ok == 1, "vtpm_hmac_key_init: every HashAlgorithm is known")
     }
 
-    /// H after absorbing (K xor ipad), or (K xor opad) for `outer`, with K the key padded to
-    /// the block size (hashed first when longer than a block).
-    private static func pads<H: HashFunction>(_: H.Type, key: [UInt8], outer: Bool = false) -> H {
-        var k = key.count > H.blockByteCount ? H.hash(data: key).withUnsafeBytes { Array($0) } : key
-        k += [UInt8](repeating: 0, count: H.blockByteCount - k.count)
-        let pad: UInt8 = outer ? 0x5C : 0x36
-        for i in k.indices { k[i] ^= pad }
-        var h = H()
-        k.withUnsafeBytes { h.update(bufferPointer: $0) }
-        secureWipe(&k)
-        return h
-    }
-
-    private static func mac<H: HashFunction>(_ inner: H, _ outer: H, _ message: [UInt8]) -> [UInt8] {
-        var i = inner
-        message.withUnsafeBytes { i.update(bufferPointer: $0) }
-        var o = outer
-        i.finalize().withUnsafeBytes { o.update(bufferPointer: $0) }
-        return o.finalize().withUnsafeBytes { Array($0) }
+    /// HMAC(key, message).
+    func mac(_ message: UnsafeRawBufferPointer) -> [UInt8] {
+        var inner = vtpm_hash_ctx()
+        withUnsafePointer(to: key) { vtpm_hmac_start($0, &inner) }
+        vtpm_hash_update(&inner, message.baseAddress, message.count)
+        return finish(&inner)
     }
 
     /// HMAC(key, the concatenation of `parts`).
     func mac(_ parts: [[UInt8]]) -> [UInt8] {
-        var message: [UInt8] = []
-        message.reserveCapacity(parts.reduce(0) { $0 + $1.count })
-        for p in parts { message += p }
-        switch state {
-        case .sha1(let i, let o): return Self.mac(i, o, message)
-        case .sha256(let i, let o): return Self.mac(i, o, message)
-        case .sha384(let i, let o): return Self.mac(i, o, message)
-        case .sha512(let i, let o): return Self.mac(i, o, message)
+        var inner = vtpm_hash_ctx()
+        withUnsafePointer(to: key) { vtpm_hmac_start($0, &inner) }
+        for p in parts { p.withUnsafeBytes { vtpm_hash_update(&inner, $0.baseAddress, $0.count) } }
+        return finish(&inner)
+    }
+
+    private func finish(_ inner: inout vtpm_hash_ctx) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: algorithm.digestSize) { out, count in
+            withUnsafePointer(to: key) { vtpm_hmac_finish($0, &inner, out.baseAddress) }
+            count = algorithm.digestSize
         }
     }
 }

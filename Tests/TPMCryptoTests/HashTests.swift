@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import TPMCrypto
 import XCTest
 
@@ -135,5 +137,53 @@ final class HMACTests: XCTestCase {
         let data = Array("Test Using Larger Than Block-Size Key - Hash Key First".utf8)
         XCTAssertEqual(
             HashAlgorithm.sha256.hmac(key: key, data: data), hex("60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"))
+    }
+
+    /// Against swift-crypto's independent HMAC and SHA (BoringSSL), for every algorithm, key
+    /// lengths around the block sizes and messages around them, with array, slice and Data
+    /// inputs; and a forked `Hasher` (a copy) continues independently.
+    func testAgreesWithSwiftCrypto() {
+        var g = SystemRandomNumberGenerator()
+        func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) } }
+        func reference(_ alg: HashAlgorithm, _ key: [UInt8], _ msg: [UInt8]) -> [UInt8] {
+            let k = SymmetricKey(data: key)
+            switch alg {
+            case .sha1: return Array(HMAC<Insecure.SHA1>.authenticationCode(for: msg, using: k))
+            case .sha256: return Array(HMAC<SHA256>.authenticationCode(for: msg, using: k))
+            case .sha384: return Array(HMAC<SHA384>.authenticationCode(for: msg, using: k))
+            case .sha512: return Array(HMAC<SHA512>.authenticationCode(for: msg, using: k))
+            }
+        }
+        func referenceDigest(_ alg: HashAlgorithm, _ msg: [UInt8]) -> [UInt8] {
+            switch alg {
+            case .sha1: return Array(Insecure.SHA1.hash(data: msg))
+            case .sha256: return Array(SHA256.hash(data: msg))
+            case .sha384: return Array(SHA384.hash(data: msg))
+            case .sha512: return Array(SHA512.hash(data: msg))
+            }
+        }
+        for alg in HashAlgorithm.allCases {
+            for keyLength in [0, 1, 20, 63, 64, 65, 127, 128, 129, 300] {
+                for msgLength in [0, 1, 55, 56, 64, 111, 112, 128, 1000] {
+                    let key = bytes(keyLength)
+                    let msg = bytes(msgLength)
+                    let expected = reference(alg, key, msg)
+                    XCTAssertEqual(alg.hmac(key: key, data: msg), expected, "\(alg) \(keyLength) \(msgLength)")
+                    XCTAssertEqual(alg.hmac(key: Data(key), data: Data(msg)), expected)
+                    XCTAssertEqual(alg.hmac(key: key[...], data: ([0] + msg)[1...]), expected)
+                    XCTAssertEqual(alg.digest(msg), referenceDigest(alg, msg))
+                    XCTAssertEqual(alg.digest(Data(msg)), referenceDigest(alg, msg))
+                }
+            }
+            let a = bytes(100)
+            let b = bytes(77)
+            var h = Hasher(alg)
+            h.update(a)
+            var fork = h
+            fork.update(b)
+            XCTAssertEqual(h.finalize(), referenceDigest(alg, a))
+            XCTAssertEqual(fork.finalize(), referenceDigest(alg, a + b))
+            XCTAssertEqual(h.finalize(), referenceDigest(alg, a), "finalize leaves the value usable")
+        }
     }
 }
