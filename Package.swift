@@ -132,6 +132,19 @@ let package = Package(
             dependencies: [
                 "VTPMHost", "TPMEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            // The Swift runtime and Foundation linked statically: libvirt starts `swtpm_setup`
+            // (this executable) once per VM, and resolving the shared Swift libraries' symbols
+            // at every start cost more CPU than the provisioning's TPM work besides the RSA EK.
+            // Listed archives and lld: as for vtpm-agent below.
+            linkerSettings: [
+                .unsafeFlags([
+                    "-static-stdlib", "-use-ld=lld",
+                    "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-lFoundationInternationalization",
+                    "-Xlinker", "-l_FoundationICU", "-Xlinker", "-l_FoundationCollections",
+                    "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lCoreFoundation",
+                    "-Xlinker", "-lswiftSynchronization",
+                ])
             ]
         ),
         // OpenSSL's X.509 path validation for the verifier's EK-certificate check.

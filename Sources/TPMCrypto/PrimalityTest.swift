@@ -106,8 +106,10 @@ enum PrimalityTest {
     /// on the candidate's octets before it makes a bignum); the verdict is the same.
     /// `abandon` is asked before each exponentiation: when it answers true the verdict no longer
     /// matters to the caller (a parallel search found an earlier prime) and the test answers false.
+    /// `likelyPrime` is called once w passed the base-2 round (almost surely prime).
     static func isProbablePrime(
-        _ w: BigNum, _ ctx: BNContext, trialDivided: Bool = false, abandon: () -> Bool = { false }
+        _ w: BigNum, _ ctx: BNContext, trialDivided: Bool = false, abandon: () -> Bool = { false },
+        likelyPrime: () -> Void = {}
     ) -> Bool {
         guard w.isOdd, w.bitCount > 12, trialDivided || !hasSmallFactor(w) else { return false }
         let one = BigNum(1)
@@ -121,6 +123,7 @@ enum PrimalityTest {
         // word: it rejects almost every composite that trial division let through, cheaply. It
         // only adds a test (a prime passes it), so the FIPS rounds below still decide.
         guard millerRabinRound(z: BigNum.modExp(word: 2, m, mont, ctx), w: w, wMinus1: wMinus1, a: a, ctx) else { return false }
+        likelyPrime()
         let wBytes = w.minimalBytes
         let range = w - BigNum(3)
         for i in 0..<millerRabinRounds(bits: w.bitCount) {

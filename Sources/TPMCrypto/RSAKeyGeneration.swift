@@ -113,7 +113,7 @@ extension RSAPrivateKey {
     /// factor (about one in eight) become bignums for Miller-Rabin.
     static func testCandidate(
         _ raw: inout [UInt8], bits b: Int, exponent e: UInt32, words: inout [UInt32], ctx: BNContext,
-        abandon: () -> Bool = { false }, accept: (BigNum) -> Bool
+        abandon: () -> Bool = { false }, likelyPrime: () -> Void = {}, accept: (BigNum) -> Bool
     ) -> BigNum? {
         func set(_ bit: Int) { raw[raw.count - 1 - bit / 8] |= UInt8(1) << UInt8(bit % 8) }
         set(b - 1)
@@ -125,7 +125,8 @@ extension RSAPrivateKey {
         let cModE = UInt(PrimalityTest.remainder(words: words, modulo: e))
         guard wordGCD(UInt(e), (cModE + UInt(e) - 1) % UInt(e)) == 1 else { return nil }
         let c = BigNum(raw)
-        guard PrimalityTest.isProbablePrime(c, ctx, trialDivided: true, abandon: abandon), accept(c) else { return nil }
+        guard PrimalityTest.isProbablePrime(c, ctx, trialDivided: true, abandon: abandon, likelyPrime: likelyPrime), accept(c)
+        else { return nil }
         return c
     }
 }
@@ -168,12 +169,22 @@ struct ParallelPrimeSearch: Sendable {
         defer { for i in words.indices { words[i] = 0 } }
         let qCheck = p.map { BigNum($0) }.map { RSAPrivateKey.QCheck(p: $0, bits: bits, exponent: exponent) }
         while let counter = state.claim() {
+            guard state.waitForEarlierLikelyPrime(counter) else { continue }
             var raw = source.bits(at: counter, count: bits)
             defer { secureWipe(&raw) }
+            var marked = false
             let c = RSAPrivateKey.testCandidate(
-                &raw, bits: bits, exponent: exponent, words: &words, ctx: ctx, abandon: { state.isSettledBelow(counter) }
+                &raw, bits: bits, exponent: exponent, words: &words, ctx: ctx, abandon: { state.isSettledBelow(counter) },
+                likelyPrime: {
+                    state.markLikelyPrime(counter)
+                    marked = true
+                }
             ) { qCheck?.accepts($0) ?? true }
-            if c != nil { state.record(counter, raw) }
+            if c != nil {
+                state.record(counter, raw)
+            } else if marked {
+                state.unmarkLikelyPrime(counter)
+            }
         }
     }
 }
@@ -206,6 +217,31 @@ private final class SearchState: Sendable {
 
     /// Whether an accepted candidate before `counter` is known (testing `counter` is moot).
     func isSettledBelow(_ counter: UInt32) -> Bool { best.load(ordering: .acquiring) < counter }
+
+    /// The smallest counter whose candidate passed the base-2 round and is still being tested
+    /// (UInt32.max: none). Such a candidate is almost surely the answer: a thread that claimed a
+    /// later counter waits for its verdict rather than test candidates that would be thrown away.
+    /// Only a throttle: the answer depends on `best` alone.
+    private let likely = Atomic<UInt32>(UInt32.max)
+
+    func markLikelyPrime(_ counter: UInt32) { _ = likely.min(counter, ordering: .releasing) }
+
+    func unmarkLikelyPrime(_ counter: UInt32) {
+        _ = likely.compareExchange(expected: counter, desired: .max, ordering: .releasing)
+    }
+
+    /// Before testing `counter`: waits while an earlier candidate is being confirmed. False when
+    /// an accepted candidate before `counter` is known (nothing to test); true otherwise.
+    func waitForEarlierLikelyPrime(_ counter: UInt32) -> Bool {
+        while true {
+            if best.load(ordering: .acquiring) < counter { return false }
+            let l = likely.load(ordering: .acquiring)
+            if l >= counter { return true }
+            // A few Miller-Rabin rounds (about a millisecond for RSA-2048) remain on the other
+            // thread.
+            usleep(50)
+        }
+    }
 
     func record(_ counter: UInt32, _ octets: [UInt8]) {
         found.withLock { f in
