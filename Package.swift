@@ -1,6 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Linking Foundation statically (vtpm-agent, vtpm): its static archives do not name the archives
+// they need (no autolink entries are read from archive members), so they are listed; lld, unlike
+// gold, resolves them in any order.
+let staticFoundationArchives = [
+    "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-lFoundationInternationalization",
+    "-Xlinker", "-l_FoundationICU", "-Xlinker", "-l_FoundationCollections",
+    "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lCoreFoundation",
+    "-Xlinker", "-lswiftSynchronization",
+]
+
 // Strict concurrency is the Swift 6 language mode's default; warnings are errors in CI
 // (`swift build -Xswiftc -warnings-as-errors`).
 let package = Package(
@@ -114,17 +124,9 @@ let package = Package(
             path: "Agent/Sources/vtpm-agent",
             // A fully static executable (glibc, libstdc++, the Swift runtime, Foundation, OpenSSL's
             // libcrypto from their static archives): it runs in any x86-64 Linux guest, even a
-            // busybox initramfs (tests/integration/test_agent_guest.py). The static Foundation
-            // archives do not name the archives they need (no autolink entries are read from archive
-            // members), so they are listed; lld, unlike gold, resolves them in any order.
+            // busybox initramfs (tests/integration/test_agent_guest.py).
             linkerSettings: [
-                .unsafeFlags([
-                    "-static-executable", "-use-ld=lld",
-                    "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-lFoundationInternationalization",
-                    "-Xlinker", "-l_FoundationICU", "-Xlinker", "-l_FoundationCollections",
-                    "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lCoreFoundation",
-                    "-Xlinker", "-lswiftSynchronization",
-                ])
+                .unsafeFlags(["-static-executable", "-use-ld=lld"] + staticFoundationArchives)
             ]
         ),
         .executableTarget(
@@ -136,15 +138,8 @@ let package = Package(
             // The Swift runtime and Foundation linked statically: libvirt starts `swtpm_setup`
             // (this executable) once per VM, and resolving the shared Swift libraries' symbols
             // at every start cost more CPU than the provisioning's TPM work besides the RSA EK.
-            // Listed archives and lld: as for vtpm-agent below.
             linkerSettings: [
-                .unsafeFlags([
-                    "-static-stdlib", "-use-ld=lld",
-                    "-Xlinker", "-lFoundationEssentials", "-Xlinker", "-lFoundationInternationalization",
-                    "-Xlinker", "-l_FoundationICU", "-Xlinker", "-l_FoundationCollections",
-                    "-Xlinker", "-l_FoundationCShims", "-Xlinker", "-lCoreFoundation",
-                    "-Xlinker", "-lswiftSynchronization",
-                ])
+                .unsafeFlags(["-static-stdlib", "-use-ld=lld"] + staticFoundationArchives)
             ]
         ),
         // OpenSSL's X.509 path validation for the verifier's EK-certificate check.

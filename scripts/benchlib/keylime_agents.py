@@ -32,16 +32,16 @@ import asyncio
 import base64
 import hashlib
 import json
-import os
 import socket
 import struct
-import sys
 import time
 import urllib.parse
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from . import control
 
 IMA_PCR, DATA_PCR = 10, 16  # keylime/config.py IMA_PCR, TPM_DATA_PCR
 TPM_ALG_SHA256, TPM_ALG_ECDSA, TPM_ALG_ECC, TPM_ALG_NULL = 0x000B, 0x0018, 0x0023, 0x0010
@@ -178,14 +178,7 @@ class Server:
             writer.close()
 
     async def control(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line or line.strip() == "quit":
-                os._exit(0)
-            if line.strip() == "counts":
-                print(json.dumps({"counts": [a.quotes for a in self.agents], "errors": self.errors[:20],
-                                  "error_count": len(self.errors)}), flush=True)
+        await control.answer(lambda: [a.quotes for a in self.agents], self.errors)
 
 
 async def main() -> None:

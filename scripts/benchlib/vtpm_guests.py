@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import socket
 import struct
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "integration"))
 import test_verifier_bench as tvb  # noqa: E402  (SoftGuest and the frame helpers it uses)
+
+from . import control  # noqa: E402
 
 
 def free_ports(first: int, last: int):
@@ -88,14 +89,7 @@ class Guests:
             writer.close()
 
     async def control(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            line = await loop.run_in_executor(None, sys.stdin.readline)
-            if not line or line.strip() == "quit":
-                os._exit(0)
-            if line.strip() == "counts":
-                print(json.dumps({"counts": self.counts, "errors": self.errors[:20], "error_count": len(self.errors)}),
-                      flush=True)
+        await control.answer(lambda: self.counts, self.errors)
 
 
 async def main() -> None:
