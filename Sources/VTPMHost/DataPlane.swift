@@ -174,24 +174,39 @@ final class DataPlane: @unchecked Sendable {
     /// Serves an already connected stream socket (SET_DATAFD) on a thread of the pool.
     /// Takes ownership of `fd`.
     func serve(_ fd: Int32, context: DataConnectionContext) {
-        monitor.withLock {
-            jobs.append((fd, context))
-            demandLocked()
-        }
+        help(
+            monitor.withLock {
+                jobs.append((fd, context))
+                return demandLocked()
+            })
     }
 
     // MARK: the pool
 
     /// Someone must take leadership or a job: wake an idle thread not yet spoken for, or
     /// start one.
-    private func demand() { monitor.withLock { demandLocked() } }
+    private func demand() { help(monitor.withLock { demandLocked() }) }
 
-    private func demandLocked() {
+    private enum Help {
+        case signal
+        case spawn
+    }
+
+    /// Under `monitor`: books the help `demand` needs; `help` gives it after the lock is
+    /// released, so the woken thread does not find the lock still held (a futex round trip
+    /// per connection otherwise).
+    private func demandLocked() -> Help {
         if idle - signalled > 0 {
             signalled += 1
-            monitor.signal()
-        } else {
-            spawn()
+            return .signal
+        }
+        return .spawn
+    }
+
+    private func help(_ h: Help) {
+        switch h {
+        case .signal: monitor.signal()
+        case .spawn: spawn()
         }
     }
 
@@ -247,11 +262,13 @@ final class DataPlane: @unchecked Sendable {
             case .job(let fd, let context): DataConnection.serve(fd, context: context)
             case .lead:
                 let (fd, context, resumed) = lead()
-                monitor.withLock {
-                    hasLeader = false
-                    demandLocked()
-                }
-                DataConnection.serve(fd, context: context, registered: resumed)
+                help(
+                    monitor.withLock {
+                        hasLeader = false
+                        return demandLocked()
+                    })
+                // accept4 without SOCK_NONBLOCK gives a blocking socket.
+                DataConnection.serve(fd, context: context, registered: resumed, blocking: true)
             }
         }
     }
@@ -294,7 +311,8 @@ enum DataConnection {
     static let idleMilliseconds = 1000
 
     /// `registered`: a parked connection coming back (already in its server's set, set up).
-    static func serve(_ fd: Int32, context: DataConnectionContext, registered: Bool = false) {
+    /// `blocking`: the descriptor is known to be in blocking mode (accepted here).
+    static func serve(_ fd: Int32, context: DataConnectionContext, registered: Bool = false, blocking: Bool = false) {
         if !registered {
             guard context.connections.add(fd) else {
                 close(fd)
@@ -302,7 +320,7 @@ enum DataConnection {
             }
             // Blocking I/O on this thread (a descriptor passed by SET_DATAFD may be
             // non-blocking); a read waiting longer than the idle time returns EAGAIN.
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+            if !blocking { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) }
             var one: Int32 = 1
             _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             var idle = timeval(tv_sec: idleMilliseconds / 1000, tv_usec: (idleMilliseconds % 1000) * 1000)
