@@ -9,7 +9,8 @@ Then, mostly with keys loaded by LoadExternal from scalars chosen here: ECDH_Key
 [d_s]Q_e, and ECDH_ZGen(Q_e) on the same key gives zPoint back), EC_Ephemeral + ZGen_2Phase with
 ECDH (both TPMs) and ECMQV (vtpm only, D21), ECC_Encrypt/ECC_Decrypt (vtpm only: libtpms 0.9 lacks
 them) decrypted and encrypted here, a salted HMAC session with a BN-P256 tpmKey (salt by KDFe
-"SECRET", sessionKey by KDFa "ATH", command and response HMACs of a PCR_Extend), EC Schnorr
+"SECRET", sessionKey by KDFa "ATH", command and response HMACs of a PCR_Extend, AES-CFB parameter
+encryption both ways on a TPM2_Hash), EC Schnorr
 signatures verified here and by VerifySignature, and CertifyX509's answers for BN-P256 keys."""
 from __future__ import annotations
 
@@ -166,6 +167,8 @@ CC_LOAD_EXTERNAL, CC_ECDH_KEYGEN, CC_ECDH_ZGEN = 0x167, 0x163, 0x154
 CC_ECC_ENCRYPT, CC_ECC_DECRYPT, CC_START_AUTH_SESSION, CC_PCR_EXTEND = 0x199, 0x19A, 0x176, 0x182
 CC_VERIFY_SIGNATURE, CC_CERTIFY_X509, CC_FLUSH = 0x177, 0x197, 0x165
 RC_ASYMMETRIC, RC_SIGNATURE, RC_ECC_POINT = 0x081, 0x09B, 0x0A7
+CC_HASH = 0x17D
+AES128_CFB = wire.u16(0x06) + wire.u16(128) + wire.u16(0x43)   # TPMT_SYM_DEF: AES-128-CFB
 
 
 def scalar() -> int:
@@ -243,7 +246,10 @@ def keygen_sequence(tpm) -> list[tuple[str, int]]:
 
 
 def test_bnp256_ecdh_keygen(candidate_impl, swtpm_impl, tpm_factory):
-    differential(candidate_impl, swtpm_impl, tpm_factory, keygen_sequence)
+    codes = differential(candidate_impl, swtpm_impl, tpm_factory, keygen_sequence)
+    # Part 3, 14.4 uses only the key's public point and asks only for an ECC key (TPM_RC_KEY
+    # otherwise): a sign-only key is accepted by both TPMs.
+    assert codes["keygen sign key"] == 0
 
 
 # TPM2_EC_Ephemeral + TPM2_ZGen_2Phase with TPM_ALG_ECDH (Part 3, 14.7 and 19.2; SP 800-56A
@@ -365,15 +371,15 @@ def test_bnp256_ecc_encrypt_decrypt(candidate_impl, swtpm_impl, tpm_factory):
 # sessionKey = KDFa(authHash, salt, "ATH", nonceTPM, nonceCaller). A PCR_Extend authorized by the
 # session, command and response HMACs computed here, proves the TPM derived the same sessionKey.
 
-def salted_session(tpm, key: int, qs, wrong_z: bool = False, qe_override=None):
+def salted_session(tpm, key: int, qs, wrong_z: bool = False, qe_override=None, aes: bool = False):
     e = scalar()
     qe = mul(e, G) if qe_override is None else qe_override
     z = mul(e + 1 if wrong_z else e, qs)
     salt = kdfe("sha256", b32(z[0]), b"SECRET", b32(qe[0]), b32(qs[0]), 32)
     nonce_caller = os.urandom(32)
     rsp = transact(tpm, wire.command(CC_START_AUTH_SESSION, wire.u32(key) + wire.u32(wire.RH_NULL),
-                                     wire.tpm2b(nonce_caller) + point(qe) + wire.u8(0) + wire.u16(ALG_NULL)
-                                     + wire.u16(0x0B)))
+                                     wire.tpm2b(nonce_caller) + point(qe) + wire.u8(0)
+                                     + (AES128_CFB if aes else wire.u16(ALG_NULL)) + wire.u16(0x0B)))
     if rsp.rc != 0:
         return rsp.rc, None
     handle = struct.unpack(">I", rsp.body[:4])[0]
@@ -400,6 +406,37 @@ def pcr_extend_with(tpm, session) -> tuple[int, bool]:
     return 0, hmac.compare_digest(r_mac, expected)
 
 
+def aes_cfb(key_iv: bytes, data: bytes, decrypt: bool = False) -> bytes:
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    c = Cipher(algorithms.AES(key_iv[:16]), modes.CFB(key_iv[16:]))
+    op = c.decryptor() if decrypt else c.encryptor()
+    return op.update(data) + op.finalize()
+
+
+def hash_with(tpm, session, data: bytes) -> tuple[int, bytes | None]:
+    """TPM2_Hash with the salted session as a decrypt + encrypt session (Part 1, 21.3): data goes
+    AES-CFB-encrypted under KDFa(sessionKey, "CFB", nonceCaller, nonceTPM), outHash comes back
+    encrypted under KDFa(sessionKey, "CFB", nonceTPM', nonceCaller). Returns (rc, outHash as
+    decrypted here, after the response HMAC has been checked)."""
+    handle, key, nonce_tpm = session
+    nonce_caller, attrs = os.urandom(32), wire.u8(0x61)        # continueSession | decrypt | encrypt
+    enc = aes_cfb(kdfa("sha256", key, b"CFB", nonce_caller, nonce_tpm, 256), data)
+    params = wire.tpm2b(enc) + wire.u16(0x0B) + wire.u32(wire.RH_OWNER)
+    cp_hash = hashlib.sha256(wire.u32(CC_HASH) + params).digest()
+    mac = hmac.new(key, cp_hash + nonce_caller + nonce_tpm + attrs, "sha256").digest()
+    rsp = transact(tpm, wire.command(CC_HASH, b"", params, [wire.u32(handle) + wire.tpm2b(nonce_caller) + attrs
+                                                             + wire.tpm2b(mac)]))
+    if rsp.rc != 0:
+        return rsp.rc, None
+    r = wire.Reader(rsp.body)
+    rp = r.take(r.u32())
+    new_nonce, r_attrs, r_mac = r.tpm2b(), r.take(1), r.tpm2b()
+    rp_hash = hashlib.sha256(wire.u32(0) + wire.u32(CC_HASH) + rp).digest()
+    assert hmac.compare_digest(r_mac, hmac.new(key, rp_hash + new_nonce + nonce_caller + r_attrs, "sha256").digest())
+    out = wire.Reader(rp).tpm2b()
+    return 0, aes_cfb(kdfa("sha256", key, b"CFB", new_nonce, nonce_caller, 256), out, decrypt=True)
+
+
 def salted_sequence(tpm) -> list[tuple[str, int]]:
     rcs: list[tuple[str, int]] = []
     known, qs = load_external(tpm, scalar(), EXT_DECRYPT)
@@ -412,6 +449,14 @@ def salted_sequence(tpm) -> list[tuple[str, int]]:
         rcs.append((f"extend {step}", rc))
         assert rc == 0 and verified, f"{tpm.name}: {step}: {rc:#x}, response HMAC {verified}"
         flush(tpm, session[0])
+    # Parameter encryption both ways with keys derived from the same sessionKey.
+    rc, session = salted_session(tpm, known, qs, aes=True)
+    assert rc == 0
+    data = os.urandom(100)
+    rc, out = hash_with(tpm, session, data)
+    rcs.append(("hash encrypted", rc))
+    assert rc == 0 and out == hashlib.sha256(data).digest(), f"{tpm.name}: decrypted outHash"
+    flush(tpm, session[0])
     # A salt the TPM cannot have derived: the command HMAC fails.
     rc, session = salted_session(tpm, known, qs, wrong_z=True)
     assert rc == 0
