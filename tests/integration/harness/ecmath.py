@@ -4,6 +4,8 @@ points) with arithmetic that shares nothing with vtpm's OpenSSL-based code. Slow
 time: test use only."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 
 Point = tuple[int, int] | None  # None is the point at infinity
@@ -47,3 +49,33 @@ class Curve:
 
     def neg(self, pt: tuple[int, int]) -> tuple[int, int]:
         return pt[0], (-pt[1]) % self.p
+
+
+def avf(curve: Curve, x: int) -> int:
+    """SP 800-56A rev 3, 5.7.2.3, the associate value function: (x mod 2^f) + 2^f with
+    f = ceil(ceil(log2 n) / 2)."""
+    f = (curve.n.bit_length() + 1) // 2
+    return (x % (1 << f)) + (1 << f)
+
+
+def kdfe(hash_name: str, z: bytes, use: bytes, party_u: bytes, party_v: bytes, nbytes: int) -> bytes:
+    """Part 1, 11.4.10.3 (KDFe, SP 800-56A's concatenation KDF): H(counter || Z || use || 0x00 ||
+    partyUInfo || partyVInfo) for counter = 1, 2, ..., truncated to nbytes."""
+    label = use if use.endswith(b"\0") else use + b"\0"
+    out, i = b"", 1
+    while len(out) < nbytes:
+        out += hashlib.new(hash_name, i.to_bytes(4, "big") + z + label + party_u + party_v).digest()
+        i += 1
+    return out[:nbytes]
+
+
+def kdfa(hash_name: str, key: bytes, label: bytes, context_u: bytes, context_v: bytes, bits: int) -> bytes:
+    """Part 1, 11.4.10.2 (KDFa, SP 800-108 counter mode with HMAC): HMAC(key, counter || label ||
+    0x00 || contextU || contextV || bits), counter = 1, 2, ..., truncated to bits / 8 octets."""
+    label = label if label.endswith(b"\0") else label + b"\0"
+    out, i = b"", 1
+    while len(out) < (bits + 7) // 8:
+        out += hmac.new(key, i.to_bytes(4, "big") + label + context_u + context_v + bits.to_bytes(4, "big"),
+                        hash_name).digest()
+        i += 1
+    return out[:(bits + 7) // 8]
