@@ -132,7 +132,7 @@ let package = Package(
         .executableTarget(
             name: "vtpm",
             dependencies: [
-                "VTPMHost", "TPMEngine",
+                "VTPMHost", "TPMEngine", "TPMCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The Swift runtime and Foundation linked statically: libvirt starts `swtpm_setup`

@@ -131,6 +131,19 @@ extension RSAPrivateKey {
     }
 }
 
+/// How many threads may search one primary RSA key's primes (process-wide). The default, 4, suits
+/// a process that serves one TPM (swtpm_setup, `vtpm socket`): key generation takes about half
+/// the wall time on two cores. A daemon serving many guests sets 1: a guest asking for keys in a
+/// loop should not take more than one core from its neighbours. The key is the same either way.
+public enum KeyGeneration {
+    private static let limit = Atomic<Int>(4)
+
+    public static var threadLimit: Int {
+        get { limit.load(ordering: .relaxed) }
+        set { limit.store(max(1, newValue), ordering: .relaxed) }
+    }
+}
+
 /// The first accepted candidate of a counter-addressed source, found by several threads. Each
 /// thread claims the next counter, tests that candidate, and records it when accepted; a thread
 /// stops when it claims a counter beyond the earliest accepted one recorded. Counters are
@@ -138,11 +151,12 @@ extension RSAPrivateKey {
 /// accepted one is known, so when every thread has stopped all counters below the earliest
 /// accepted one were tested and rejected: the answer is the sequential search's.
 struct ParallelPrimeSearch: Sendable {
-    /// Threads per search: the processors online, at most 4 (the search of one prime rarely
-    /// has more than a few dozen candidates worth an exponentiation).
-    static let workers: Int = {
+    /// Threads per search: `KeyGeneration.threadLimit`, at most the processors online.
+    static var workers: Int { min(KeyGeneration.threadLimit, processorsOnline) }
+
+    static let processorsOnline: Int = {
         let n = sysconf(Int32(_SC_NPROCESSORS_ONLN))
-        return n < 1 ? 1 : min(Int(n), 4)
+        return n < 1 ? 1 : Int(n)
     }()
 
     let source: KDFaBitSource
@@ -159,7 +173,12 @@ struct ParallelPrimeSearch: Sendable {
     /// that counter. With `p` (p's octets) this searches q, with q's further conditions.
     func first(after: UInt32, p: [UInt8]?) throws -> (octets: [UInt8], counter: UInt32) {
         let state = SearchState(next: after, last: after &+ UInt32(RSAPrivateKey.candidateBudget(bits: bits)))
-        DispatchQueue.concurrentPerform(iterations: Self.workers) { _ in work(state, p: p) }
+        let n = Self.workers
+        if n > 1 {
+            DispatchQueue.concurrentPerform(iterations: n) { _ in work(state, p: p) }
+        } else {
+            work(state, p: p)
+        }
         return try state.result()
     }
 

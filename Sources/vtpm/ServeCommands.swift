@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TPMCrypto
 import VTPMHost
 
 #if canImport(Glibc)
@@ -72,6 +73,11 @@ struct Serve: ParsableCommand {
     @Option(help: "Serve Prometheus metrics on HOST:PORT (GET /metrics), e.g. 127.0.0.1:9464.")
     var metrics: String?
 
+    @Option(
+        name: .customLong("keygen-threads"),
+        help: "Threads one primary RSA key's prime search may use (default 1: a guest generating keys takes at most one core).")
+    var keygenThreads: Int = 1
+
     @Flag(
         name: .customLong("plain-migration"),
         help: "Send migration/savevm state blobs unencrypted (default: encrypted with STATE_DIR/migration.key).")
@@ -86,6 +92,11 @@ struct Serve: ParsableCommand {
             FileHandle.standardError.write(Data("vtpm: --idle-evict needs a positive number of seconds\n".utf8))
             throw ExitCode.failure
         }
+        guard (1...64).contains(keygenThreads) else {
+            FileHandle.standardError.write(Data("vtpm: --keygen-threads needs a number from 1 to 64\n".utf8))
+            throw ExitCode.failure
+        }
+        KeyGeneration.threadLimit = keygenThreads
         let log = HostLog(fd: 2, threshold: threshold, prefix: "vtpm: ")
         // Each instance holds a few descriptors (two listening sockets, its state lock, and
         // its connections): take all the descriptors allowed, and as root raise the hard limit

@@ -47,12 +47,18 @@ final class PrimaryKeyTests: XCTestCase {
             let source = KDFaBitSource(hash: .sha256, seed: seed, label: "test", contextU: [1, 2], contextV: [UInt8(i)])
             var sequential = OpaqueSource(inner: source)
             let a = try RSAPrivateKey.generate(modulusBits: 1024, using: &sequential)
-            var parallel = source
-            let b = try RSAPrivateKey.generate(bits: 512, exponent: RSAPublicKey.defaultExponent, indexed: &parallel)
-            XCTAssertEqual(a.publicKey, b.publicKey, "seed \(i)")
-            XCTAssertEqual(a.prime(), b.prime(), "seed \(i)")
-            XCTAssertEqual(sequential.inner.counter, parallel.counter, "seed \(i)")
-            XCTAssertGreaterThan(parallel.counter, 2)
+            // As many threads as the machine has processors, up to 4 (2 on CI's machine), then one
+            // thread through the same code.
+            for limit in [4, 1] {
+                KeyGeneration.threadLimit = limit
+                defer { KeyGeneration.threadLimit = 4 }
+                var parallel = source
+                let b = try RSAPrivateKey.generate(bits: 512, exponent: RSAPublicKey.defaultExponent, indexed: &parallel)
+                XCTAssertEqual(a.publicKey, b.publicKey, "seed \(i), \(limit) threads")
+                XCTAssertEqual(a.prime(), b.prime(), "seed \(i)")
+                XCTAssertEqual(sequential.inner.counter, parallel.counter, "seed \(i)")
+                XCTAssertGreaterThan(parallel.counter, 2)
+            }
         }
     }
 
