@@ -356,8 +356,17 @@ final class VerifierDaemon: @unchecked Sendable {
         let slots = DispatchSemaphore(value: config.concurrency)
         while true {
             let now = Date()
-            let due: [String] = lock.withLock {
-                guests.keys.filter { !inFlight.contains($0) && (nextDue[$0] ?? .distantPast) <= now }.sorted()
+            // Due guests, and when the next one not yet due will be: the scheduler sleeps until
+            // then (at most 100 ms, so new guests are seen), not a fixed tick that would add up to
+            // 100 ms to every guest's interval.
+            let (due, nextWake): ([String], Date) = lock.withLock {
+                var due = [String]()
+                var wake = now.addingTimeInterval(0.1)
+                for name in guests.keys where !inFlight.contains(name) {
+                    let at = nextDue[name] ?? .distantPast
+                    if at <= now { due.append(name) } else if at < wake { wake = at }
+                }
+                return (due.sorted(), wake)
             }
             for name in due {
                 slots.wait()
@@ -369,7 +378,9 @@ final class VerifierDaemon: @unchecked Sendable {
                     }
                 }
             }
-            usleep(100_000)
+            // At least 2 ms between passes: guests falling due together are started together.
+            let pause = max(0.002, nextWake.timeIntervalSinceNow)
+            usleep(useconds_t(pause * 1_000_000))
         }
     }
 }
