@@ -89,10 +89,12 @@ final class AuditLog: @unchecked Sendable {
             body["id"] = id
             body["kind"] = kind
             body["time"] = isoTime(Date())
-            let json = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
-            let chain = Array(SHA256.hash(data: lastHash + Array(json)))
+            let json =
+                try AuditJSON.encode(body)
+                ?? Array(JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes]))
+            let chain = Array(SHA256.hash(data: lastHash + json))
             let sig = try key.signature(for: Data(chain)).derRepresentation
-            let line = Array(json) + Array(" \(hexOf(chain)) \(hexOf(Array(sig)))\n".utf8)
+            let line = json + Array(" \(hexOf(chain)) \(hexOf(Array(sig)))\n".utf8)
             try writeAll(fd, line)
             guard fsync(fd) == 0 else { throw CLIError("fsync \(path): \(String(cString: strerror(errno)))") }
             offsets.append(size)
@@ -177,21 +179,16 @@ private func sendable(_ o: [String: Any]) -> [String: any Sendable] {
     return out
 }
 
-func isoTime(_ d: Date) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: d)
-}
+private let hexDigits = Array("0123456789abcdef".utf8)
 
-func parseTime(_ s: String) -> Date? {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    if let d = f.date(from: s) { return d }
-    f.formatOptions = [.withInternetDateTime]
-    return f.date(from: s)
+func hexOf(_ b: [UInt8]) -> String {
+    var out = [UInt8](repeating: 0, count: b.count * 2)
+    for (i, v) in b.enumerated() {
+        out[2 * i] = hexDigits[Int(v >> 4)]
+        out[2 * i + 1] = hexDigits[Int(v & 0x0F)]
+    }
+    return String(decoding: out, as: UTF8.self)
 }
-
-func hexOf(_ b: [UInt8]) -> String { b.map { String(format: "%02x", $0) }.joined() }
 
 func hexBytes(_ s: String) -> [UInt8]? {
     let u = Array(s.utf8)

@@ -20,6 +20,41 @@ struct GuestRecord: Codable, Sendable {
     var rounds: Int
 }
 
+extension GuestRecord {
+    /// Everything but the enrollment, for encoding with a cached enrollment.
+    private struct Rest: Encodable {
+        let state: GuestState
+        let verdict: Verdict?
+        let check: String?
+        let reason: String
+        let lastRound: String?
+        let rounds: Int
+    }
+
+    /// The same bytes as JSONEncoder with [.sortedKeys] gives for the whole record, with the
+    /// "guest" value given already encoded (by that encoder): it goes in its sorted place,
+    /// after "check" (if any) and before "lastRound" (if any) or "reason". Those two can only
+    /// occur as keys there: inside "check"'s string value a quote is always escaped.
+    static func encode(_ r: GuestRecord, guestJSON: [UInt8]) throws -> [UInt8] {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let rest = Array(
+            try enc.encode(
+                Rest(state: r.state, verdict: r.verdict, check: r.check, reason: r.reason, lastRound: r.lastRound, rounds: r.rounds)))
+        let next = Array((r.lastRound != nil ? "\"lastRound\":" : "\"reason\":").utf8)
+        guard let at = firstIndex(of: next, in: rest) else { throw CLIError("guest record encoding: no \"reason\" key") }
+        return Array(rest[..<at]) + Array("\"guest\":".utf8) + guestJSON + [0x2C] + Array(rest[at...])
+    }
+
+    private static func firstIndex(of needle: [UInt8], in hay: [UInt8]) -> Int? {
+        guard needle.count <= hay.count else { return nil }
+        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && hay[i..<i + needle.count].elementsEqual(needle) {
+            return i
+        }
+        return nil
+    }
+}
+
 struct DaemonConfig: Sendable {
     var stateDir: String
     var interval: TimeInterval
@@ -106,10 +141,21 @@ final class VerifierDaemon: @unchecked Sendable {
 
     func records() -> [GuestRecord] { lock.withLock { guests.values.sorted { $0.guest.name < $1.guest.name } } }
 
+    /// Each guest's encoded enrollment (it only changes when the guest is enrolled again):
+    /// encoding its keys and certificate anew every round was most of a save's CPU.
+    private let guestJSONLock = NSLock()
+    private var guestJSON: [String: (EnrolledGuest, [UInt8])] = [:]
+
     private func save(_ r: GuestRecord) throws {
+        let cached: [UInt8]? = guestJSONLock.withLock {
+            guard let (g, json) = guestJSON[r.guest.name], g == r.guest else { return nil }
+            return json
+        }
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        try writeFileDurably(guestDir + "/" + r.guest.name + ".json", Array(try enc.encode(r)))
+        let guest = try cached ?? Array(enc.encode(r.guest))
+        if cached == nil { guestJSONLock.withLock { guestJSON[r.guest.name] = (r.guest, guest) } }
+        try writeFileDurably(guestDir + "/" + r.guest.name + ".json", try GuestRecord.encode(r, guestJSON: guest))
     }
 
     static func validName(_ n: String) -> Bool {
@@ -310,8 +356,17 @@ final class VerifierDaemon: @unchecked Sendable {
         let slots = DispatchSemaphore(value: config.concurrency)
         while true {
             let now = Date()
-            let due: [String] = lock.withLock {
-                guests.keys.filter { !inFlight.contains($0) && (nextDue[$0] ?? .distantPast) <= now }.sorted()
+            // Due guests, and when the next one not yet due will be: the scheduler sleeps until
+            // then (at most 100 ms, so new guests are seen), not a fixed tick that would add up to
+            // 100 ms to every guest's interval.
+            let (due, nextWake): ([String], Date) = lock.withLock {
+                var due = [String]()
+                var wake = now.addingTimeInterval(0.1)
+                for name in guests.keys where !inFlight.contains(name) {
+                    let at = nextDue[name] ?? .distantPast
+                    if at <= now { due.append(name) } else if at < wake { wake = at }
+                }
+                return (due.sorted(), wake)
             }
             for name in due {
                 slots.wait()
@@ -323,7 +378,9 @@ final class VerifierDaemon: @unchecked Sendable {
                     }
                 }
             }
-            usleep(100_000)
+            // At least 2 ms between passes: guests falling due together are started together.
+            let pause = max(0.002, nextWake.timeIntervalSinceNow)
+            usleep(useconds_t(pause * 1_000_000))
         }
     }
 }
