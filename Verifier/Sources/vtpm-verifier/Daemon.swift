@@ -354,6 +354,9 @@ final class VerifierDaemon: @unchecked Sendable {
     /// The scheduler: every guest is attested once per interval, at most `concurrency` at once.
     func runScheduler() -> Never {
         let slots = DispatchSemaphore(value: config.concurrency)
+        // Signalled as each round ends: with a short interval (0: continuously) the guest is due
+        // again at once, and the scheduler should not sleep out its pause.
+        let roundEnded = DispatchSemaphore(value: 0)
         while true {
             let now = Date()
             // Due guests, and when the next one not yet due will be: the scheduler sleeps until
@@ -372,15 +375,19 @@ final class VerifierDaemon: @unchecked Sendable {
                 slots.wait()
                 lock.withLock { nextDue[name] = Date().addingTimeInterval(config.interval) }
                 DispatchQueue.global().async {
-                    defer { slots.signal() }
+                    defer {
+                        slots.signal()
+                        roundEnded.signal()
+                    }
                     do { _ = try self.attest(name: name) } catch {
                         FileHandle.standardError.write(Data("vtpm-verifier: \(name): \(error)\n".utf8))
                     }
                 }
             }
-            // At least 2 ms between passes: guests falling due together are started together.
+            // At least 2 ms between passes unless a round ended: guests falling due together are
+            // started together.
             let pause = max(0.002, nextWake.timeIntervalSinceNow)
-            usleep(useconds_t(pause * 1_000_000))
+            _ = roundEnded.wait(timeout: .now() + pause)
         }
     }
 }
