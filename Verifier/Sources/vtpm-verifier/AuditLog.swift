@@ -43,6 +43,14 @@ final class AuditLog: @unchecked Sendable {
     private var lastHash: [UInt8]
     private var offsets: [UInt64] = []  // offsets[id - 1]
     private var size: UInt64
+    /// Set when a write or an fsync failed: no record is appended after it (under `lock`).
+    private var failure: String?
+    /// Group commit (`append`): how much of the file is known durable, whether an fsync is
+    /// running, and the reason an fsync failed; under `sync`.
+    private let sync = NSCondition()
+    private var durable: UInt64 = 0
+    private var syncing = false
+    private var syncFailure: String?
 
     init(directory: String) throws {
         path = directory + "/audit.log"
@@ -70,6 +78,7 @@ final class AuditLog: @unchecked Sendable {
             start = i + 1
         }
         size = UInt64(start)
+        durable = size
         if start != data.count {
             // A torn last line (crash mid-write): cut it so the log stays line-structured.
             guard ftruncate(fd, off_t(start)) == 0 else { throw CLIError("cannot truncate a torn record in \(path)") }
@@ -81,9 +90,17 @@ final class AuditLog: @unchecked Sendable {
     var count: Int { lock.withLock { offsets.count } }
 
     /// Appends a record and returns its id once it is on disk.
+    ///
+    /// Group commit: the record is written (chained, signed) under `lock`, then `append` waits
+    /// until an fsync that began after the write has finished. One thread at a time runs the
+    /// fsync, for every record written before it began; rounds finishing together share it
+    /// instead of taking turns at one fsync each under the lock. A record is never reported
+    /// before it is durable, and since the file is only appended to, a durable record has every
+    /// earlier record durable before it.
     @discardableResult
     func append(kind: String, _ fields: [String: any Sendable]) throws -> Int {
-        try lock.withLock {
+        let (id, end): (Int, UInt64) = try lock.withLock {
+            if let failure { throw CLIError(failure) }
             var body = fields
             let id = offsets.count + 1
             body["id"] = id
@@ -95,12 +112,50 @@ final class AuditLog: @unchecked Sendable {
             let chain = Array(SHA256.hash(data: lastHash + json))
             let sig = try key.signature(for: Data(chain)).derRepresentation
             let line = json + Array(" \(hexOf(chain)) \(hexOf(Array(sig)))\n".utf8)
-            try writeAll(fd, line)
-            guard fsync(fd) == 0 else { throw CLIError("fsync \(path): \(String(cString: strerror(errno)))") }
+            do {
+                try writeAll(fd, line)
+            } catch {
+                // Part of the line may be in the file: no record may follow it (reopening the
+                // log cuts a torn last line).
+                failure = "write \(path): \(error)"
+                throw error
+            }
             offsets.append(size)
             size += UInt64(line.count)
             lastHash = chain
-            return id
+            return (id, size)
+        }
+        try waitDurable(end)
+        return id
+    }
+
+    /// Returns once the file's first `end` bytes are on disk (or throws if an fsync failed).
+    private func waitDurable(_ end: UInt64) throws {
+        sync.lock()
+        defer { sync.unlock() }
+        while true {
+            if let syncFailure { throw CLIError(syncFailure) }
+            if durable >= end { return }
+            if syncing {
+                sync.wait()
+                continue
+            }
+            syncing = true
+            // Everything written so far (lock order: sync, then lock; append never takes sync
+            // while it holds lock).
+            let target = lock.withLock { size }
+            sync.unlock()
+            let ok = fsync(fd) == 0
+            let reason = ok ? "" : "fsync \(path): \(String(cString: strerror(errno)))"
+            sync.lock()
+            syncing = false
+            if ok {
+                durable = max(durable, target)
+            } else {
+                syncFailure = reason
+                lock.withLock { failure = reason }
+            }
+            sync.broadcast()
         }
     }
 
