@@ -18,10 +18,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench-wire.h"
 
-static size_t put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = v; return 2; }
-static size_t put32(uint8_t *p, uint32_t v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; return 4; }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
 
 /* Builds the command; returns its length. */
 static size_t build(const char *name, uint8_t *c) {
@@ -51,15 +49,6 @@ static size_t build(const char *name, uint8_t *c) {
     return n;
 }
 
-static int read_full(int fd, uint8_t *buf, size_t len) {
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
-        if (r <= 0) return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
 
 static double now(void) {
     struct timespec ts;

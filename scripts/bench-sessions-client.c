@@ -41,6 +41,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench-wire.h"
 
 #define ST_NO_SESSIONS 0x8001
 #define ST_SESSIONS 0x8002
@@ -62,14 +63,8 @@
 /* ---------- bytes ---------- */
 
 static size_t put8(uint8_t *p, uint8_t v) { p[0] = v; return 1; }
-static size_t put16(uint8_t *p, uint16_t v) { p[0] = v >> 8; p[1] = (uint8_t)v; return 2; }
-static size_t put32(uint8_t *p, uint32_t v) {
-    p[0] = v >> 24; p[1] = (uint8_t)(v >> 16); p[2] = (uint8_t)(v >> 8); p[3] = (uint8_t)v; return 4;
-}
 static size_t putb(uint8_t *p, const uint8_t *b, size_t n) { memcpy(p, b, n); return n; }
 static size_t put2b(uint8_t *p, const uint8_t *b, size_t n) { put16(p, (uint16_t)n); memcpy(p + 2, b, n); return 2 + n; }
-static uint16_t get16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 static void die(const char *what, long i) {
     fprintf(stderr, "bench-sessions-client: %s (iteration %ld)\n", what, i);
@@ -180,15 +175,6 @@ static int dial(int port) {
     return fd;
 }
 
-static int read_full(int fd, uint8_t *buf, size_t len) {
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(fd, buf + got, len - got);
-        if (r <= 0) return -1;
-        got += (size_t)r;
-    }
-    return 0;
-}
 
 /* Sends the command (its size field is filled in here) and reads the whole response; returns its
  * length. A response code other than success is fatal. */
