@@ -278,8 +278,6 @@ static void split_params(struct rd *r, const uint8_t **params, size_t *plen, lon
 
 /* ---------- the two loops ---------- */
 
-static double now(void);
-static double cpu(void);
 
 /* The clock runs from after the session starts (*t0, *c0) to before it is flushed (*t1, *c1). */
 static void hmac_extend(struct conn *c, long iterations, double *t0, double *c0, double *t1, double *c1) {
@@ -382,17 +380,6 @@ static void salted_unseal(struct conn *c, long iterations, const struct salt_lin
 
 /* ---------- main ---------- */
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
 
 static void usage(const char *argv0) {
     fprintf(stderr, "usage: %s hmac-extend PORT N [--reconnect]\n"

@@ -1,13 +1,15 @@
 /*
  * Shared by the C benchmark programs in scripts/ (bench-client.c, bench-sessions-client.c,
- * bench-null-session.c): big-endian field writers and readers of the TPM wire format, and a read
- * that waits for the whole buffer.
+ * bench-null-session.c): big-endian field writers and readers of the TPM wire format, a read that
+ * waits for the whole buffer, and the clocks the clients report.
  */
 #ifndef VTPM_BENCH_WIRE_H
 #define VTPM_BENCH_WIRE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 static inline size_t put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; return 2; }
@@ -26,6 +28,19 @@ static inline int read_full(int fd, uint8_t *buf, size_t len) {
         got += (size_t)r;
     }
     return 0;
+}
+
+/* Monotonic wall time and this process's CPU time (user + system), in seconds. */
+static inline double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static inline double cpu(void) {
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 }
 
 #endif
