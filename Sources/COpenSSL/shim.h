@@ -1,6 +1,7 @@
-// The system's OpenSSL libcrypto (libssl-dev), for TPMCrypto (and Measurement's SHA contexts). Besides the headers, three
-// small helpers that would need macros, deprecated declarations or pointer walking in Swift.
-// TPMCrypto's OpenSSL.swift is the only Swift file that imports this module.
+// The system's OpenSSL libcrypto (libssl-dev), for TPMCrypto and Measurement. Besides the headers, small
+// helpers that would need macros, deprecated declarations or pointer walking in Swift, and the hash/HMAC
+// contexts below. Imported by TPMCrypto (OpenSSL.swift, Hash.swift, KDF.swift) and Measurement
+// (IMAHashAlgorithm.swift).
 #ifndef VTPM_COPENSSL_SHIM_H
 #define VTPM_COPENSSL_SHIM_H
 
@@ -18,7 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
-// SHA1_Init/SHA256_Init...: stack contexts, no allocation (Measurement's per-entry hashes).
+// SHA1_Init/SHA256_Init...: stack contexts, no allocation (vtpm_hash_* below).
 #include <openssl/sha.h>
 #include <string.h>
 
@@ -100,7 +101,8 @@ done:
 //
 // OpenSSL's low-level SHA functions on contexts the caller holds: no allocation, no algorithm
 // fetch, no generic layers. The engine hashes and MACs small messages for every command
-// (cpHash, rpHash, session HMACs, the DRBG, KDFa), where those costs were most of the work.
+// (cpHash, rpHash, session HMACs, the DRBG, KDFa), and Measurement hashes every IMA entry and
+// PCR extend, where those costs were most of the work.
 
 /// A hash context for SHA-1, SHA-256, SHA-384 or SHA-512 (`alg` is the TPM_ALG_ID: 0x0004,
 /// 0x000B, 0x000C, 0x000D).

@@ -69,35 +69,12 @@ public enum IMAHashAlgorithm: String, CaseIterable, Hashable, Sendable, Codable 
         _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) throws -> R
     ) rethrows -> R {
         var out: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &out) { o in
-            let md = o.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            switch self {
-            case .sha1:
-                var c = SHA_CTX()
-                SHA1_Init(&c)
-                if a.count > 0 { SHA1_Update(&c, a.baseAddress, a.count) }
-                if b.count > 0 { SHA1_Update(&c, b.baseAddress, b.count) }
-                SHA1_Final(md, &c)
-            case .sha256:
-                var c = SHA256_CTX()
-                SHA256_Init(&c)
-                if a.count > 0 { SHA256_Update(&c, a.baseAddress, a.count) }
-                if b.count > 0 { SHA256_Update(&c, b.baseAddress, b.count) }
-                SHA256_Final(md, &c)
-            case .sha384:
-                var c = SHA512_CTX()
-                SHA384_Init(&c)
-                if a.count > 0 { SHA384_Update(&c, a.baseAddress, a.count) }
-                if b.count > 0 { SHA384_Update(&c, b.baseAddress, b.count) }
-                SHA384_Final(md, &c)
-            case .sha512:
-                var c = SHA512_CTX()
-                SHA512_Init(&c)
-                if a.count > 0 { SHA512_Update(&c, a.baseAddress, a.count) }
-                if b.count > 0 { SHA512_Update(&c, b.baseAddress, b.count) }
-                SHA512_Final(md, &c)
-            }
-        }
+        // The COpenSSL shim's stack contexts (vtpm_hash_*, static inline: shared with TPMCrypto).
+        var c = vtpm_hash_ctx()
+        vtpm_hash_init(&c, UInt32(tpmAlgorithmID))
+        vtpm_hash_update(&c, a.baseAddress, a.count)
+        vtpm_hash_update(&c, b.baseAddress, b.count)
+        withUnsafeMutableBytes(of: &out) { o in vtpm_hash_final(&c, o.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
         return try withUnsafeBytes(of: &out) { try body(UnsafeRawBufferPointer(rebasing: $0[0..<digestSize])) }
     }
 }
