@@ -41,21 +41,12 @@ struct KeyedPRF {
     let algorithm: HashAlgorithm
 
     init(_ alg: HashAlgorithm, key k: [UInt8]) {
-        self.init(alg, key: UnsafeRawBufferPointer?.none, bytes: k)
+        self = k.withUnsafeBytes { KeyedPRF(alg, key: $0) }
     }
 
     init(_ alg: HashAlgorithm, key k: UnsafeRawBufferPointer) {
-        self.init(alg, key: k, bytes: [])
-    }
-
-    private init(_ alg: HashAlgorithm, key raw: UnsafeRawBufferPointer?, bytes: [UInt8]) {
         algorithm = alg
-        let ok: Int32
-        if let raw {
-            ok = vtpm_hmac_key_init(&key, UInt32(alg.rawValue), raw.baseAddress?.assumingMemoryBound(to: UInt8.self), raw.count)
-        } else {
-            ok = bytes.withUnsafeBufferPointer { vtpm_hmac_key_init(&key, UInt32(alg.rawValue), $0.baseAddress, $0.count) }
-        }
+        let ok = vtpm_hmac_key_init(&key, UInt32(alg.rawValue), k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count)
         precondition(ok == 1, "vtpm_hmac_key_init: every HashAlgorithm is known")
     }
 
