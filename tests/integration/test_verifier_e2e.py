@@ -215,7 +215,15 @@ class FakeAgent:
         return frame(0x7F, struct.pack(">H", 3) + b16(b"unexpected message"))
 
     def evidence(self, nonce: bytes, sel: bytes, first: int) -> bytes:
-        quoter = self.other if self.forge in ("other_tpm", "swap_ak") else self
+        if self.forge in ("other_tpm", "swap_ak"):
+            # The other guest's TPM and files: its own sessions (the verifier's scheduler
+            # may be attesting it right now) write the same q.msg/q.sig/pcrs.out under its
+            # lock, so take that lock too (always self's first, then other's: no cycle).
+            with self.other.lock:
+                return self.quote_evidence(self.other, nonce, sel, first)
+        return self.quote_evidence(self, nonce, sel, first)
+
+    def quote_evidence(self, quoter: "FakeAgent", nonce: bytes, sel: bytes, first: int) -> bytes:
         banks = parse_selection(sel)
         names = {0x0004: "sha1", 0x000B: "sha256"}
         spec = "+".join(f"{names[a]}:{','.join(map(str, p))}" for a, p in banks)
