@@ -33,11 +33,25 @@ public enum HashAlgorithm: UInt16, CaseIterable, Sendable {
         return h.finalize()
     }
 
+    /// One-shot digest of an array: the generic one called across modules is not specialized
+    /// (generic metadata looked up at run time on every call), and the engine hashes arrays.
+    public func digest(_ data: [UInt8]) -> [UInt8] {
+        var h = Hasher(self)
+        h.update(data)
+        return h.finalize()
+    }
+
     /// Digest of several buffers concatenated, without building the concatenation.
     public func digest(_ parts: [[UInt8]]) -> [UInt8] {
         var h = Hasher(self)
         for p in parts { h.update(p) }
         return h.finalize()
+    }
+
+    /// HMAC (FIPS 198-1) with this hash, of arrays (as `digest(_: [UInt8])`).
+    public func hmac(key: [UInt8], data: [UInt8]) -> [UInt8] {
+        let prf = key.withUnsafeBytes { KeyedPRF(self, key: $0) }
+        return data.withUnsafeBytes { prf.mac($0) }
     }
 
     /// HMAC (FIPS 198-1) with this hash.
@@ -69,6 +83,11 @@ public struct Hasher {
 
     public mutating func update<D: DataProtocol>(_ data: D) {
         withContiguousBytes(data) { update(bufferPointer: $0) }
+    }
+
+    /// `update` of an array (as `HashAlgorithm.digest(_: [UInt8])`).
+    public mutating func update(_ data: [UInt8]) {
+        data.withUnsafeBytes { update(bufferPointer: $0) }
     }
 
     public mutating func update(bufferPointer: UnsafeRawBufferPointer) {
