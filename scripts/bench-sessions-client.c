@@ -1,14 +1,14 @@
 /*
  * Session benchmark client for scripts/bench-sessions: the same lean client for vtpm and swtpm, so
  * that the servers' difference is what the figures show (a tpm2-pytss client spends milliseconds of
- * its own CPU per command). It speaks the swtpm-style raw TCP data port (a command, then its
+ * its own CPU per command). It speaks the swtpm-style raw data channel, over TCP or a Unix socket (a command, then its
  * response; no pipelining) and does the session arithmetic itself with libcrypto:
  *
- *   hmac-extend PORT N [--reconnect]
+ *   hmac-extend ADDRESS N [--reconnect]
  *       StartAuthSession(tpmKey = bind = TPM_RH_NULL, no salt, TPM_SE_HMAC, AES-128-CFB, SHA-256)
  *       once, then N x TPM2_PCR_Extend(16, one SHA-256 digest) authorized by that session with
  *       continueSession set; every command HMAC computed and every response HMAC verified.
- *   salted-unseal PORT N SALTFILE PRIMARY ITEM ITEM_NAME_HEX SECRET_HEX [--reconnect]
+ *   salted-unseal ADDRESS N SALTFILE PRIMARY ITEM ITEM_NAME_HEX SECRET_HEX [--reconnect]
  *       N x { StartAuthSession(tpmKey = PRIMARY (ECC P-256), bind = NULL, encryptedSalt = an
  *       ephemeral point from SALTFILE, TPM_SE_HMAC, AES-128-CFB, SHA-256); TPM2_Unseal(ITEM) with
  *       that session (encrypt set, continueSession clear: the TPM ends it) }: the response HMAC is
@@ -39,6 +39,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include "bench-wire.h"
@@ -163,11 +164,21 @@ static void cfb_decrypt(const uint8_t key[16], const uint8_t iv[16], uint8_t *bu
 
 /* ---------- transport ---------- */
 
-struct conn { int fd; int port; int reconnect; };
+struct conn { int fd; const char *address; int reconnect; };
 
-static int dial(int port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+/* ADDRESS: a TCP port on 127.0.0.1, or the path of a Unix stream socket (anything with a '/'). */
+static int dial(const char *address) {
+    int fd;
+    if (strchr(address, '/')) {
+        struct sockaddr_un u = { .sun_family = AF_UNIX };
+        if (strlen(address) >= sizeof u.sun_path) { fprintf(stderr, "socket path too long\n"); exit(1); }
+        strcpy(u.sun_path, address);
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0 || connect(fd, (struct sockaddr *)&u, sizeof u) != 0) { perror("connect"); exit(1); }
+        return fd;
+    }
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(address)) };
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) != 0) { perror("connect"); exit(1); }
     int one = 1;
@@ -180,7 +191,7 @@ static int dial(int port) {
  * length. A response code other than success is fatal. */
 static size_t transact(struct conn *c, uint8_t *cmd, size_t len, uint8_t *resp, size_t cap, const char *what, long i) {
     put32(cmd + 2, (uint32_t)len);
-    if (c->reconnect || c->fd < 0) c->fd = dial(c->port);
+    if (c->reconnect || c->fd < 0) c->fd = dial(c->address);
     if (write(c->fd, cmd, len) != (ssize_t)len) die("write failed", i);
     if (read_full(c->fd, resp, 10) != 0) die("connection closed", i);
     uint32_t size = get32(resp + 2), rc = get32(resp + 6);
@@ -382,8 +393,8 @@ static void salted_unseal(struct conn *c, long iterations, const struct salt_lin
 
 
 static void usage(const char *argv0) {
-    fprintf(stderr, "usage: %s hmac-extend PORT N [--reconnect]\n"
-                    "       %s salted-unseal PORT N SALTFILE PRIMARY ITEM ITEM_NAME_HEX SECRET_HEX [--reconnect]\n",
+    fprintf(stderr, "usage: %s hmac-extend ADDRESS N [--reconnect]\n"
+                    "       %s salted-unseal ADDRESS N SALTFILE PRIMARY ITEM ITEM_NAME_HEX SECRET_HEX [--reconnect]\n",
             argv0, argv0);
     exit(2);
 }
@@ -393,9 +404,9 @@ int main(int argc, char **argv) {
     if (argc > 1 && strcmp(argv[argc - 1], "--reconnect") == 0) { reconnect = 1; argc--; }
     if (argc < 4) usage(argv[0]);
     const char *mode = argv[1];
-    struct conn c = { .fd = -1, .port = atoi(argv[2]), .reconnect = reconnect };
+    struct conn c = { .fd = -1, .address = argv[2], .reconnect = reconnect };
     long iterations = atol(argv[3]);
-    if (c.port <= 0 || iterations <= 0) usage(argv[0]);
+    if ((!strchr(c.address, '/') && atoi(c.address) <= 0) || iterations <= 0) usage(argv[0]);
     crypto_init();
     double t0, c0, t1 = 0, c1 = 0;
     if (strcmp(mode, "hmac-extend") == 0 && argc == 4) {

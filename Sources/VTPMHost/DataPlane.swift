@@ -337,6 +337,10 @@ enum DataConnection {
         var framer = TPMCommandFramer()
         var buffer = [UInt8](repeating: 0, count: readSize)
         let instance = context.instance
+        // ResponsePolling: when the last response went out (0: no read since then yet) and
+        // whether the client's last gap was short enough to poll for the next command.
+        var respondedAt: UInt64 = 0
+        var polling = false
         while true {
             while let frame = framer.next() {
                 switch frame {
@@ -347,6 +351,7 @@ enum DataConnection {
                         return TPMCommandFramer.reply(core.execute(locality: core.locality, command: c.command), prefixed: c.prefixed)
                     }
                     guard write(fd, response), !context.disconnectAfterReply else { return }
+                    respondedAt = Monitor.now()
                 case .badSize(let prefixed):
                     _ = write(fd, TPMCommandFramer.badSizeReply(prefixed: prefixed))
                     return
@@ -362,7 +367,19 @@ enum DataConnection {
                 }
                 if ready < 0 && errno != EINTR { return }
             }
+            if polling && respondedAt != 0 && !framer.hasPartialCommand,
+                let n = buffer.withUnsafeMutableBytes({ ResponsePolling.read(fd, into: $0, since: respondedAt) })
+            {
+                respondedAt = 0
+                guard n > 0 else { return }
+                framer.append(buffer[0..<n])
+                continue
+            }
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 && respondedAt != 0 {
+                polling = ResponsePolling.worthPolling(gapNanoseconds: Monitor.now() - respondedAt)
+                respondedAt = 0
+            }
             if n < 0 && errno == EINTR { continue }
             if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
                 // Idle (SO_RCVTIMEO) or a partial command's poll saw bytes a read did not get.

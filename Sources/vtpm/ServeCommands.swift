@@ -78,6 +78,14 @@ struct Serve: ParsableCommand {
         help: "Threads one primary RSA key's prime search may use (default 1: a guest generating keys takes at most one core).")
     var keygenThreads: Int = 1
 
+    @Option(
+        name: .customLong("poll-us"),
+        help: """
+            Microseconds a data connection polls for its next command before sleeping, when its client \
+            is that fast (default \(ResponsePolling.defaultWindowMicroseconds); 0: off; docs/host.md).
+            """)
+    var pollMicroseconds: Int = ResponsePolling.defaultWindowMicroseconds
+
     @Flag(
         name: .customLong("plain-migration"),
         help: "Send migration/savevm state blobs unencrypted (default: encrypted with STATE_DIR/migration.key).")
@@ -97,6 +105,12 @@ struct Serve: ParsableCommand {
             throw ExitCode.failure
         }
         KeyGeneration.threadLimit = keygenThreads
+        guard (0...ResponsePolling.maxWindowMicroseconds).contains(pollMicroseconds) else {
+            FileHandle.standardError.write(
+                Data("vtpm: --poll-us needs a number from 0 to \(ResponsePolling.maxWindowMicroseconds)\n".utf8))
+            throw ExitCode.failure
+        }
+        ResponsePolling.windowMicroseconds = pollMicroseconds
         let log = HostLog(fd: 2, threshold: threshold, prefix: "vtpm: ")
         // Each instance holds a few descriptors (two listening sockets, its state lock, and
         // its connections): take all the descriptors allowed, and as root raise the hard limit

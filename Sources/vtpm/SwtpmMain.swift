@@ -44,6 +44,9 @@ enum SwtpmMain {
             return 0
         }
         if config.printStates { return printStates(config) }
+        guard ResponsePolling.configureFromEnvironment() else {
+            return fail("VTPM_POLL_US needs a number of microseconds from 0 to \(ResponsePolling.maxWindowMicroseconds)")
+        }
 
         let log: HostLog
         switch config.log {

@@ -147,9 +147,11 @@ def tpm_rc_from_stderr(stderr: str) -> int | None:
 
 
 class TPMUnderTest:
-    def __init__(self, impl: Impl, transport: str, workdir: Path, startup_clear: bool = True):
+    def __init__(self, impl: Impl, transport: str, workdir: Path, startup_clear: bool = True,
+                 env: dict[str, str] | None = None):
         assert transport in ("swtpm", "mssim")
         self.impl = impl
+        self.env = env  # added to the server's environment (the swtpm command line)
         self.transport = transport
         self.workdir = Path(workdir)
         self.state_dir = self.workdir / "state"
@@ -219,7 +221,7 @@ class TPMUnderTest:
         self.aux_port = self.port + 1
         if self.transport == "swtpm":
             flags = "not-need-init,startup-clear" if self.startup_clear else "not-need-init"
-            self._spawn(self.swtpm_argv(self.port, flags))
+            self._spawn(self.swtpm_argv(self.port, flags), env=dict(os.environ, **self.env) if self.env else None)
             wait_listening([self.port, self.aux_port], self.procs, READY_TIMEOUT, self.log)
             return
         if self.impl.name == "vtpm":
