@@ -1,5 +1,6 @@
 import CLinuxSockets
 import NIOCore
+import Synchronization
 import TPMEngine
 
 #if canImport(Glibc)
@@ -111,6 +112,18 @@ final class DataPlane: @unchecked Sendable {
     /// Stack of a connection thread: the engine (RSA key generation included) runs on it.
     private static let stackSize = 4 << 20
 
+    /// Whether the leader serves the connection it accepted itself, keeping its turn at the
+    /// epoll set while that connection waits for its next command (`servesOneTPM`).
+    private let leaderServes = Atomic<Bool>(false)
+
+    /// For a process that serves one TPM (`vtpm socket`, swtpm's command line): the thread
+    /// that accepts a connection keeps the turn at the epoll set while it serves it, and passes
+    /// the turn on only when the set has something to do (another connection, a parked one's
+    /// bytes) or the connection ends or parks. A connection per command (the swtpm TCTI) then
+    /// costs no hand-off between threads, as in swtpm's single loop. Not for the daemon: there the
+    /// set holds other instances, which must not wait while this instance runs a command.
+    func servesOneTPM() { leaderServes.store(true, ordering: .relaxed) }
+
     private init() {
         epoll = epoll_create1(Int32(EPOLL_CLOEXEC))
         precondition(epoll >= 0, "epoll_create1: \(String(cString: strerror(errno)))")
@@ -154,7 +167,7 @@ final class DataPlane: @unchecked Sendable {
     /// and the next leader serves it when bytes arrive. So a VM that holds its data
     /// connection for days costs a descriptor, not a thread. False if it cannot be watched
     /// (the caller goes on serving it).
-    func park(_ fd: Int32, context: DataConnectionContext) -> Bool {
+    func park(_ fd: Int32, context: DataConnectionContext, byLeader: Bool = false) -> Bool {
         let added: Bool = listenerLock.withLock {
             let token = nextToken
             nextToken += 1
@@ -165,7 +178,8 @@ final class DataPlane: @unchecked Sendable {
             parked[token] = (fd, context)
             return true
         }
-        if added { demand() }
+        // The leader goes back to epoll_wait itself: nobody else is needed.
+        if added && !byLeader { demand() }
         return added
     }
 
@@ -261,17 +275,34 @@ final class DataPlane: @unchecked Sendable {
             case .exit: return
             case .job(let fd, let context): DataConnection.serve(fd, context: context)
             case .lead:
-                let (fd, context, resumed) = lead()
-                help(
-                    monitor.withLock {
-                        hasLeader = false
-                        return demandLocked()
-                    })
-                // accept4 without SOCK_NONBLOCK gives a blocking socket.
-                DataConnection.serve(fd, context: context, registered: resumed, blocking: true)
+                var leading = true
+                while leading {
+                    let (fd, context, resumed) = lead()
+                    // accept4 without SOCK_NONBLOCK gives a blocking socket.
+                    if leaderServes.load(ordering: .relaxed) {
+                        leading = DataConnection.serve(fd, context: context, registered: resumed, blocking: true, leader: self)
+                    } else {
+                        passLeadership()
+                        DataConnection.serve(fd, context: context, registered: resumed, blocking: true)
+                        leading = false
+                    }
+                }
             }
         }
     }
+
+    /// The leader gives up its turn at the epoll set: an idle thread takes it (or a new one).
+    fileprivate func passLeadership() {
+        help(
+            monitor.withLock {
+                hasLeader = false
+                return demandLocked()
+            })
+    }
+
+    /// The epoll set's descriptor, readable when a listener or a parked connection has
+    /// something for the leader (a leader serving a connection watches it with poll(2)).
+    fileprivate var watchDescriptor: Int32 { epoll }
 
     /// Whether the epoll set watches anything (no leader is needed before that).
     private func hasWatched() -> Bool { listenerLock.withLock { !listeners.isEmpty || !parked.isEmpty } }
@@ -312,11 +343,35 @@ enum DataConnection {
 
     /// `registered`: a parked connection coming back (already in its server's set, set up).
     /// `blocking`: the descriptor is known to be in blocking mode (accepted here).
-    static func serve(_ fd: Int32, context: DataConnectionContext, registered: Bool = false, blocking: Bool = false) {
+    /// `leader`: the calling thread holds the turn at that data plane's epoll set
+    /// (`DataPlane.servesOneTPM`): it waits for this connection and the set together, and
+    /// passes the turn on when the set has work. Returns whether it still holds the turn.
+    @discardableResult
+    static func serve(
+        _ fd: Int32, context: DataConnectionContext, registered: Bool = false, blocking: Bool = false, leader: DataPlane? = nil
+    ) -> Bool {
+        var leading = leader != nil
+        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: leader?.watchDescriptor ?? -1, events: Int16(POLLIN), revents: 0)]
+        /// Waits until `fd` is readable while leading: false when the connection stayed idle for
+        /// the idle time. Passes the turn on (and stops leading) when the epoll set has work.
+        func awaitCommand() -> Bool {
+            while true {
+                let n = poll(&fds, 2, Int32(idleMilliseconds))
+                if n == 0 { return false }
+                if n < 0 { if errno == EINTR { continue } else { return true } }
+                // The connection first: its end (a client that connects per command closes
+                // before it connects again) brings the leader back to the set at once.
+                if fds[0].revents == 0 && fds[1].revents != 0 {
+                    leader!.passLeadership()
+                    leading = false
+                }
+                return true  // readable (or hung up: the read says which), or no longer leading
+            }
+        }
         if !registered {
             guard context.connections.add(fd) else {
                 close(fd)
-                return
+                return leading
             }
             // Blocking I/O on this thread (a descriptor passed by SET_DATAFD may be
             // non-blocking); a read waiting longer than the idle time returns EAGAIN.
@@ -350,12 +405,17 @@ enum DataConnection {
                         if let l = c.locality { core.locality = l }
                         return TPMCommandFramer.reply(core.execute(locality: core.locality, command: c.command), prefixed: c.prefixed)
                     }
-                    guard write(fd, response), !context.disconnectAfterReply else { return }
+                    guard write(fd, response), !context.disconnectAfterReply else { return leading }
                     respondedAt = Monitor.now()
                 case .badSize(let prefixed):
                     _ = write(fd, TPMCommandFramer.badSizeReply(prefixed: prefixed))
-                    return
+                    return leading
                 }
+            }
+            if framer.hasPartialCommand && leading {
+                // The rest of a command may take seconds: not while holding the turn.
+                leader!.passLeadership()
+                leading = false
             }
             if framer.hasPartialCommand {
                 // Part of a command is here: the rest must come within the timeout.
@@ -363,16 +423,26 @@ enum DataConnection {
                 let ready = poll(&p, 1, context.partialTimeoutMilliseconds)
                 if ready == 0 {
                     _ = write(fd, TPM.errorResponse(.commandSize))
-                    return
+                    return leading
                 }
-                if ready < 0 && errno != EINTR { return }
+                if ready < 0 && errno != EINTR { return leading }
             }
             if polling && respondedAt != 0 && !framer.hasPartialCommand,
                 let n = buffer.withUnsafeMutableBytes({ ResponsePolling.read(fd, into: $0, since: respondedAt) })
             {
                 respondedAt = 0
-                guard n > 0 else { return }
+                guard n > 0 else { return leading }
                 framer.append(buffer[0..<n])
+                continue
+            }
+            if leading && !awaitCommand() {
+                // Idle for the idle time: parked, and the leader goes back to the epoll set.
+                if DataPlane.shared.park(fd, context: context, byLeader: true) {
+                    parked = true
+                    return leading
+                }
+                leader!.passLeadership()
+                leading = false
                 continue
             }
             let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
@@ -386,11 +456,11 @@ enum DataConnection {
                 if framer.hasPartialCommand { continue }
                 if DataPlane.shared.park(fd, context: context) {
                     parked = true
-                    return
+                    return leading
                 }
                 continue
             }
-            guard n > 0 else { return }
+            guard n > 0 else { return leading }
             framer.append(buffer[0..<n])
         }
     }

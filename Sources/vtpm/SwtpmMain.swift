@@ -44,6 +44,7 @@ enum SwtpmMain {
             return 0
         }
         if config.printStates { return printStates(config) }
+        HostServer.servesOneTPM()
         guard ResponsePolling.configureFromEnvironment() else {
             return fail("VTPM_POLL_US needs a number of microseconds from 0 to \(ResponsePolling.maxWindowMicroseconds)")
         }
