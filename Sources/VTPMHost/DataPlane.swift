@@ -351,7 +351,9 @@ enum DataConnection {
         _ fd: Int32, context: DataConnectionContext, registered: Bool = false, blocking: Bool = false, leader: DataPlane? = nil
     ) -> Bool {
         var leading = leader != nil
-        var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: leader?.watchDescriptor ?? -1, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: leader?.watchDescriptor ?? -1, events: Int16(POLLIN), revents: 0),
+        ]
         /// Waits until `fd` is readable while leading: false when the connection stayed idle for
         /// the idle time. Passes the turn on (and stops leading) when the epoll set has work.
         func awaitCommand() -> Bool {
