@@ -15,11 +15,19 @@ public struct HMACDRBG: Sendable {
     }
 
     private mutating func update(_ provided: [UInt8]) {
-        key = KeyedPRF(.sha256, key: key).mac([v, [0], provided])
-        v = KeyedPRF(.sha256, key: key).mac([v])
+        round(0, provided)
         guard !provided.isEmpty else { return }
-        key = KeyedPRF(.sha256, key: key).mac([v, [1], provided])
-        v = KeyedPRF(.sha256, key: key).mac([v])
+        round(1, provided)
+    }
+
+    /// K = HMAC(K, V || byte || provided); V = HMAC(K, V).
+    private mutating func round(_ byte: UInt8, _ provided: [UInt8]) {
+        var m = HMACStream(.sha256, key: key)
+        m.update(v)
+        m.update(byte: byte)
+        m.update(provided)
+        key = m.finalize()
+        v = KeyedPRF(.sha256, key: key).mac(v)
     }
 
     /// SP 800-90A 10.1.2.4.
@@ -35,7 +43,7 @@ public struct HMACDRBG: Sendable {
         out.reserveCapacity(count + 32)
         let prf = KeyedPRF(.sha256, key: key)
         while out.count < count {
-            v = prf.mac([v])
+            v = prf.mac(v)
             out += v
         }
         out.removeLast(out.count - count)

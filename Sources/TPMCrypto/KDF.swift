@@ -66,10 +66,45 @@ struct KeyedPRF {
         return finish(&inner)
     }
 
-    private func finish(_ inner: inout vtpm_hash_ctx) -> [UInt8] {
+    /// HMAC(key, message) of an array.
+    func mac(_ message: [UInt8]) -> [UInt8] { message.withUnsafeBytes { mac($0) } }
+
+    /// The inner hash with the key's pad absorbed: what `finish` completes.
+    func start() -> vtpm_hash_ctx {
+        var inner = vtpm_hash_ctx()
+        withUnsafePointer(to: key) { vtpm_hmac_start($0, &inner) }
+        return inner
+    }
+
+    func finish(_ inner: inout vtpm_hash_ctx) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: algorithm.digestSize) { out, count in
             withUnsafePointer(to: key) { vtpm_hmac_finish($0, &inner, out.baseAddress) }
             count = algorithm.digestSize
         }
     }
+}
+
+/// HMAC over a message given in pieces, without building the concatenation (the session
+/// HMACs of Part 1, 19.6, are a handful of nonces and digests: arrays of arrays cost more than
+/// the hashing).
+public struct HMACStream {
+    private let prf: KeyedPRF
+    private var inner: vtpm_hash_ctx
+
+    public init(_ alg: HashAlgorithm, key: [UInt8]) {
+        prf = KeyedPRF(alg, key: key)
+        inner = prf.start()
+    }
+
+    public mutating func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { vtpm_hash_update(&inner, $0.baseAddress, $0.count) }
+    }
+
+    public mutating func update(byte: UInt8) {
+        var b = byte
+        vtpm_hash_update(&inner, &b, 1)
+    }
+
+    /// The MAC; the stream is spent.
+    public mutating func finalize() -> [UInt8] { prf.finish(&inner) }
 }

@@ -74,7 +74,11 @@ struct AuthorizationArea: Sendable {
 /// rpHash = H(responseCode || commandCode || parameters) (Part 1, 18.8); the response code
 /// of a response with sessions is always TPM_RC_SUCCESS.
 func rpHash(_ alg: HashAlgorithm, code: TPMCC, parameters: [UInt8]) -> [UInt8] {
-    alg.digest([u32Bytes(0), u32Bytes(code.rawValue), parameters])
+    var h = Hasher(alg)
+    h.update(u32Bytes(0))
+    h.update(u32Bytes(code.rawValue))
+    h.update(parameters)
+    return h.finalize()
 }
 
 extension TPM {
@@ -249,15 +253,18 @@ extension TPM {
         guard let session = loadedSession(s.handle) else { throw TPMError(.referenceSession(index)) }
         let key = session.sessionKey + (s.includeAuth ? s.checkedAuthValue : [])
         if key.isEmpty && s.hmac.isEmpty { return }
-        var extra: [[UInt8]] = []
+        var m = HMACStream(session.authHash, key: key)
+        m.update(area.cpHash(session.authHash))
+        m.update(s.nonceCaller)
+        m.update(session.nonceTPM)
         if index == 0 && s.authorizes != nil {
-            if let d = area.decrypt, d != index, let ds = loadedSession(area.sessions[d].handle) { extra.append(ds.nonceTPM) }
+            if let d = area.decrypt, d != index, let ds = loadedSession(area.sessions[d].handle) { m.update(ds.nonceTPM) }
             if let e = area.encrypt, e != index, e != area.decrypt, let es = loadedSession(area.sessions[e].handle) {
-                extra.append(es.nonceTPM)
+                m.update(es.nonceTPM)
             }
         }
-        let message = [area.cpHash(session.authHash), s.nonceCaller, session.nonceTPM] + extra + [[s.attributes.rawValue]]
-        let expected = session.authHash.hmac(key: key, data: message.flatMap { $0 })
+        m.update(byte: s.attributes.rawValue)
+        let expected = m.finalize()
         guard constantTimeEqual(expected, s.hmac) else {
             throw TPMError(authorizationFailed(entity: s.authorizes ?? .unassigned, session: session, includeAuth: s.includeAuth))
         }
@@ -365,8 +372,12 @@ extension TPM {
             if session.policy?.isPasswordNeeded != true {
                 let key = session.sessionKey + (s.includeAuth ? s.authorizes.map { responseAuthValue(s, $0) } ?? [] : [])
                 if !(key.isEmpty && s.hmac.isEmpty) {
-                    let rp = rpHash(session.authHash, code: area.code, parameters: params)
-                    hmac = session.authHash.hmac(key: key, data: rp + session.nonceTPM + s.nonceCaller + [s.attributes.rawValue])
+                    var m = HMACStream(session.authHash, key: key)
+                    m.update(rpHash(session.authHash, code: area.code, parameters: params))
+                    m.update(session.nonceTPM)
+                    m.update(s.nonceCaller)
+                    m.update(byte: s.attributes.rawValue)
+                    hmac = m.finalize()
                 }
             }
             // A policy session used with continueSession starts a new policy with its new
