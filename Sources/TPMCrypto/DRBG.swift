@@ -26,8 +26,8 @@ public struct HMACDRBG: Sendable {
         m.update(v)
         m.update(byte: byte)
         m.update(provided)
-        key = m.finalize()
-        v = KeyedPRF(.sha256, key: key).mac(v)
+        m.finalize(into: &key)
+        KeyedPRF(.sha256, key: key).macInPlace(&v)
     }
 
     /// SP 800-90A 10.1.2.4.
@@ -39,14 +39,15 @@ public struct HMACDRBG: Sendable {
     /// SP 800-90A 10.1.2.5. Additional input (StirRandom's data, say) is mixed in first.
     public mutating func generate(_ count: Int, additional: [UInt8] = []) -> [UInt8] {
         if !additional.isEmpty { update(additional) }
-        var out: [UInt8] = []
-        out.reserveCapacity(count + 32)
         let prf = KeyedPRF(.sha256, key: key)
-        while out.count < count {
-            v = prf.mac(v)
-            out += v
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            while initialized < count {
+                prf.macInPlace(&v)
+                let n = min(v.count, count - initialized)
+                for i in 0..<n { buffer[initialized + i] = v[i] }
+                initialized += n
+            }
         }
-        out.removeLast(out.count - count)
         update(additional)
         reseedCounter &+= 1
         return out

@@ -90,6 +90,12 @@ public struct Hasher {
         data.withUnsafeBytes { update(bufferPointer: $0) }
     }
 
+    /// `update` of a big-endian UInt32 (a command code, a handle), without an array.
+    public mutating func update(bigEndian v: UInt32) {
+        var be = v.bigEndian
+        withUnsafeBytes(of: &be) { update(bufferPointer: $0) }
+    }
+
     public mutating func update(bufferPointer: UnsafeRawBufferPointer) {
         vtpm_hash_update(&context, bufferPointer.baseAddress, bufferPointer.count)
     }

@@ -76,6 +76,21 @@ struct KeyedPRF {
         return inner
     }
 
+    /// buffer = HMAC(key, buffer), for a buffer of the digest's size (HMAC_DRBG's V): no new
+    /// array when `buffer` is uniquely held.
+    func macInPlace(_ buffer: inout [UInt8]) {
+        var inner = start()
+        buffer.withUnsafeBytes { vtpm_hash_update(&inner, $0.baseAddress, $0.count) }
+        finish(&inner, into: &buffer)
+    }
+
+    func finish(_ inner: inout vtpm_hash_ctx, into out: inout [UInt8]) {
+        precondition(out.count == algorithm.digestSize)
+        out.withUnsafeMutableBytes { o in
+            withUnsafePointer(to: key) { vtpm_hmac_finish($0, &inner, o.baseAddress?.assumingMemoryBound(to: UInt8.self)) }
+        }
+    }
+
     func finish(_ inner: inout vtpm_hash_ctx) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: algorithm.digestSize) { out, count in
             withUnsafePointer(to: key) { vtpm_hmac_finish($0, &inner, out.baseAddress) }
@@ -107,4 +122,7 @@ public struct HMACStream {
 
     /// The MAC; the stream is spent.
     public mutating func finalize() -> [UInt8] { prf.finish(&inner) }
+
+    /// The MAC written over `out` (of the digest's size); the stream is spent.
+    mutating func finalize(into out: inout [UInt8]) { prf.finish(&inner, into: &out) }
 }

@@ -42,17 +42,21 @@ struct AuthorizationArea: Sendable {
     /// (before any decryption): the cpHash input.
     var names: [[UInt8]] = []
     var parameters: [UInt8] = []
+    /// cpHashes computed so far: the first algorithm's inline (the usual single one), others in
+    /// the dictionary (an empty dictionary allocates nothing).
+    private var firstCpHash: (alg: HashAlgorithm, digest: [UInt8])?
     private var cpHashes: [UInt16: [UInt8]] = [:]
 
     /// cpHash = H(commandCode || Name1 || Name2 || ... || parameters) (Part 1, 18.7).
     mutating func cpHash(_ alg: HashAlgorithm) -> [UInt8] {
+        if let f = firstCpHash, f.alg == alg { return f.digest }
         if let h = cpHashes[alg.rawValue] { return h }
         var h = Hasher(alg)
-        h.update(u32Bytes(code.rawValue))
+        h.update(bigEndian: code.rawValue)
         for n in names { h.update(n) }
         h.update(parameters)
         let d = h.finalize()
-        cpHashes[alg.rawValue] = d
+        if firstCpHash == nil { firstCpHash = (alg, d) } else { cpHashes[alg.rawValue] = d }
         return d
     }
 
@@ -75,8 +79,8 @@ struct AuthorizationArea: Sendable {
 /// of a response with sessions is always TPM_RC_SUCCESS.
 func rpHash(_ alg: HashAlgorithm, code: TPMCC, parameters: [UInt8]) -> [UInt8] {
     var h = Hasher(alg)
-    h.update(u32Bytes(0))
-    h.update(u32Bytes(code.rawValue))
+    h.update(bigEndian: 0)
+    h.update(bigEndian: code.rawValue)
     h.update(parameters)
     return h.finalize()
 }
