@@ -49,10 +49,7 @@ public enum HashAlgorithm: UInt16, CaseIterable, Sendable {
     }
 
     /// HMAC (FIPS 198-1) with this hash, of arrays (as `digest(_: [UInt8])`).
-    public func hmac(key: [UInt8], data: [UInt8]) -> [UInt8] {
-        let prf = key.withUnsafeBytes { KeyedPRF(self, key: $0) }
-        return data.withUnsafeBytes { prf.mac($0) }
-    }
+    public func hmac(key: [UInt8], data: [UInt8]) -> [UInt8] { KeyedPRF(self, key: key).mac(data) }
 
     /// HMAC (FIPS 198-1) with this hash.
     public func hmac<K: DataProtocol, D: DataProtocol>(key: K, data: D) -> [UInt8] {

@@ -52,16 +52,14 @@ struct KeyedPRF {
 
     /// HMAC(key, message).
     func mac(_ message: UnsafeRawBufferPointer) -> [UInt8] {
-        var inner = vtpm_hash_ctx()
-        withUnsafePointer(to: key) { vtpm_hmac_start($0, &inner) }
+        var inner = start()
         vtpm_hash_update(&inner, message.baseAddress, message.count)
         return finish(&inner)
     }
 
     /// HMAC(key, the concatenation of `parts`).
     func mac(_ parts: [[UInt8]]) -> [UInt8] {
-        var inner = vtpm_hash_ctx()
-        withUnsafePointer(to: key) { vtpm_hmac_start($0, &inner) }
+        var inner = start()
         for p in parts { p.withUnsafeBytes { vtpm_hash_update(&inner, $0.baseAddress, $0.count) } }
         return finish(&inner)
     }
