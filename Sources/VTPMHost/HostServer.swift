@@ -199,12 +199,12 @@ public final class HostServer: @unchecked Sendable {
         return true
     }
 
-    /// A listening error in a few words, as swtpm says it ("Address already in use").
     /// For a process that serves this one TPM only (`vtpm socket`): raw data connections are
     /// served by the thread that accepted them while nothing else waits (`DataPlane.servesOneTPM`).
     /// Call before listening.
     public static func servesOneTPM() { DataPlane.shared.servesOneTPM() }
 
+    /// A listening error in a few words, as swtpm says it ("Address already in use").
     public static func describe(_ error: any Error) -> String {
         if let e = error as? IOError { return String(cString: strerror(e.errnoCode)) }
         return "\(error)"
