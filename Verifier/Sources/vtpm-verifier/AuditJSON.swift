@@ -44,14 +44,12 @@ enum AuditJSON {
             case 0x0A: out += [0x5C, 0x6E]
             case 0x0C: out += [0x5C, 0x66]
             case 0x0D: out += [0x5C, 0x72]
-            case 0..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0x0F)]]
+            case 0..<0x20: out += [0x5C, 0x75, 0x30, 0x30, hexDigits[Int(c >> 4)], hexDigits[Int(c & 0x0F)]]
             default: out.append(c)
             }
         }
         out.append(0x22)
     }
-
-    private static let hex = Array("0123456789abcdef".utf8)
 
     /// Foundation's sortedKeys order is not byte order ("_" < "a" < "b" < "B" < "b-c"); rather
     /// than imitate its comparison, ask JSONSerialization once per key set (the daemon logs a
@@ -72,22 +70,14 @@ enum AuditJSON {
             var needle = [UInt8]()
             string(k, into: &needle)
             needle += Array(":\(i)".utf8)
-            guard let at = firstRange(of: needle, in: text) else { return nil }
+            // A key is followed by ":index" and then "," or "}": a longer number never matches.
+            let found = firstIndex(of: needle, in: text) { end in end < text.count && (text[end] == 0x2C || text[end] == 0x7D) }
+            guard let at = found else { return nil }
             positions.append((at, k))
         }
         let sorted = positions.sorted { $0.0 < $1.0 }.map(\.1)
         cache.put(id, sorted)
         return sorted
-    }
-
-    private static func firstRange(of needle: [UInt8], in hay: [UInt8]) -> Int? {
-        guard needle.count <= hay.count else { return nil }
-        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] {
-            // A key is followed by ":index" and then "," or "}": a longer number never matches.
-            let end = i + needle.count
-            if Array(hay[i..<end]) == needle, end < hay.count, hay[end] == 0x2C || hay[end] == 0x7D { return i }
-        }
-        return nil
     }
 
     private final class OrderCache: @unchecked Sendable {
@@ -103,4 +93,15 @@ enum AuditJSON {
             }
         }
     }
+}
+
+/// Where `needle` first occurs in `hay` such that `accept` (given the index just past it) agrees;
+/// nil if nowhere. `needle` is not empty.
+func firstIndex(of needle: [UInt8], in hay: [UInt8], accept: (Int) -> Bool = { _ in true }) -> Int? {
+    guard needle.count <= hay.count else { return nil }
+    for i in 0...(hay.count - needle.count) where hay[i] == needle[0] {
+        let end = i + needle.count
+        if hay[i..<end].elementsEqual(needle) && accept(end) { return i }
+    }
+    return nil
 }

@@ -234,7 +234,8 @@ private func sendable(_ o: [String: Any]) -> [String: any Sendable] {
     return out
 }
 
-private let hexDigits = Array("0123456789abcdef".utf8)
+/// Lowercase hex digits as UTF-8 (hexOf, AuditJSON's \u00xx escapes).
+let hexDigits = Array("0123456789abcdef".utf8)
 
 func hexOf(_ b: [UInt8]) -> String {
     var out = [UInt8](repeating: 0, count: b.count * 2)

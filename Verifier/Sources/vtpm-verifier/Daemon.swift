@@ -45,14 +45,6 @@ extension GuestRecord {
         guard let at = firstIndex(of: next, in: rest) else { throw CLIError("guest record encoding: no \"reason\" key") }
         return Array(rest[..<at]) + Array("\"guest\":".utf8) + guestJSON + [0x2C] + Array(rest[at...])
     }
-
-    private static func firstIndex(of needle: [UInt8], in hay: [UInt8]) -> Int? {
-        guard needle.count <= hay.count else { return nil }
-        for i in 0...(hay.count - needle.count) where hay[i] == needle[0] && hay[i..<i + needle.count].elementsEqual(needle) {
-            return i
-        }
-        return nil
-    }
 }
 
 struct DaemonConfig: Sendable {
