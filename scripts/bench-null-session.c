@@ -8,9 +8,10 @@
  *     session and PCR 16's empty authValue) over rpHash || nonceTPM || nonceCaller || attributes,
  *     rpHash = SHA-256(responseCode || commandCode) (Part 1, 19.6.6),
  *   TPM2_FlushContext with success,
- * and nothing else (TPM_RC_COMMAND_CODE). It checks no command HMAC and extends no PCR: whatever
- * rate the client reaches against it bounds what any server can reach with that client on this
- * machine (the client's own work and the loopback round trip are all that is left).
+ * and nothing else (TPM_RC_COMMAND_CODE). It checks no command HMAC and extends no PCR: the rate
+ * the client reaches against it shows what the client's own work and the loopback round trip cost
+ * with no TPM behind them. Not a strict bound: this server sleeps in read(2) between commands, and a
+ * server that polls instead (vtpm, docs/servers.md) can beat it in some runs.
  *
  * Usage: bench-null-session PORT      (serves connections one after another until killed)
  */
@@ -26,8 +27,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "bench-wire.h"
-
-
 
 /* A nonce that differs every time (its value does not matter to the floor). */
 static void next_nonce(uint8_t nonce[16]) {
